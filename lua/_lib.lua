@@ -1,0 +1,76 @@
+-- _lib.lua: helpers prepended to every lineup script when it is loaded (see src/store/scripts.rs).
+--
+-- Redis converts Lua numbers to strings with 14 significant digits, which would
+-- corrupt microsecond timestamps; numbers that go back into Redis are formatted
+-- with int_str() instead.
+
+-- Redis server time, so servers with skewed clocks agree: milliseconds and microseconds.
+local function redis_now()
+  local t = redis.call('TIME')
+  local us = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  return math.floor(us / 1000), us
+end
+
+local function int_str(n)
+  return string.format('%.0f', n)
+end
+
+-- Runs a variadic command over a long argument list in chunks (Lua's unpack
+-- is limited to a few thousand values).
+local function call_chunked(cmd, key, args)
+  local chunk = 1000
+  for i = 1, #args, chunk do
+    redis.call(cmd, key, unpack(args, i, math.min(i + chunk - 1, #args)))
+  end
+end
+
+-- Where a queue token stands: 'active' (admitted, with the admission's end in ms),
+-- 'waiting' (still in line) or 'expired' (left, paid, evicted or superseded).
+-- The token's jti must be the user's current one: the order number while
+-- waiting, the `jti` hash entry once admitted.
+local function admission_state(wait_key, active_key, jti_key, user, jti, now_ms)
+  local until_ms = tonumber(redis.call('ZSCORE', active_key, user))
+  if until_ms and until_ms > now_ms and redis.call('HGET', jti_key, user) == jti then
+    return 'active', until_ms
+  end
+  local order = redis.call('ZSCORE', wait_key, user)
+  if order and tonumber(order) == tonumber(jti) then
+    return 'waiting', 0
+  end
+  return 'expired', 0
+end
+
+-- The user's open reservation id from the `user-res` hash ("<id>|<until_ms>"),
+-- or nil when there is none or it has ended.
+local function open_reservation(user_res_key, user, now_ms)
+  local entry = redis.call('HGET', user_res_key, user)
+  if not entry then
+    return nil
+  end
+  local id, until_ms = string.match(entry, '^([^|]+)|(%d+)$')
+  if id and tonumber(until_ms) > now_ms then
+    return id
+  end
+  return nil
+end
+
+-- Forgets the user's reservation entry if it still names this reservation.
+local function forget_reservation(user_res_key, user, reservation_id)
+  local entry = redis.call('HGET', user_res_key, user)
+  if entry and string.sub(entry, 1, #reservation_id + 1) == reservation_id .. '|' then
+    redis.call('HDEL', user_res_key, user)
+  end
+end
+
+-- Drops the holds (and their index entries) that still belong to this reservation.
+-- hold_keys[i] is the hold of seats[i]; the first hold key is KEYS[first].
+local function drop_holds(held_key, first_hold_key, seats, reservation_id)
+  for i, seat in ipairs(seats) do
+    local hold_key = KEYS[first_hold_key + i - 1]
+    if redis.call('GET', hold_key) == reservation_id then
+      redis.call('DEL', hold_key)
+      redis.call('ZREM', held_key, seat)
+    end
+  end
+end
+

@@ -1,0 +1,44 @@
+-- join.lua: puts a user in a concert's line, or returns the place they already have.
+--
+-- Idempotent per user and concert: a waiting user keeps their order number, an
+-- admitted user keeps their admission. A user whose admission ended joins anew
+-- at the back. Order numbers are Redis time in microseconds, bumped past the
+-- previous one, so they are unique, increasing, and double as the queue token's
+-- jti and issue time.
+--
+-- KEYS: 1 wait (ZSET user -> order), 2 active (ZSET user -> expiry ms),
+--       3 jti (HASH user -> jti), 4 seq (STRING last order), 5 cfg (HASH settings)
+-- ARGV: 1 user id, 2 default max_waiting (0 = no cap), 3 default admit_per_second
+-- Returns: {state, jti, position, active_remaining_ms, admit_per_second} where state is
+--   'joined' (new place), 'waiting' or 'active' (existing), or {'queue_full'}.
+local now_ms, now_us = redis_now()
+local user = ARGV[1]
+local cfg = redis.call('HMGET', KEYS[5], 'max_waiting', 'admit_per_second')
+local max_waiting = tonumber(cfg[1]) or tonumber(ARGV[2])
+local rate = cfg[2] or ARGV[3]
+
+local until_ms = tonumber(redis.call('ZSCORE', KEYS[2], user))
+if until_ms then
+  local jti = redis.call('HGET', KEYS[3], user)
+  if until_ms > now_ms and jti then
+    return {'active', jti, 0, until_ms - now_ms, rate}
+  end
+  redis.call('ZREM', KEYS[2], user)
+  redis.call('HDEL', KEYS[3], user)
+end
+
+local order = redis.call('ZSCORE', KEYS[1], user)
+if order then
+  return {'waiting', order, redis.call('ZRANK', KEYS[1], user) + 1, 0, rate}
+end
+
+local waiting = redis.call('ZCARD', KEYS[1])
+if max_waiting > 0 and waiting >= max_waiting then
+  return {'queue_full'}
+end
+
+local last = tonumber(redis.call('GET', KEYS[4])) or 0
+local jti = int_str(math.max(now_us, last + 1))
+redis.call('SET', KEYS[4], jti)
+redis.call('ZADD', KEYS[1], jti, user)
+return {'joined', jti, redis.call('ZRANK', KEYS[1], user) + 1, 0, rate}

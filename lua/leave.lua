@@ -1,0 +1,17 @@
+-- leave.lua: a user leaves the line, or gives up their admission.
+--
+-- KEYS: 1 wait, 2 active, 3 jti
+-- ARGV: 1 user id, 2 token jti
+-- Returns: 'left' | 'expired' (the token was no longer current)
+local user, jti = ARGV[1], ARGV[2]
+local order = redis.call('ZSCORE', KEYS[1], user)
+if order and tonumber(order) == tonumber(jti) then
+  redis.call('ZREM', KEYS[1], user)
+  return 'left'
+end
+if redis.call('HGET', KEYS[3], user) == jti then
+  redis.call('ZREM', KEYS[2], user)
+  redis.call('HDEL', KEYS[3], user)
+  return 'left'
+end
+return 'expired'

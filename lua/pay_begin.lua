@@ -1,0 +1,42 @@
+-- pay_begin.lua: the Redis half of a payment's start: claims the reservation for one attempt.
+--
+-- Marks the reservation 'paying' so a concurrent second attempt is refused, and
+-- extends its holds, the reservation and the user's admission so none can
+-- expire while PostgreSQL commits.
+--
+-- KEYS: 1 wait, 2 active, 3 jti, 4 res, 5 held, 6 user-res, 7.. one hold key per seat
+-- ARGV: 1 user id, 2 token jti, 3 reservation id, 4 extension ms, 5.. seat numbers
+-- Returns: 'paying' | 'waiting' | 'expired' (token) | 'not_found' | 'forbidden'
+--   | 'payment_in_progress' | 'hold_lost' (a hold ended under the reservation)
+local now_ms = redis_now()
+local user, jti, reservation_id = ARGV[1], ARGV[2], ARGV[3]
+local extend_ms = tonumber(ARGV[4])
+
+local state = admission_state(KEYS[1], KEYS[2], KEYS[3], user, jti, now_ms)
+if state ~= 'active' then
+  return state
+end
+local res = redis.call('HMGET', KEYS[4], 'user_id', 'status')
+if not res[1] then
+  return 'not_found'
+elseif res[1] ~= user then
+  return 'forbidden'
+elseif res[2] == 'paying' then
+  return 'payment_in_progress'
+end
+for i = 7, #KEYS do
+  if redis.call('GET', KEYS[i]) ~= reservation_id then
+    return 'hold_lost'
+  end
+end
+
+local until_ms = int_str(now_ms + extend_ms)
+for i = 7, #KEYS do
+  redis.call('PEXPIRE', KEYS[i], extend_ms, 'GT')
+  redis.call('ZADD', KEYS[5], 'GT', until_ms, ARGV[i - 2])
+end
+redis.call('PEXPIRE', KEYS[4], extend_ms, 'GT')
+redis.call('HSET', KEYS[4], 'status', 'paying')
+redis.call('HSET', KEYS[6], user, reservation_id .. '|' .. until_ms)
+redis.call('ZADD', KEYS[2], 'GT', until_ms, user)
+return 'paying'

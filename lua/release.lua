@@ -1,0 +1,22 @@
+-- release.lua: gives up a held reservation: its holds, its index entries and the reservation.
+--
+-- KEYS: 1 user-res, 2 res, 3 held, 4.. one hold key per seat
+-- ARGV: 1 user id, 2 reservation id, 3.. seat numbers in the order of the hold keys
+-- Returns: 'released' | 'not_found' | 'forbidden' (another user's) | 'payment_in_progress'
+local user, reservation_id = ARGV[1], ARGV[2]
+local res = redis.call('HMGET', KEYS[2], 'user_id', 'status')
+if not res[1] then
+  return 'not_found'
+elseif res[1] ~= user then
+  return 'forbidden'
+elseif res[2] == 'paying' then
+  return 'payment_in_progress'
+end
+local seats = {}
+for i = 3, #ARGV do
+  seats[#seats + 1] = ARGV[i]
+end
+drop_holds(KEYS[3], 4, seats, reservation_id)
+redis.call('DEL', KEYS[2])
+forget_reservation(KEYS[1], user, reservation_id)
+return 'released'

@@ -1,0 +1,252 @@
+//! Builds everything a server needs (connections, migrations, services, the
+//! router, the TLS config, the listener) and runs it until a shutdown future
+//! completes.
+
+use crate::catalog::Catalog;
+use crate::config::{Config, Transport};
+use crate::payment::PaymentService;
+use crate::queue::{QueueService, QueueSettings, run_admission_loop};
+use crate::reservation::ReservationService;
+use crate::store::{RedisStore, postgres};
+use crate::tokens::TokenKeys;
+use crate::wallet::WalletService;
+use anyhow::Context;
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::PgPool;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How long requests in flight may take to finish after a shutdown signal.
+const GRACEFUL_SHUTDOWN: Duration = Duration::from_secs(20);
+/// How often each server rereads the catalog, to see concerts created elsewhere.
+const CATALOG_REFRESH: Duration = Duration::from_secs(10);
+
+/// What every request handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub queue: QueueService,
+    pub reservations: ReservationService,
+    pub wallet: WalletService,
+    pub payments: PaymentService,
+    pub catalog: Arc<Catalog>,
+    pub tokens: Arc<TokenKeys>,
+    pub admin_token: Option<SecretString>,
+    pub queue_defaults: QueueSettings,
+    pub redis: RedisStore,
+    pub db: PgPool,
+}
+
+/// A server that is built and bound, not yet serving.
+pub struct Application {
+    listener: std::net::TcpListener,
+    local_addr: SocketAddr,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    state: AppState,
+    admit_interval: Duration,
+}
+
+impl Application {
+    /// Connects to PostgreSQL (applying migrations) and Redis, loads the catalog
+    /// and the sold seats, and binds the listener.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let db = postgres::connect(
+            config.database_url.expose_secret(),
+            config.database_max_connections,
+            config.database_timeout,
+        )
+        .await?;
+        postgres::migrate(&db).await?;
+        let redis = RedisStore::connect(
+            &config.redis_url,
+            &config.redis_prefix,
+            config.redis_timeout,
+        )
+        .await?;
+        Self::build_with(config, db, redis).await
+    }
+
+    /// Like [`Application::build`] with connections made elsewhere (tests bring a
+    /// database of their own).
+    pub async fn build_with(config: Config, db: PgPool, redis: RedisStore) -> anyhow::Result<Self> {
+        let catalog = Arc::new(
+            Catalog::load(db.clone())
+                .await
+                .context("cannot load the catalog")?,
+        );
+        let tokens = Arc::new(TokenKeys::new(
+            &config.token_key,
+            config.access_token_ttl,
+            config.queue_token_ttl,
+        ));
+        let queue = QueueService::new(
+            redis.clone(),
+            catalog.clone(),
+            tokens.clone(),
+            config.queue_defaults,
+        );
+        let reservations = ReservationService::new(
+            redis.clone(),
+            catalog.clone(),
+            config.hold_ttl,
+            config.payment_timeout,
+        );
+        let wallet = WalletService::new(db.clone(), config.charge_policy, reservations.clone());
+        let payments = PaymentService::new(
+            db.clone(),
+            redis.clone(),
+            reservations.clone(),
+            config.payment_timeout,
+        );
+
+        if config.demo {
+            crate::demo::seed(&catalog, config.queue_defaults).await?;
+        }
+        reservations
+            .load_all_sold()
+            .await
+            .context("cannot load the sold seats into Redis")?;
+
+        let tls = match &config.transport {
+            Transport::TlsFiles { cert, key } => Some(crate::tls::from_pem_files(cert, key)?),
+            Transport::TlsSelfSigned => {
+                tracing::warn!(
+                    "no --tls-cert/--tls-key given: serving HTTPS with a self-signed certificate for localhost"
+                );
+                Some(crate::tls::self_signed()?)
+            }
+            Transport::PlainHttp => {
+                tracing::warn!(
+                    "serving plain HTTP (--plain-http): put a TLS-terminating proxy in front"
+                );
+                None
+            }
+        };
+        let listener = std::net::TcpListener::bind(config.listen)
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        listener.set_nonblocking(true)?;
+        let local_addr = listener.local_addr()?;
+
+        Ok(Self {
+            listener,
+            local_addr,
+            tls,
+            state: AppState {
+                queue,
+                reservations,
+                wallet,
+                payments,
+                catalog,
+                tokens,
+                admin_token: config.admin_token.clone(),
+                queue_defaults: config.queue_defaults,
+                redis,
+                db,
+            },
+            admit_interval: config.admit_interval,
+        })
+    }
+
+    /// The bound address; its port is the real one when the config asked for 0.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then lets requests in flight finish.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let stopped = |mut rx: watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+        let admission = tokio::spawn(run_admission_loop(
+            self.state.redis.clone(),
+            self.state.catalog.clone(),
+            self.admit_interval,
+            stopped(stop_rx.clone()),
+        ));
+        let refresher = tokio::spawn(refresh_catalog(
+            self.state.catalog.clone(),
+            stopped(stop_rx.clone()),
+        ));
+
+        let handle = axum_server::Handle::new();
+        let signal_handle = handle.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing requests in flight");
+            let _ = stop_tx.send(true);
+            signal_handle.graceful_shutdown(Some(GRACEFUL_SHUTDOWN));
+        });
+
+        let app =
+            crate::http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        let served = match self.tls {
+            Some(tls) => {
+                axum_server::from_tcp_rustls(
+                    self.listener,
+                    axum_server::tls_rustls::RustlsConfig::from_config(tls),
+                )?
+                .handle(handle)
+                .serve(app)
+                .await
+            }
+            None => {
+                axum_server::from_tcp(self.listener)?
+                    .handle(handle)
+                    .serve(app)
+                    .await
+            }
+        };
+        let _ = tokio::join!(admission, refresher);
+        served.context("the server failed")
+    }
+}
+
+/// Rereads the catalog now and then; a failure keeps the last good snapshot.
+async fn refresh_catalog(catalog: Arc<Catalog>, shutdown: impl Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = tokio::time::sleep(CATALOG_REFRESH) => {}
+        }
+        if let Err(e) = catalog.reload().await {
+            tracing::warn!(error = ?e, "catalog refresh failed; serving the last snapshot");
+        }
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}

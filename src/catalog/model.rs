@@ -1,0 +1,189 @@
+use crate::domain::{ConcertId, Money, ScheduleId, SeatNo};
+use crate::queue::QueueSettings;
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// A concert as the catalog serves it.
+#[derive(Clone, Debug)]
+pub struct Concert {
+    pub id: ConcertId,
+    pub title: String,
+    pub venue: String,
+    pub opens_at: DateTime<Utc>,
+    /// Settings as stored in PostgreSQL: the fallback when Redis lost its copy.
+    pub stored_settings: QueueSettings,
+    /// Its schedules, earliest first.
+    pub schedules: Vec<ScheduleId>,
+}
+
+/// One date of a concert and its seat map.
+#[derive(Clone, Debug)]
+pub struct Schedule {
+    pub id: ScheduleId,
+    pub concert_id: ConcertId,
+    pub starts_at: DateTime<Utc>,
+    pub prices: BTreeMap<SeatNo, Money>,
+}
+
+impl Schedule {
+    pub fn total_seats(&self) -> usize {
+        self.prices.len()
+    }
+
+    pub fn has_started(&self, now: DateTime<Utc>) -> bool {
+        self.starts_at <= now
+    }
+}
+
+/// The whole catalog at one moment; replaced as a whole when it changes.
+#[derive(Debug, Default)]
+pub struct CatalogSnapshot {
+    /// Earliest opening first.
+    pub concerts: Vec<Arc<Concert>>,
+    pub concerts_by_id: HashMap<ConcertId, Arc<Concert>>,
+    pub schedules: HashMap<ScheduleId, Arc<Schedule>>,
+}
+
+impl CatalogSnapshot {
+    pub fn concert(&self, id: ConcertId) -> Option<&Arc<Concert>> {
+        self.concerts_by_id.get(&id)
+    }
+
+    pub fn schedule(&self, id: ScheduleId) -> Option<&Arc<Schedule>> {
+        self.schedules.get(&id)
+    }
+
+    pub fn schedules_of(&self, concert: &Concert) -> impl Iterator<Item = &Arc<Schedule>> {
+        concert
+            .schedules
+            .iter()
+            .filter_map(|id| self.schedules.get(id))
+    }
+}
+
+/// A concert an operator creates, checked.
+#[derive(Clone, Debug)]
+pub struct NewConcert {
+    pub title: String,
+    pub venue: String,
+    pub opens_at: DateTime<Utc>,
+    pub schedules: Vec<NewSchedule>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewSchedule {
+    pub starts_at: DateTime<Utc>,
+    pub seats: Vec<(SeatNo, Money)>,
+}
+
+/// One date as an operator sends it: its start and its (seat number, price) pairs.
+pub type RawSchedule = (DateTime<Utc>, Vec<(i64, i64)>);
+
+/// Limits on one concert, so one request cannot fill the database.
+pub const MAX_SCHEDULES: usize = 100;
+pub const MAX_SEATS_PER_SCHEDULE: usize = 100_000;
+pub const MAX_PRICE: i64 = 100_000_000;
+
+impl NewConcert {
+    /// Checks an operator's concert: text lengths, 1 to 100 schedules, 1 to
+    /// 100,000 seats each with distinct numbers of 1 or more and prices from 0 to
+    /// 100,000,000 won.
+    pub fn parse(
+        title: &str,
+        venue: &str,
+        opens_at: DateTime<Utc>,
+        schedules: Vec<RawSchedule>,
+    ) -> Result<Self, String> {
+        let title = title.trim();
+        let venue = venue.trim();
+        if title.is_empty() || title.chars().count() > 200 {
+            return Err("title must be 1 to 200 characters".into());
+        }
+        if venue.is_empty() || venue.chars().count() > 200 {
+            return Err("venue must be 1 to 200 characters".into());
+        }
+        if schedules.is_empty() || schedules.len() > MAX_SCHEDULES {
+            return Err(format!("schedules must list 1 to {MAX_SCHEDULES} dates"));
+        }
+        let mut parsed = Vec::with_capacity(schedules.len());
+        for (index, (starts_at, seats)) in schedules.into_iter().enumerate() {
+            if seats.is_empty() || seats.len() > MAX_SEATS_PER_SCHEDULE {
+                return Err(format!(
+                    "schedules[{index}].seats must list 1 to {MAX_SEATS_PER_SCHEDULE} seats"
+                ));
+            }
+            let mut checked = BTreeMap::new();
+            for (seat_no, price) in seats {
+                let seat =
+                    SeatNo::parse(seat_no).map_err(|e| format!("schedules[{index}]: {e}"))?;
+                if !(0..=MAX_PRICE).contains(&price) {
+                    return Err(format!(
+                        "schedules[{index}]: price of seat {seat} must be 0 to {MAX_PRICE} won"
+                    ));
+                }
+                let price = Money::parse(price).map_err(|e| format!("schedules[{index}]: {e}"))?;
+                if checked.insert(seat, price).is_some() {
+                    return Err(format!("schedules[{index}]: seat {seat} is listed twice"));
+                }
+            }
+            parsed.push(NewSchedule {
+                starts_at,
+                seats: checked.into_iter().collect(),
+            });
+        }
+        Ok(Self {
+            title: title.to_owned(),
+            venue: venue.to_owned(),
+            opens_at,
+            schedules: parsed,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        Utc::now()
+    }
+
+    #[test]
+    fn a_well_formed_concert_is_accepted() {
+        let concert = NewConcert::parse(
+            " Night ",
+            "Hall",
+            now(),
+            vec![(now(), vec![(2, 50_000), (1, 30_000)])],
+        )
+        .unwrap();
+        assert_eq!(concert.title, "Night");
+        let seats: Vec<u32> = concert.schedules[0]
+            .seats
+            .iter()
+            .map(|(s, _)| s.get())
+            .collect();
+        assert_eq!(seats, [1, 2]);
+    }
+
+    #[test]
+    fn malformed_concerts_are_refused() {
+        let seats = || vec![(1, 1000)];
+        for (title, venue, schedules) in [
+            ("", "Hall", vec![(now(), seats())]),
+            ("Night", " ", vec![(now(), seats())]),
+            ("Night", "Hall", vec![]),
+            ("Night", "Hall", vec![(now(), vec![])]),
+            ("Night", "Hall", vec![(now(), vec![(0, 1000)])]),
+            ("Night", "Hall", vec![(now(), vec![(1, -1)])]),
+            ("Night", "Hall", vec![(now(), vec![(1, 1000), (1, 2000)])]),
+            ("Night", "Hall", vec![(now(), vec![(1, MAX_PRICE + 1)])]),
+        ] {
+            assert!(
+                NewConcert::parse(title, venue, now(), schedules.clone()).is_err(),
+                "{title:?} {venue:?} {schedules:?}"
+            );
+        }
+    }
+}

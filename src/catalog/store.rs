@@ -1,0 +1,283 @@
+use super::model::{CatalogSnapshot, Concert, NewConcert, Schedule};
+use crate::domain::{ConcertId, Money, ScheduleId, SeatNo};
+use crate::error::Result;
+use crate::queue::QueueSettings;
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// Unknown ids reload the catalog (another server may have created the concert),
+/// but at most this often, so random ids cannot hammer PostgreSQL.
+const MISS_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The catalog: PostgreSQL behind an in-memory snapshot.
+pub struct Catalog {
+    pool: PgPool,
+    snapshot: RwLock<Arc<CatalogSnapshot>>,
+    last_reload: tokio::sync::Mutex<Instant>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ConcertRow {
+    concert_id: Uuid,
+    title: String,
+    venue: String,
+    opens_at: DateTime<Utc>,
+    admit_per_second: i32,
+    max_active: i32,
+    max_waiting: i32,
+    active_ttl_seconds: i32,
+    paused: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct ScheduleRow {
+    schedule_id: Uuid,
+    concert_id: Uuid,
+    starts_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct SeatRow {
+    schedule_id: Uuid,
+    seat_no: i32,
+    price: i64,
+}
+
+impl Catalog {
+    pub async fn load(pool: PgPool) -> Result<Self> {
+        let snapshot = Self::read_all(&pool).await?;
+        Ok(Self {
+            pool,
+            snapshot: RwLock::new(Arc::new(snapshot)),
+            last_reload: tokio::sync::Mutex::new(Instant::now()),
+        })
+    }
+
+    pub fn snapshot(&self) -> Arc<CatalogSnapshot> {
+        self.snapshot.read().expect("catalog lock poisoned").clone()
+    }
+
+    /// Reads the whole catalog again and swaps it in.
+    pub async fn reload(&self) -> Result<Arc<CatalogSnapshot>> {
+        let mut last = self.last_reload.lock().await;
+        let fresh = Arc::new(Self::read_all(&self.pool).await?);
+        *self.snapshot.write().expect("catalog lock poisoned") = fresh.clone();
+        *last = Instant::now();
+        Ok(fresh)
+    }
+
+    /// The snapshot, reloaded first unless that happened within the last second.
+    async fn reload_after_miss(&self) -> Result<Arc<CatalogSnapshot>> {
+        {
+            let last = self.last_reload.lock().await;
+            if last.elapsed() < MISS_RELOAD_INTERVAL {
+                return Ok(self.snapshot());
+            }
+        }
+        self.reload().await
+    }
+
+    pub async fn concert(&self, id: ConcertId) -> Result<Option<Arc<Concert>>> {
+        if let Some(concert) = self.snapshot().concert(id) {
+            return Ok(Some(concert.clone()));
+        }
+        Ok(self.reload_after_miss().await?.concert(id).cloned())
+    }
+
+    pub async fn schedule(&self, id: ScheduleId) -> Result<Option<Arc<Schedule>>> {
+        if let Some(schedule) = self.snapshot().schedule(id) {
+            return Ok(Some(schedule.clone()));
+        }
+        Ok(self.reload_after_miss().await?.schedule(id).cloned())
+    }
+
+    /// Creates a concert with its schedules and seats in one transaction.
+    pub async fn create(
+        &self,
+        new: &NewConcert,
+        settings: QueueSettings,
+    ) -> Result<(ConcertId, Vec<(ScheduleId, DateTime<Utc>)>)> {
+        let id = ConcertId::new();
+        self.insert(id, new, settings).await?;
+        let snapshot = self.snapshot();
+        let schedules = snapshot
+            .concert(id)
+            .map(|c| {
+                snapshot
+                    .schedules_of(c)
+                    .map(|s| (s.id, s.starts_at))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok((id, schedules))
+    }
+
+    /// Inserts a concert under a chosen id; nothing happens if it exists (the demo
+    /// seed relies on this to be idempotent). Returns whether it was inserted.
+    pub async fn insert(
+        &self,
+        id: ConcertId,
+        new: &NewConcert,
+        settings: QueueSettings,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO concerts (concert_id, title, venue, opens_at, admit_per_second,
+                 max_active, max_waiting, active_ttl_seconds, paused)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (concert_id) DO NOTHING",
+        )
+        .bind(id.as_uuid())
+        .bind(&new.title)
+        .bind(&new.venue)
+        .bind(new.opens_at)
+        .bind(settings.admit_per_second as i32)
+        .bind(settings.max_active as i32)
+        .bind(settings.max_waiting as i32)
+        .bind(settings.active_ttl_seconds as i32)
+        .bind(settings.paused)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !inserted {
+            return Ok(false);
+        }
+        for schedule in &new.schedules {
+            let schedule_id = ScheduleId::new();
+            sqlx::query(
+                "INSERT INTO schedules (schedule_id, concert_id, starts_at) VALUES ($1, $2, $3)",
+            )
+            .bind(schedule_id.as_uuid())
+            .bind(id.as_uuid())
+            .bind(schedule.starts_at)
+            .execute(&mut *tx)
+            .await?;
+            let seat_nos: Vec<i32> = schedule.seats.iter().map(|(s, _)| s.get() as i32).collect();
+            let prices: Vec<i64> = schedule.seats.iter().map(|(_, p)| p.won()).collect();
+            sqlx::query(
+                "INSERT INTO seats (schedule_id, seat_no, price)
+                 SELECT $1, seat_no, price FROM UNNEST($2::int[], $3::bigint[]) AS s(seat_no, price)",
+            )
+            .bind(schedule_id.as_uuid())
+            .bind(&seat_nos)
+            .bind(&prices)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        self.reload().await?;
+        Ok(true)
+    }
+
+    /// Stores an operator's queue settings as the durable fallback.
+    pub async fn save_settings(&self, id: ConcertId, settings: QueueSettings) -> Result<()> {
+        sqlx::query(
+            "UPDATE concerts SET admit_per_second = $2, max_active = $3, max_waiting = $4,
+                 active_ttl_seconds = $5, paused = $6
+             WHERE concert_id = $1",
+        )
+        .bind(id.as_uuid())
+        .bind(settings.admit_per_second as i32)
+        .bind(settings.max_active as i32)
+        .bind(settings.max_waiting as i32)
+        .bind(settings.active_ttl_seconds as i32)
+        .bind(settings.paused)
+        .execute(&self.pool)
+        .await?;
+        self.reload().await?;
+        Ok(())
+    }
+
+    /// The seats PostgreSQL has sold on one schedule: the truth Redis's sold sets copy.
+    pub async fn sold_seats(&self, schedule: ScheduleId) -> Result<Vec<SeatNo>> {
+        let rows: Vec<(i32,)> =
+            sqlx::query_as("SELECT seat_no FROM tickets WHERE schedule_id = $1")
+                .bind(schedule.as_uuid())
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(n,)| SeatNo::parse(i64::from(n)).ok())
+            .collect())
+    }
+
+    async fn read_all(pool: &PgPool) -> Result<CatalogSnapshot> {
+        let concerts: Vec<ConcertRow> = sqlx::query_as(
+            "SELECT concert_id, title, venue, opens_at, admit_per_second, max_active,
+                    max_waiting, active_ttl_seconds, paused
+             FROM concerts ORDER BY opens_at, concert_id",
+        )
+        .fetch_all(pool)
+        .await?;
+        let schedules: Vec<ScheduleRow> = sqlx::query_as(
+            "SELECT schedule_id, concert_id, starts_at FROM schedules ORDER BY starts_at, schedule_id",
+        )
+        .fetch_all(pool)
+        .await?;
+        let seats: Vec<SeatRow> = sqlx::query_as("SELECT schedule_id, seat_no, price FROM seats")
+            .fetch_all(pool)
+            .await?;
+
+        let mut prices: HashMap<Uuid, BTreeMap<SeatNo, Money>> = HashMap::new();
+        for seat in seats {
+            if let (Ok(no), Ok(price)) = (
+                SeatNo::parse(i64::from(seat.seat_no)),
+                Money::parse(seat.price),
+            ) {
+                prices
+                    .entry(seat.schedule_id)
+                    .or_default()
+                    .insert(no, price);
+            }
+        }
+        let mut snapshot = CatalogSnapshot::default();
+        let mut schedules_of: HashMap<Uuid, Vec<ScheduleId>> = HashMap::new();
+        for row in schedules {
+            let id = ScheduleId::from_uuid(row.schedule_id);
+            schedules_of.entry(row.concert_id).or_default().push(id);
+            snapshot.schedules.insert(
+                id,
+                Arc::new(Schedule {
+                    id,
+                    concert_id: ConcertId::from_uuid(row.concert_id),
+                    starts_at: row.starts_at,
+                    prices: prices.remove(&row.schedule_id).unwrap_or_default(),
+                }),
+            );
+        }
+        for row in concerts {
+            // Rows were checked on the way in; a row edited by hand into nonsense
+            // falls back to the smallest valid settings rather than failing boot.
+            let stored_settings = QueueSettings::parse(
+                row.admit_per_second.max(1) as u32,
+                row.max_active.max(1) as u32,
+                row.max_waiting.max(0) as u32,
+                row.active_ttl_seconds.max(1) as u64,
+                row.paused,
+            )
+            .unwrap_or(QueueSettings {
+                admit_per_second: 1,
+                max_active: 1,
+                max_waiting: 0,
+                active_ttl_seconds: 1,
+                paused: true,
+            });
+            let concert = Arc::new(Concert {
+                id: ConcertId::from_uuid(row.concert_id),
+                title: row.title,
+                venue: row.venue,
+                opens_at: row.opens_at,
+                stored_settings,
+                schedules: schedules_of.remove(&row.concert_id).unwrap_or_default(),
+            });
+            snapshot.concerts_by_id.insert(concert.id, concert.clone());
+            snapshot.concerts.push(concert);
+        }
+        Ok(snapshot)
+    }
+}

@@ -1,0 +1,96 @@
+use super::extract::ApiPath;
+use crate::app::AppState;
+use crate::domain::{ConcertId, ScheduleId};
+use crate::error::Error;
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::sync::Arc;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/concerts", get(list))
+        .route("/api/v1/concerts/{concert_id}/schedules", get(schedules))
+}
+
+#[derive(Serialize)]
+struct ConcertView {
+    concert_id: ConcertId,
+    title: String,
+    venue: String,
+    opens_at: DateTime<Utc>,
+}
+
+#[derive(Serialize)]
+struct Concerts {
+    concerts: Vec<ConcertView>,
+}
+
+async fn list(State(state): State<AppState>) -> Json<Concerts> {
+    let snapshot = state.catalog.snapshot();
+    let concerts = snapshot
+        .concerts
+        .iter()
+        .map(|c| ConcertView {
+            concert_id: c.id,
+            title: c.title.clone(),
+            venue: c.venue.clone(),
+            opens_at: c.opens_at,
+        })
+        .collect();
+    Json(Concerts { concerts })
+}
+
+#[derive(Serialize)]
+struct ScheduleView {
+    schedule_id: ScheduleId,
+    concert_id: ConcertId,
+    starts_at: DateTime<Utc>,
+    date: String,
+    total_seats: u64,
+    available_seats: u64,
+}
+
+#[derive(Serialize)]
+struct Schedules {
+    schedules: Vec<ScheduleView>,
+}
+
+/// Bookable dates: not started, at least one seat neither sold nor held.
+async fn schedules(
+    State(state): State<AppState>,
+    ApiPath(concert_id): ApiPath<ConcertId>,
+) -> Result<Json<Schedules>, Error> {
+    let concert = state
+        .catalog
+        .concert(concert_id)
+        .await?
+        .ok_or_else(|| Error::not_found("concert_not_found", "no concert has this id"))?;
+    let now = Utc::now();
+    let snapshot = state.catalog.snapshot();
+    let upcoming: Vec<Arc<crate::catalog::Schedule>> = snapshot
+        .schedules_of(&concert)
+        .filter(|s| !s.has_started(now))
+        .cloned()
+        .collect();
+    let available = state
+        .reservations
+        .available_seats(concert_id, &upcoming)
+        .await?;
+    let schedules = upcoming
+        .iter()
+        .zip(available)
+        .filter(|(_, available)| *available > 0)
+        .map(|(s, available_seats)| ScheduleView {
+            schedule_id: s.id,
+            concert_id,
+            starts_at: s.starts_at,
+            date: s.starts_at.format("%Y-%m-%d").to_string(),
+            total_seats: s.total_seats() as u64,
+            available_seats,
+        })
+        .collect();
+    Ok(Json(Schedules { schedules }))
+}

@@ -1,0 +1,57 @@
+use super::extract::{AccessUser, ApiJson, ApiPath, QueueToken, integer_won};
+use crate::app::AppState;
+use crate::domain::{ReservationId, UserId};
+use crate::error::Error;
+use crate::payment::Payment;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/payments", post(pay))
+        .route("/api/v1/users/{user_id}/payments", get(history))
+}
+
+#[derive(Deserialize)]
+struct PayBody {
+    reservation_id: ReservationId,
+    amount: serde_json::Value,
+}
+
+async fn pay(
+    State(state): State<AppState>,
+    QueueToken(claims): QueueToken,
+    ApiJson(body): ApiJson<PayBody>,
+) -> Result<(StatusCode, Json<Payment>), Error> {
+    let amount = integer_won(&body.amount, "invalid_amount")?;
+    if amount < 0 {
+        return Err(Error::invalid(
+            "invalid_amount",
+            "amount must not be negative",
+        ));
+    }
+    let payment = state
+        .payments
+        .pay(&claims, body.reservation_id, amount)
+        .await?;
+    Ok((StatusCode::CREATED, Json(payment)))
+}
+
+#[derive(Serialize)]
+struct Payments {
+    payments: Vec<Payment>,
+}
+
+async fn history(
+    State(state): State<AppState>,
+    auth: AccessUser,
+    ApiPath(user): ApiPath<UserId>,
+) -> Result<Json<Payments>, Error> {
+    auth.must_be(user)?;
+    Ok(Json(Payments {
+        payments: state.payments.history(user).await?,
+    }))
+}

@@ -1,0 +1,77 @@
+use super::extract::{AccessUser, ApiJson, ApiPath, integer_won};
+use crate::app::AppState;
+use crate::domain::{ChargeAmount, UserId};
+use crate::error::Error;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/users", post(sign_up))
+        .route("/api/v1/users/{user_id}/balance", get(balance))
+        .route("/api/v1/users/{user_id}/balance/charge", post(charge))
+}
+
+/// A new user with a zero balance and an access token. The body is empty or `{}`.
+async fn sign_up(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), Error> {
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        match serde_json::from_slice::<Value>(&body) {
+            Ok(Value::Object(fields)) if fields.is_empty() => {}
+            Ok(_) => {
+                return Err(Error::invalid(
+                    "invalid_body",
+                    "the body must be empty or {}",
+                ));
+            }
+            Err(e) => {
+                return Err(Error::invalid(
+                    "invalid_json",
+                    format!("the body is not JSON: {e}"),
+                ));
+            }
+        }
+    }
+    let user = state.wallet.create_user().await?;
+    let access_token = state.tokens.issue_access(user);
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "user_id": user, "access_token": access_token })),
+    ))
+}
+
+async fn balance(
+    State(state): State<AppState>,
+    auth: AccessUser,
+    ApiPath(user): ApiPath<UserId>,
+) -> Result<Json<crate::wallet::Balance>, Error> {
+    auth.must_be(user)?;
+    Ok(Json(state.wallet.balance(user).await?))
+}
+
+#[derive(Deserialize)]
+struct ChargeBody {
+    amount: Value,
+}
+
+async fn charge(
+    State(state): State<AppState>,
+    auth: AccessUser,
+    ApiPath(user): ApiPath<UserId>,
+    ApiJson(body): ApiJson<ChargeBody>,
+) -> Result<Json<crate::wallet::Charged>, Error> {
+    auth.must_be(user)?;
+    let amount = ChargeAmount::parse(
+        integer_won(&body.amount, "invalid_amount")?,
+        state.wallet.policy(),
+    )
+    .map_err(|message| Error::invalid("invalid_amount", message))?;
+    Ok(Json(state.wallet.charge(user, amount).await?))
+}

@@ -1,0 +1,399 @@
+//! Payment: hold -> ledger -> ticket -> sold -> token expired.
+//!
+//! 1. `pay_begin` marks the reservation `paying` in Redis and extends its holds
+//!    past the transaction; a concurrent second attempt gets `payment_in_progress`.
+//! 2. One PostgreSQL transaction debits the balance under its row lock, writes
+//!    the payment, its tickets (`UNIQUE (schedule_id, seat_no)`) and the ledger.
+//! 3. `pay_finish` marks the seats sold, ends the holds and expires the queue
+//!    token. Once PostgreSQL has committed the answer is 201, and this Redis
+//!    update is retried until it lands.
+
+use crate::domain::{ConcertId, PaymentId, ReservationId, ScheduleId, UserId};
+use crate::error::{Error, Result};
+use crate::reservation::{ReservationService, StoredReservation};
+use crate::store::RedisStore;
+use crate::tokens::QueueClaims;
+use crate::wallet::user_not_found;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgPool;
+use std::time::Duration;
+use uuid::Uuid;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Payment {
+    pub payment_id: PaymentId,
+    pub reservation_id: ReservationId,
+    pub concert_id: ConcertId,
+    pub schedule_id: ScheduleId,
+    pub seat_nos: Vec<u32>,
+    pub amount: i64,
+    /// The balance right after this payment.
+    pub balance: i64,
+    pub status: &'static str,
+    pub paid_at: DateTime<Utc>,
+}
+
+/// How a payment ended in PostgreSQL.
+enum Settled {
+    Paid(Payment),
+    InsufficientBalance {
+        balance: i64,
+    },
+    /// A ticket's seat was sold already (Redis had lost that fact).
+    SeatTaken,
+}
+
+/// How the Redis half ends a reservation; the names are pay_finish.lua's outcomes.
+#[derive(Clone, Copy, Debug)]
+enum Finish {
+    Paid,
+    Failed,
+    Released,
+}
+
+impl Finish {
+    fn as_arg(self) -> &'static str {
+        match self {
+            Finish::Paid => "paid",
+            Finish::Failed => "failed",
+            Finish::Released => "released",
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct PaymentService {
+    pool: PgPool,
+    redis: RedisStore,
+    reservations: ReservationService,
+    payment_timeout: Duration,
+}
+
+#[derive(sqlx::FromRow)]
+struct PaymentRow {
+    payment_id: Uuid,
+    reservation_id: Uuid,
+    concert_id: Uuid,
+    schedule_id: Uuid,
+    seat_nos: Vec<i32>,
+    amount: i64,
+    balance_after: i64,
+    paid_at: DateTime<Utc>,
+}
+
+impl From<PaymentRow> for Payment {
+    fn from(row: PaymentRow) -> Self {
+        Payment {
+            payment_id: PaymentId::from_uuid(row.payment_id),
+            reservation_id: ReservationId::from_uuid(row.reservation_id),
+            concert_id: ConcertId::from_uuid(row.concert_id),
+            schedule_id: ScheduleId::from_uuid(row.schedule_id),
+            seat_nos: row.seat_nos.into_iter().map(|n| n as u32).collect(),
+            amount: row.amount,
+            balance: row.balance_after,
+            status: "paid",
+            paid_at: row.paid_at,
+        }
+    }
+}
+
+impl PaymentService {
+    pub fn new(
+        pool: PgPool,
+        redis: RedisStore,
+        reservations: ReservationService,
+        payment_timeout: Duration,
+    ) -> Self {
+        Self {
+            pool,
+            redis,
+            reservations,
+            payment_timeout,
+        }
+    }
+
+    /// Pays a held reservation from the balance.
+    pub async fn pay(
+        &self,
+        claims: &QueueClaims,
+        reservation_id: ReservationId,
+        amount: i64,
+    ) -> Result<Payment> {
+        let reservation = self.reservations.find_owned(claims, reservation_id).await?;
+        if reservation.paying {
+            return Err(Error::PAYMENT_IN_PROGRESS);
+        }
+        if amount != reservation.amount.won() {
+            return Err(Error::AmountMismatch {
+                amount,
+                expected: reservation.amount.won(),
+            });
+        }
+        self.begin(claims, &reservation).await?;
+
+        let settled = match self.settle(claims.sub, &reservation).await {
+            Ok(settled) => settled,
+            Err(e) => {
+                // Undecided (PostgreSQL unreachable): nothing was written, so the
+                // reservation goes back to `held` and may be paid again.
+                self.abort(claims.cid, reservation_id).await;
+                return Err(e);
+            }
+        };
+        let outcome = match settled {
+            Settled::Paid(payment) => {
+                self.finish(claims, &reservation, Finish::Paid).await;
+                Ok(payment)
+            }
+            Settled::InsufficientBalance { balance } => {
+                self.finish(claims, &reservation, Finish::Failed).await;
+                Err(Error::InsufficientBalance { balance, amount })
+            }
+            Settled::SeatTaken => {
+                if let Err(e) = self
+                    .reservations
+                    .load_sold(claims.cid, reservation.schedule)
+                    .await
+                {
+                    tracing::warn!(error = ?e, "could not reload sold seats after a ticket conflict");
+                }
+                self.finish(claims, &reservation, Finish::Released).await;
+                Err(Error::SeatUnavailable(reservation.seats.clone()))
+            }
+        };
+        self.reservations
+            .unmark_holding(claims.sub, reservation_id)
+            .await;
+        outcome
+    }
+
+    async fn begin(&self, claims: &QueueClaims, reservation: &StoredReservation) -> Result<()> {
+        let keys = self.redis.keys.concert(claims.cid);
+        let mut invocation = self.redis.scripts.pay_begin.prepare_invoke();
+        invocation
+            .key(keys.wait())
+            .key(keys.active())
+            .key(keys.jti())
+            .key(keys.reservation(reservation.id))
+            .key(keys.held(reservation.schedule))
+            .key(keys.user_res());
+        for seat in &reservation.seats {
+            invocation.key(keys.hold(reservation.schedule, *seat));
+        }
+        invocation
+            .arg(claims.sub.to_string())
+            .arg(&claims.jti)
+            .arg(reservation.id.to_string())
+            .arg(self.payment_timeout.as_millis() as u64);
+        for seat in &reservation.seats {
+            invocation.arg(seat.get());
+        }
+        let outcome: String = invocation.invoke_async(&mut self.redis.conn()).await?;
+        match outcome.as_str() {
+            "paying" => Ok(()),
+            "waiting" => Err(Error::NOT_ADMITTED),
+            "expired" => Err(Error::TOKEN_EXPIRED),
+            "not_found" | "hold_lost" => Err(Error::not_found(
+                "reservation_not_found",
+                "no open reservation has this id; its hold may have expired",
+            )),
+            "forbidden" => Err(Error::NOT_YOURS),
+            "payment_in_progress" => Err(Error::PAYMENT_IN_PROGRESS),
+            other => Err(Error::internal(format!("pay_begin returned {other:?}"))),
+        }
+    }
+
+    /// The PostgreSQL half: one transaction, all or nothing.
+    async fn settle(&self, user: UserId, reservation: &StoredReservation) -> Result<Settled> {
+        let amount = reservation.amount.won();
+        let mut tx = self.pool.begin().await?;
+        let balance: Option<i64> =
+            sqlx::query_scalar("SELECT balance FROM wallets WHERE user_id = $1 FOR UPDATE")
+                .bind(user.as_uuid())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let balance = balance.unwrap_or(0);
+        if balance < amount {
+            return Ok(Settled::InsufficientBalance { balance });
+        }
+        let balance_after: i64 = sqlx::query_scalar(
+            "UPDATE wallets SET balance = balance - $2, updated_at = now() WHERE user_id = $1 RETURNING balance",
+        )
+        .bind(user.as_uuid())
+        .bind(amount)
+        .fetch_one(&mut *tx)
+        .await?;
+        let payment_id = PaymentId::new();
+        let paid_at: DateTime<Utc> = sqlx::query_scalar(
+            "INSERT INTO payments (payment_id, reservation_id, user_id, concert_id, schedule_id, amount, balance_after)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING paid_at",
+        )
+        .bind(payment_id.as_uuid())
+        .bind(reservation.id.as_uuid())
+        .bind(user.as_uuid())
+        .bind(reservation.concert.as_uuid())
+        .bind(reservation.schedule.as_uuid())
+        .bind(amount)
+        .bind(balance_after)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| match unique_violation(&e) {
+            Some(_) => Error::PAYMENT_IN_PROGRESS,
+            None => e.into(),
+        })?;
+        let seat_nos: Vec<i32> = reservation.seats.iter().map(|s| s.get() as i32).collect();
+        let tickets = sqlx::query(
+            "INSERT INTO tickets (payment_id, schedule_id, seat_no) SELECT $1, $2, UNNEST($3::int[])",
+        )
+        .bind(payment_id.as_uuid())
+        .bind(reservation.schedule.as_uuid())
+        .bind(&seat_nos)
+        .execute(&mut *tx)
+        .await;
+        if let Err(e) = tickets {
+            if unique_violation(&e) == Some("tickets_one_per_seat") {
+                return Ok(Settled::SeatTaken);
+            }
+            return Err(e.into());
+        }
+        sqlx::query(
+            "INSERT INTO ledger (user_id, kind, amount, balance_after, payment_id) VALUES ($1, 'payment', $2, $3, $4)",
+        )
+        .bind(user.as_uuid())
+        .bind(-amount)
+        .bind(balance_after)
+        .bind(payment_id.as_uuid())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Settled::Paid(Payment {
+            payment_id,
+            reservation_id: reservation.id,
+            concert_id: reservation.concert,
+            schedule_id: reservation.schedule,
+            seat_nos: seat_nos.into_iter().map(|n| n as u32).collect(),
+            amount,
+            balance: balance_after,
+            status: "paid",
+            paid_at,
+        }))
+    }
+
+    /// Runs pay_finish until it lands: a few quick tries in the request, then in
+    /// the background with backoff, so a decided payment always reaches Redis.
+    async fn finish(&self, claims: &QueueClaims, reservation: &StoredReservation, how: Finish) {
+        let mut delay = Duration::from_millis(50);
+        for _ in 0..3 {
+            match self.run_finish(claims, reservation, how).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::warn!(error = ?e, reservation_id = %reservation.id, "pay_finish failed; retrying")
+                }
+            }
+            tokio::time::sleep(delay).await;
+            delay *= 2;
+        }
+        let this = self.clone();
+        let (claims, reservation) = (claims.clone(), reservation.clone());
+        tokio::spawn(async move {
+            let mut delay = Duration::from_millis(500);
+            loop {
+                tokio::time::sleep(delay).await;
+                match this.run_finish(&claims, &reservation, how).await {
+                    Ok(()) => {
+                        tracing::info!(reservation_id = %reservation.id, "pay_finish landed after retries");
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = ?e, reservation_id = %reservation.id, "pay_finish still failing")
+                    }
+                }
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        });
+    }
+
+    async fn run_finish(
+        &self,
+        claims: &QueueClaims,
+        reservation: &StoredReservation,
+        how: Finish,
+    ) -> Result<()> {
+        let keys = self.redis.keys.concert(claims.cid);
+        let mut invocation = self.redis.scripts.pay_finish.prepare_invoke();
+        invocation
+            .key(keys.active())
+            .key(keys.jti())
+            .key(keys.user_res())
+            .key(keys.reservation(reservation.id))
+            .key(keys.sold(reservation.schedule))
+            .key(keys.held(reservation.schedule));
+        for seat in &reservation.seats {
+            invocation.key(keys.hold(reservation.schedule, *seat));
+        }
+        invocation
+            .arg(claims.sub.to_string())
+            .arg(&claims.jti)
+            .arg(reservation.id.to_string())
+            .arg(how.as_arg());
+        for seat in &reservation.seats {
+            invocation.arg(seat.get());
+        }
+        let _: i64 = invocation.invoke_async(&mut self.redis.conn()).await?;
+        Ok(())
+    }
+
+    /// Best effort: if this fails the reservation stays `paying` until its
+    /// extended hold ends, and the seats come free then.
+    async fn abort(&self, concert: ConcertId, reservation: ReservationId) {
+        let key = self.redis.keys.concert(concert).reservation(reservation);
+        let result: redis::RedisResult<i64> = self
+            .redis
+            .scripts
+            .pay_abort
+            .key(key)
+            .invoke_async(&mut self.redis.conn())
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, reservation_id = %reservation, "could not hand the reservation back after a failed payment");
+        }
+    }
+
+    /// The user's payments, newest first.
+    pub async fn history(&self, user: UserId) -> Result<Vec<Payment>> {
+        let rows: Vec<PaymentRow> = sqlx::query_as(
+            "SELECT p.payment_id, p.reservation_id, p.concert_id, p.schedule_id,
+                    array_agg(t.seat_no ORDER BY t.seat_no) AS seat_nos,
+                    p.amount, p.balance_after, p.paid_at
+             FROM payments p JOIN tickets t ON t.payment_id = p.payment_id
+             WHERE p.user_id = $1
+             GROUP BY p.payment_id
+             ORDER BY p.paid_at DESC, p.payment_id DESC",
+        )
+        .bind(user.as_uuid())
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.is_empty() {
+            let exists: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE user_id = $1)")
+                    .bind(user.as_uuid())
+                    .fetch_one(&self.pool)
+                    .await?;
+            if !exists {
+                return Err(user_not_found());
+            }
+        }
+        Ok(rows.into_iter().map(Payment::from).collect())
+    }
+}
+
+/// The constraint a unique violation broke, if this is one.
+fn unique_violation(e: &sqlx::Error) -> Option<&str> {
+    match e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            Some(db.constraint().unwrap_or(""))
+        }
+        _ => None,
+    }
+}

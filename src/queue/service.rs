@@ -1,0 +1,322 @@
+use super::{QueueSettings, QueueSettingsChange};
+use crate::catalog::{Catalog, Concert};
+use crate::domain::{ConcertId, UserId};
+use crate::error::{Error, Result};
+use crate::store::RedisStore;
+use crate::store::redis::reply_field as field;
+use crate::tokens::{QueueClaims, TokenKeys};
+use chrono::{DateTime, Utc};
+use redis::AsyncCommands;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where a queue token stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketStatus {
+    Waiting,
+    Active,
+    Expired,
+}
+
+/// The answer to joining and to every status poll.
+#[derive(Clone, Debug, Serialize)]
+pub struct QueueTicket {
+    pub token: String,
+    pub user_id: UserId,
+    pub concert_id: ConcertId,
+    pub status: TicketStatus,
+    /// 1-based while waiting, 0 otherwise.
+    pub position: u64,
+    pub estimated_wait_seconds: u64,
+    pub active_remaining_seconds: u64,
+    /// When the client should ask again.
+    pub poll_after_ms: u64,
+}
+
+/// Live numbers of one concert's line, for operators.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct QueueStats {
+    pub waiting: u64,
+    pub active: u64,
+}
+
+/// Polls never come faster than this, nor slower than the ceiling.
+const MIN_POLL_MS: u64 = 1_000;
+const MAX_POLL_MS: u64 = 10_000;
+/// Admitted people poll to see their remaining time; every few seconds is enough.
+const ACTIVE_POLL_MS: u64 = 5_000;
+/// How long the answer to a full line tells clients to wait.
+const QUEUE_FULL_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+#[derive(Clone)]
+pub struct QueueService {
+    redis: RedisStore,
+    catalog: Arc<Catalog>,
+    tokens: Arc<TokenKeys>,
+    defaults: QueueSettings,
+}
+
+impl QueueService {
+    pub fn new(
+        redis: RedisStore,
+        catalog: Arc<Catalog>,
+        tokens: Arc<TokenKeys>,
+        defaults: QueueSettings,
+    ) -> Self {
+        Self {
+            redis,
+            catalog,
+            tokens,
+            defaults,
+        }
+    }
+
+    /// Puts the user in the concert's line. Returns the ticket and whether the
+    /// place is new (an existing place is returned unchanged, same token).
+    pub async fn join(&self, user: UserId, concert_id: ConcertId) -> Result<(QueueTicket, bool)> {
+        let concert = self
+            .catalog
+            .concert(concert_id)
+            .await?
+            .ok_or_else(|| Error::not_found("concert_not_found", "no concert has this id"))?;
+        let now = Utc::now();
+        let snapshot = self.catalog.snapshot();
+        if !snapshot.schedules_of(&concert).any(|s| !s.has_started(now)) {
+            return Err(Error::Conflict {
+                code: "sale_closed",
+                message: "every date of this concert has started; the sale is over",
+            });
+        }
+        let keys = self.redis.keys.concert(concert_id);
+        let settings = concert.stored_settings;
+        let reply: Vec<redis::Value> = self
+            .redis
+            .scripts
+            .join
+            .key(keys.wait())
+            .key(keys.active())
+            .key(keys.jti())
+            .key(keys.seq())
+            .key(keys.cfg())
+            .arg(user.to_string())
+            .arg(settings.max_waiting)
+            .arg(settings.admit_per_second)
+            .invoke_async(&mut self.redis.conn())
+            .await?;
+        let state: String = field(&reply, 0)?;
+        if state == "queue_full" {
+            return Err(Error::QueueFull {
+                retry_after: QUEUE_FULL_RETRY_AFTER,
+            });
+        }
+        let jti: String = field(&reply, 1)?;
+        let position: u64 = field(&reply, 2)?;
+        let remaining_ms: u64 = field(&reply, 3)?;
+        let rate: u32 = field(&reply, 4)?;
+        let status = if state == "active" {
+            TicketStatus::Active
+        } else {
+            TicketStatus::Waiting
+        };
+        let token = self.tokens.issue_queue(user, concert_id, &jti);
+        let standing = Standing {
+            status,
+            position,
+            active_remaining_ms: remaining_ms,
+            admit_per_second: rate,
+        };
+        Ok((
+            standing.into_ticket(token, user, concert_id, Some(concert.opens_at)),
+            state == "joined",
+        ))
+    }
+
+    /// Where the token stands now. `token_expired` is set for an authentic token
+    /// past its `exp`: it reads `expired` without asking Redis.
+    pub async fn status(
+        &self,
+        token: &str,
+        claims: &QueueClaims,
+        token_expired: bool,
+    ) -> Result<QueueTicket> {
+        let concert = self.catalog.snapshot().concert(claims.cid).cloned();
+        let opens_at = concert.as_ref().map(|c| c.opens_at);
+        if token_expired {
+            return Ok(Standing::EXPIRED.into_ticket(
+                token.into(),
+                claims.sub,
+                claims.cid,
+                opens_at,
+            ));
+        }
+        let keys = self.redis.keys.concert(claims.cid);
+        let default_rate = concert
+            .as_ref()
+            .map_or(self.defaults.admit_per_second, |c| {
+                c.stored_settings.admit_per_second
+            });
+        let reply: Vec<redis::Value> = self
+            .redis
+            .scripts
+            .status
+            .key(keys.wait())
+            .key(keys.active())
+            .key(keys.jti())
+            .key(keys.cfg())
+            .arg(claims.sub.to_string())
+            .arg(&claims.jti)
+            .arg(default_rate)
+            .invoke_async(&mut self.redis.conn())
+            .await?;
+        let state: String = field(&reply, 0)?;
+        let status = match state.as_str() {
+            "waiting" => TicketStatus::Waiting,
+            "active" => TicketStatus::Active,
+            _ => TicketStatus::Expired,
+        };
+        let standing = Standing {
+            status,
+            position: field(&reply, 1)?,
+            active_remaining_ms: field(&reply, 2)?,
+            admit_per_second: field(&reply, 3)?,
+        };
+        Ok(standing.into_ticket(token.into(), claims.sub, claims.cid, opens_at))
+    }
+
+    /// Leaves the line or gives up the admission. A token that was no longer
+    /// current gets `token_expired`.
+    pub async fn leave(&self, claims: &QueueClaims) -> Result<()> {
+        let keys = self.redis.keys.concert(claims.cid);
+        let outcome: String = self
+            .redis
+            .scripts
+            .leave
+            .key(keys.wait())
+            .key(keys.active())
+            .key(keys.jti())
+            .arg(claims.sub.to_string())
+            .arg(&claims.jti)
+            .invoke_async(&mut self.redis.conn())
+            .await?;
+        match outcome.as_str() {
+            "left" => Ok(()),
+            _ => Err(Error::TOKEN_EXPIRED),
+        }
+    }
+
+    /// The live settings of a concert: Redis's copy, any missing field from PostgreSQL's.
+    pub async fn settings(&self, concert: &Concert) -> Result<QueueSettings> {
+        let fields: Vec<(String, String)> = self
+            .redis
+            .conn()
+            .hgetall(self.redis.keys.concert(concert.id).cfg())
+            .await?;
+        Ok(QueueSettings::from_redis_fields(
+            &fields,
+            concert.stored_settings,
+        ))
+    }
+
+    /// Applies an operator's change: PostgreSQL first (the durable copy), then Redis
+    /// (the live copy every server reads).
+    pub async fn update_settings(
+        &self,
+        concert: &Concert,
+        change: &QueueSettingsChange,
+    ) -> Result<QueueSettings> {
+        let updated = self
+            .settings(concert)
+            .await?
+            .apply(change)
+            .map_err(|message| Error::invalid("invalid_settings", message))?;
+        self.catalog.save_settings(concert.id, updated).await?;
+        self.publish_settings(concert.id, updated).await?;
+        Ok(updated)
+    }
+
+    /// Writes settings to the concert's Redis `cfg` hash.
+    pub async fn publish_settings(
+        &self,
+        concert: ConcertId,
+        settings: QueueSettings,
+    ) -> Result<()> {
+        let _: () = self
+            .redis
+            .conn()
+            .hset_multiple(
+                self.redis.keys.concert(concert).cfg(),
+                &settings.to_redis_fields(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// How many wait and how many are admitted now.
+    pub async fn stats(&self, concert: ConcertId) -> Result<QueueStats> {
+        let keys = self.redis.keys.concert(concert);
+        let now_ms = Utc::now().timestamp_millis();
+        let (waiting, active): (u64, u64) = redis::pipe()
+            .zcard(keys.wait())
+            .zcount(keys.active(), format!("({now_ms}"), "+inf")
+            .query_async(&mut self.redis.conn())
+            .await?;
+        Ok(QueueStats { waiting, active })
+    }
+}
+
+/// What Redis says of a place in line, before it is turned into a ticket.
+struct Standing {
+    status: TicketStatus,
+    position: u64,
+    active_remaining_ms: u64,
+    admit_per_second: u32,
+}
+
+impl Standing {
+    const EXPIRED: Standing = Standing {
+        status: TicketStatus::Expired,
+        position: 0,
+        active_remaining_ms: 0,
+        admit_per_second: 1,
+    };
+
+    /// The ticket, with the estimated wait (the line ahead at the current rate,
+    /// plus the time until the sale opens) and when to poll next.
+    fn into_ticket(
+        self,
+        token: String,
+        user: UserId,
+        concert: ConcertId,
+        opens_at: Option<DateTime<Utc>>,
+    ) -> QueueTicket {
+        let rate = u64::from(self.admit_per_second.max(1));
+        let (position, estimated_wait_seconds, active_remaining_seconds, poll_after_ms) =
+            match self.status {
+                TicketStatus::Waiting => {
+                    let until_open =
+                        opens_at.map_or(0, |at| (at - Utc::now()).num_seconds().max(0) as u64);
+                    let wait = self.position.div_ceil(rate) + until_open;
+                    // A tenth of the expected wait: people far back poll rarely.
+                    let poll = (wait * 100).clamp(MIN_POLL_MS, MAX_POLL_MS);
+                    (self.position, wait, 0, poll)
+                }
+                TicketStatus::Active => {
+                    let poll = self.active_remaining_ms.clamp(MIN_POLL_MS, ACTIVE_POLL_MS);
+                    (0, 0, self.active_remaining_ms.div_ceil(1000), poll)
+                }
+                TicketStatus::Expired => (0, 0, 0, 0),
+            };
+        QueueTicket {
+            token,
+            user_id: user,
+            concert_id: concert,
+            status: self.status,
+            position,
+            estimated_wait_seconds,
+            active_remaining_seconds,
+            poll_after_ms,
+        }
+    }
+}

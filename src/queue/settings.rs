@@ -1,0 +1,177 @@
+use serde::{Deserialize, Serialize};
+
+/// How one concert's line is admitted. Live in Redis (`cfg` hash) so every
+/// server sees an operator's change at once; also kept in PostgreSQL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueSettings {
+    /// Users admitted per second, all servers together.
+    pub admit_per_second: u32,
+    /// Most users admitted at one time.
+    pub max_active: u32,
+    /// Most users waiting (0 = no cap).
+    pub max_waiting: u32,
+    /// How long an admission lasts.
+    pub active_ttl_seconds: u32,
+    /// Admission stopped by an operator.
+    pub paused: bool,
+}
+
+/// Upper bounds that keep a typo from admitting a whole stadium at once.
+pub const MAX_ADMIT_PER_SECOND: u32 = 100_000;
+pub const MAX_ACTIVE: u32 = 1_000_000;
+pub const MAX_ACTIVE_TTL_SECONDS: u64 = 24 * 3600;
+
+impl QueueSettings {
+    pub fn parse(
+        admit_per_second: u32,
+        max_active: u32,
+        max_waiting: u32,
+        active_ttl_seconds: u64,
+        paused: bool,
+    ) -> Result<Self, String> {
+        if !(1..=MAX_ADMIT_PER_SECOND).contains(&admit_per_second) {
+            return Err(format!(
+                "admit_per_second must be between 1 and {MAX_ADMIT_PER_SECOND}"
+            ));
+        }
+        if !(1..=MAX_ACTIVE).contains(&max_active) {
+            return Err(format!("max_active must be between 1 and {MAX_ACTIVE}"));
+        }
+        if !(1..=MAX_ACTIVE_TTL_SECONDS).contains(&active_ttl_seconds) {
+            return Err(format!(
+                "active_ttl_seconds must be between 1 and {MAX_ACTIVE_TTL_SECONDS}"
+            ));
+        }
+        Ok(Self {
+            admit_per_second,
+            max_active,
+            max_waiting,
+            active_ttl_seconds: active_ttl_seconds as u32,
+            paused,
+        })
+    }
+
+    /// A copy with the fields of `change` that are set.
+    pub fn apply(self, change: &QueueSettingsChange) -> Result<Self, String> {
+        Self::parse(
+            change.admit_per_second.unwrap_or(self.admit_per_second),
+            change.max_active.unwrap_or(self.max_active),
+            change.max_waiting.unwrap_or(self.max_waiting),
+            change
+                .active_ttl_seconds
+                .map_or(u64::from(self.active_ttl_seconds), u64::from),
+            change.paused.unwrap_or(self.paused),
+        )
+    }
+
+    /// The fields and values of the Redis `cfg` hash; the scripts read these names.
+    pub fn to_redis_fields(self) -> [(&'static str, String); 5] {
+        [
+            ("admit_per_second", self.admit_per_second.to_string()),
+            ("max_active", self.max_active.to_string()),
+            ("max_waiting", self.max_waiting.to_string()),
+            (
+                "active_ttl_ms",
+                (u64::from(self.active_ttl_seconds) * 1000).to_string(),
+            ),
+            ("paused", u8::from(self.paused).to_string()),
+        ]
+    }
+
+    /// Settings from the Redis `cfg` hash, each missing field taken from `fallback`.
+    pub fn from_redis_fields(fields: &[(String, String)], fallback: Self) -> Self {
+        let mut settings = fallback;
+        for (name, value) in fields {
+            match name.as_str() {
+                "admit_per_second" => set_parsed(&mut settings.admit_per_second, value),
+                "max_active" => set_parsed(&mut settings.max_active, value),
+                "max_waiting" => set_parsed(&mut settings.max_waiting, value),
+                "active_ttl_ms" => {
+                    if let Ok(ms) = value.parse::<u64>() {
+                        settings.active_ttl_seconds = (ms / 1000) as u32;
+                    }
+                }
+                "paused" => settings.paused = value == "1",
+                _ => {}
+            }
+        }
+        settings
+    }
+}
+
+fn set_parsed(field: &mut u32, value: &str) {
+    if let Ok(parsed) = value.parse() {
+        *field = parsed;
+    }
+}
+
+/// An operator's change: any subset of the settings.
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueSettingsChange {
+    pub admit_per_second: Option<u32>,
+    pub max_active: Option<u32>,
+    pub max_waiting: Option<u32>,
+    pub active_ttl_seconds: Option<u32>,
+    pub paused: Option<bool>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults() -> QueueSettings {
+        QueueSettings::parse(100, 1000, 0, 600, false).unwrap()
+    }
+
+    #[test]
+    fn a_change_sets_only_its_fields() {
+        let change = QueueSettingsChange {
+            admit_per_second: Some(5),
+            paused: Some(true),
+            ..Default::default()
+        };
+        let changed = defaults().apply(&change).unwrap();
+        assert_eq!(changed.admit_per_second, 5);
+        assert!(changed.paused);
+        assert_eq!(changed.max_active, 1000);
+    }
+
+    #[test]
+    fn out_of_range_settings_are_refused() {
+        for change in [
+            QueueSettingsChange {
+                admit_per_second: Some(0),
+                ..Default::default()
+            },
+            QueueSettingsChange {
+                max_active: Some(0),
+                ..Default::default()
+            },
+            QueueSettingsChange {
+                active_ttl_seconds: Some(0),
+                ..Default::default()
+            },
+        ] {
+            assert!(defaults().apply(&change).is_err(), "{change:?}");
+        }
+    }
+
+    #[test]
+    fn settings_round_trip_through_redis_fields() {
+        let settings = QueueSettings::parse(7, 30, 500, 90, true).unwrap();
+        let fields: Vec<(String, String)> = settings
+            .to_redis_fields()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        assert_eq!(
+            QueueSettings::from_redis_fields(&fields, defaults()),
+            settings
+        );
+        assert_eq!(
+            QueueSettings::from_redis_fields(&[], defaults()),
+            defaults()
+        );
+    }
+}

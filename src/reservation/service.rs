@@ -1,0 +1,433 @@
+use super::model::{Reservation, SeatMap, SeatStatus, SeatView, StoredReservation};
+use crate::catalog::{Catalog, Schedule};
+use crate::domain::{ConcertId, Money, ReservationId, ScheduleId, SeatNo, SeatSelection, UserId};
+use crate::error::{Error, Result};
+use crate::store::RedisStore;
+use crate::store::redis::reply_field;
+use crate::tokens::QueueClaims;
+use chrono::Utc;
+use redis::AsyncCommands;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Clone)]
+pub struct ReservationService {
+    redis: RedisStore,
+    catalog: Arc<Catalog>,
+    hold_ttl: Duration,
+    /// How long the per-user `holding` marker outlives a hold: a payment may
+    /// extend the hold this much.
+    payment_timeout: Duration,
+}
+
+impl ReservationService {
+    pub fn new(
+        redis: RedisStore,
+        catalog: Arc<Catalog>,
+        hold_ttl: Duration,
+        payment_timeout: Duration,
+    ) -> Self {
+        Self {
+            redis,
+            catalog,
+            hold_ttl,
+            payment_timeout,
+        }
+    }
+
+    /// The schedule of a request, checked against the token's concert.
+    async fn schedule_for(&self, claims: &QueueClaims, id: ScheduleId) -> Result<Arc<Schedule>> {
+        let schedule = self
+            .catalog
+            .schedule(id)
+            .await?
+            .ok_or_else(|| Error::not_found("schedule_not_found", "no schedule has this id"))?;
+        if schedule.concert_id != claims.cid {
+            return Err(Error::WRONG_CONCERT);
+        }
+        Ok(schedule)
+    }
+
+    /// Holds 1 to 4 seats of one schedule for an admitted user, all or none.
+    pub async fn hold(
+        &self,
+        claims: &QueueClaims,
+        schedule_id: ScheduleId,
+        selection: &SeatSelection,
+    ) -> Result<Reservation> {
+        let schedule = self.schedule_for(claims, schedule_id).await?;
+        if schedule.has_started(Utc::now()) {
+            return Err(Error::Conflict {
+                code: "schedule_closed",
+                message: "this date has started; its seats are no longer sold",
+            });
+        }
+        let missing: Vec<SeatNo> = selection
+            .seats()
+            .iter()
+            .filter(|seat| !schedule.prices.contains_key(seat))
+            .copied()
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::SeatNotFound(missing));
+        }
+        let amount = selection
+            .seats()
+            .iter()
+            .try_fold(Money::ZERO, |sum, seat| {
+                sum.checked_add(schedule.prices[seat])
+            })
+            .ok_or_else(|| Error::internal("seat prices overflow"))?;
+
+        let id = ReservationId::new();
+        self.mark_holding(claims.sub, id).await?;
+        let outcome = self
+            .run_hold(claims, &schedule, selection, id, amount)
+            .await;
+        if outcome.is_err() {
+            self.unmark_holding(claims.sub, id).await;
+        }
+        outcome
+    }
+
+    async fn run_hold(
+        &self,
+        claims: &QueueClaims,
+        schedule: &Schedule,
+        selection: &SeatSelection,
+        id: ReservationId,
+        amount: Money,
+    ) -> Result<Reservation> {
+        let keys = self.redis.keys.concert(claims.cid);
+        // Two rounds at most: the second after reloading the sold seats.
+        for _ in 0..2 {
+            let mut invocation = self.redis.scripts.hold.prepare_invoke();
+            invocation
+                .key(keys.wait())
+                .key(keys.active())
+                .key(keys.jti())
+                .key(keys.user_res())
+                .key(keys.sold(schedule.id))
+                .key(keys.sold_loaded(schedule.id))
+                .key(keys.held(schedule.id))
+                .key(keys.reservation(id));
+            for seat in selection.seats() {
+                invocation.key(keys.hold(schedule.id, *seat));
+            }
+            invocation
+                .arg(claims.sub.to_string())
+                .arg(&claims.jti)
+                .arg(id.to_string())
+                .arg(schedule.id.to_string())
+                .arg(self.hold_ttl.as_millis() as u64)
+                .arg(amount.won())
+                .arg(claims.cid.to_string());
+            for seat in selection.seats() {
+                invocation.arg(seat.get());
+            }
+            let reply: Vec<String> = invocation.invoke_async(&mut self.redis.conn()).await?;
+            match reply.first().map(String::as_str) {
+                Some("held") => {
+                    let until_ms: i64 = reply
+                        .get(1)
+                        .and_then(|ms| ms.parse().ok())
+                        .ok_or_else(|| Error::internal("hold script returned no expiry"))?;
+                    return Ok(Reservation {
+                        reservation_id: id,
+                        concert_id: claims.cid,
+                        schedule_id: schedule.id,
+                        seat_nos: selection.seats().iter().map(|s| s.get()).collect(),
+                        amount: amount.won(),
+                        status: "held",
+                        held_until: chrono::DateTime::from_timestamp_millis(until_ms)
+                            .ok_or_else(|| Error::internal("hold expiry out of range"))?,
+                    });
+                }
+                Some("sold_not_loaded") => self.load_sold(claims.cid, schedule.id).await?,
+                Some("waiting") => return Err(Error::NOT_ADMITTED),
+                Some("expired") => return Err(Error::TOKEN_EXPIRED),
+                Some("reservation_exists") => {
+                    let existing = reply
+                        .get(1)
+                        .and_then(|id| id.parse().ok())
+                        .ok_or_else(|| Error::internal("hold script returned no reservation id"))?;
+                    return Err(Error::ReservationExists(existing));
+                }
+                Some("seat_unavailable") => {
+                    let taken = reply[1..]
+                        .iter()
+                        .filter_map(|n| n.parse::<i64>().ok().and_then(|n| SeatNo::parse(n).ok()))
+                        .collect();
+                    return Err(Error::SeatUnavailable(taken));
+                }
+                other => return Err(Error::internal(format!("hold script returned {other:?}"))),
+            }
+        }
+        Err(Error::internal("sold seats did not stay loaded"))
+    }
+
+    /// Notes, under the user's own hash tag, that they hold seats: charging is
+    /// refused until the hold ends. Set before the hold script runs and cleared if
+    /// it fails, so a charge racing a hold errs on the side of refusing.
+    async fn mark_holding(&self, user: UserId, id: ReservationId) -> Result<()> {
+        let key = self.redis.keys.user_holding(user);
+        let lifetime = self.hold_ttl + self.payment_timeout;
+        let until_ms = Utc::now().timestamp_millis() + lifetime.as_millis() as i64;
+        let () = redis::pipe()
+            .zadd(&key, id.to_string(), until_ms)
+            .ignore()
+            .pexpire(&key, lifetime.as_millis() as i64)
+            .ignore()
+            .query_async(&mut self.redis.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Clears the marker of one reservation; a failure only delays charging until
+    /// the marker's expiry, so it is logged, not returned.
+    pub async fn unmark_holding(&self, user: UserId, id: ReservationId) {
+        let key = self.redis.keys.user_holding(user);
+        let result: redis::RedisResult<()> = self.redis.conn().zrem(&key, id.to_string()).await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, %user, reservation_id = %id, "could not clear the holding marker");
+        }
+    }
+
+    /// Whether the user holds seats in any concert now.
+    pub async fn is_holding(&self, user: UserId) -> Result<bool> {
+        let now_ms = Utc::now().timestamp_millis();
+        let count: u64 = self
+            .redis
+            .conn()
+            .zcount(
+                self.redis.keys.user_holding(user),
+                format!("({now_ms}"),
+                "+inf",
+            )
+            .await?;
+        Ok(count > 0)
+    }
+
+    /// Reads a reservation of the token's concert.
+    pub async fn find(
+        &self,
+        concert: ConcertId,
+        id: ReservationId,
+    ) -> Result<Option<StoredReservation>> {
+        let fields: HashMap<String, String> = self
+            .redis
+            .conn()
+            .hgetall(self.redis.keys.concert(concert).reservation(id))
+            .await?;
+        StoredReservation::from_hash(id, fields)
+    }
+
+    /// A reservation, for its holder only.
+    pub async fn get(&self, claims: &QueueClaims, id: ReservationId) -> Result<Reservation> {
+        let stored = self.find_owned(claims, id).await?;
+        Ok(stored.view())
+    }
+
+    /// A reservation of the token's concert that belongs to the token's user.
+    pub async fn find_owned(
+        &self,
+        claims: &QueueClaims,
+        id: ReservationId,
+    ) -> Result<StoredReservation> {
+        let stored = self
+            .find(claims.cid, id)
+            .await?
+            .ok_or_else(reservation_not_found)?;
+        if stored.user != claims.sub {
+            return Err(Error::NOT_YOURS);
+        }
+        Ok(stored)
+    }
+
+    /// Releases a held reservation of the token's user.
+    pub async fn release(&self, claims: &QueueClaims, id: ReservationId) -> Result<()> {
+        let stored = self.find_owned(claims, id).await?;
+        let keys = self.redis.keys.concert(claims.cid);
+        let mut invocation = self.redis.scripts.release.prepare_invoke();
+        invocation
+            .key(keys.user_res())
+            .key(keys.reservation(id))
+            .key(keys.held(stored.schedule));
+        for seat in &stored.seats {
+            invocation.key(keys.hold(stored.schedule, *seat));
+        }
+        invocation.arg(claims.sub.to_string()).arg(id.to_string());
+        for seat in &stored.seats {
+            invocation.arg(seat.get());
+        }
+        let outcome: String = invocation.invoke_async(&mut self.redis.conn()).await?;
+        match outcome.as_str() {
+            "released" => {
+                self.unmark_holding(claims.sub, id).await;
+                Ok(())
+            }
+            "not_found" => Err(reservation_not_found()),
+            "forbidden" => Err(Error::NOT_YOURS),
+            "payment_in_progress" => Err(Error::PAYMENT_IN_PROGRESS),
+            other => Err(Error::internal(format!(
+                "release script returned {other:?}"
+            ))),
+        }
+    }
+
+    /// Releases the user's open reservation in the token's concert, if any:
+    /// leaving the line gives the seats back at once.
+    pub async fn release_open(&self, claims: &QueueClaims) -> Result<()> {
+        let keys = self.redis.keys.concert(claims.cid);
+        let entry: Option<String> = self
+            .redis
+            .conn()
+            .hget(keys.user_res(), claims.sub.to_string())
+            .await?;
+        let Some(id) = entry
+            .as_deref()
+            .and_then(|e| e.split('|').next())
+            .and_then(|id| id.parse::<ReservationId>().ok())
+        else {
+            return Ok(());
+        };
+        match self.release(claims, id).await {
+            Err(Error::NotFound { .. }) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Copies a schedule's sold seats from PostgreSQL into Redis and marks them loaded.
+    pub async fn load_sold(&self, concert: ConcertId, schedule: ScheduleId) -> Result<()> {
+        let sold = self.catalog.sold_seats(schedule).await?;
+        let keys = self.redis.keys.concert(concert);
+        let mut invocation = self.redis.scripts.load_sold.prepare_invoke();
+        invocation
+            .key(keys.sold(schedule))
+            .key(keys.sold_loaded(schedule));
+        for seat in &sold {
+            invocation.arg(seat.get());
+        }
+        let count: u64 = invocation.invoke_async(&mut self.redis.conn()).await?;
+        tracing::debug!(%schedule, sold = count, "sold seats loaded from PostgreSQL");
+        Ok(())
+    }
+
+    /// Loads the sold seats of every schedule that has not started: done at boot,
+    /// so Redis agrees with PostgreSQL before the first hold.
+    pub async fn load_all_sold(&self) -> Result<()> {
+        let now = Utc::now();
+        let snapshot = self.catalog.snapshot();
+        for schedule in snapshot.schedules.values().filter(|s| !s.has_started(now)) {
+            self.load_sold(schedule.concert_id, schedule.id).await?;
+        }
+        Ok(())
+    }
+
+    /// The seat map of a schedule, for an admitted user of its concert.
+    pub async fn seat_map(
+        &self,
+        claims: &QueueClaims,
+        schedule_id: ScheduleId,
+        only: Option<SeatStatus>,
+    ) -> Result<SeatMap> {
+        let schedule = self.schedule_for(claims, schedule_id).await?;
+        let keys = self.redis.keys.concert(claims.cid);
+        for _ in 0..2 {
+            let reply: Vec<redis::Value> = self
+                .redis
+                .scripts
+                .seat_map
+                .key(keys.wait())
+                .key(keys.active())
+                .key(keys.jti())
+                .key(keys.sold(schedule_id))
+                .key(keys.sold_loaded(schedule_id))
+                .key(keys.held(schedule_id))
+                .arg(claims.sub.to_string())
+                .arg(&claims.jti)
+                .invoke_async(&mut self.redis.conn())
+                .await?;
+            let state: String = reply_field(&reply, 0)?;
+            match state.as_str() {
+                "ok" => {
+                    let sold: HashSet<u32> =
+                        reply_field::<Vec<u32>>(&reply, 1)?.into_iter().collect();
+                    let held: HashSet<u32> =
+                        reply_field::<Vec<u32>>(&reply, 2)?.into_iter().collect();
+                    let seats = schedule
+                        .prices
+                        .iter()
+                        .map(|(seat, price)| {
+                            let status = if sold.contains(&seat.get()) {
+                                SeatStatus::Sold
+                            } else if held.contains(&seat.get()) {
+                                SeatStatus::Held
+                            } else {
+                                SeatStatus::Available
+                            };
+                            SeatView {
+                                seat_no: seat.get(),
+                                price: price.won(),
+                                status,
+                            }
+                        })
+                        .filter(|seat| only.is_none_or(|status| seat.status == status))
+                        .collect();
+                    return Ok(SeatMap { schedule_id, seats });
+                }
+                "sold_not_loaded" => self.load_sold(claims.cid, schedule_id).await?,
+                "waiting" => return Err(Error::NOT_ADMITTED),
+                "expired" => return Err(Error::TOKEN_EXPIRED),
+                other => {
+                    return Err(Error::internal(format!(
+                        "seat_map script returned {other:?}"
+                    )));
+                }
+            }
+        }
+        Err(Error::internal("sold seats did not stay loaded"))
+    }
+
+    /// Seats neither sold nor held, per schedule, in one round trip (two when a
+    /// schedule's sold seats must be loaded first).
+    pub async fn available_seats(
+        &self,
+        concert: ConcertId,
+        schedules: &[Arc<Schedule>],
+    ) -> Result<Vec<u64>> {
+        let keys = self.redis.keys.concert(concert);
+        for _ in 0..2 {
+            let now_ms = Utc::now().timestamp_millis();
+            let mut pipe = redis::pipe();
+            for schedule in schedules {
+                pipe.exists(keys.sold_loaded(schedule.id))
+                    .scard(keys.sold(schedule.id))
+                    .zcount(keys.held(schedule.id), format!("({now_ms}"), "+inf");
+            }
+            let counts: Vec<u64> = pipe.query_async(&mut self.redis.conn()).await?;
+            let unloaded: Vec<&Arc<Schedule>> = schedules
+                .iter()
+                .zip(counts.chunks(3))
+                .filter(|(_, c)| c[0] == 0)
+                .map(|(s, _)| s)
+                .collect();
+            if unloaded.is_empty() {
+                return Ok(schedules
+                    .iter()
+                    .zip(counts.chunks(3))
+                    .map(|(s, c)| (s.total_seats() as u64).saturating_sub(c[1] + c[2]))
+                    .collect());
+            }
+            for schedule in unloaded {
+                self.load_sold(concert, schedule.id).await?;
+            }
+        }
+        Err(Error::internal("sold seats did not stay loaded"))
+    }
+}
+
+fn reservation_not_found() -> Error {
+    Error::not_found("reservation_not_found", "no open reservation has this id")
+}

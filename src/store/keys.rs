@@ -1,0 +1,137 @@
+//! Redis key names, all in one place.
+//!
+//! Every key of one concert carries the hash tag `{c:<concert_id>}`, so a Lua
+//! script can touch the line, the admitted set, the holds and the reservations
+//! of that concert atomically, also on Redis Cluster, while different concerts
+//! spread over the cluster's shards.
+
+use crate::domain::{ConcertId, ReservationId, ScheduleId, SeatNo, UserId};
+
+/// Key names under one configurable prefix (tests use a unique prefix each).
+#[derive(Clone, Debug)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Self {
+            prefix: prefix.into(),
+        }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub fn concert(&self, concert: ConcertId) -> ConcertKeys {
+        ConcertKeys {
+            base: format!("{}:{{c:{concert}}}", self.prefix),
+        }
+    }
+
+    /// ZSET reservation id -> hold expiry ms: the reservations this user holds in
+    /// any concert. The one cross-concert fact, read before a charge.
+    pub fn user_holding(&self, user: UserId) -> String {
+        format!("{}:{{u:{user}}}:holding", self.prefix)
+    }
+}
+
+/// The keys of one concert.
+#[derive(Clone, Debug)]
+pub struct ConcertKeys {
+    base: String,
+}
+
+impl ConcertKeys {
+    fn key(&self, suffix: &str) -> String {
+        format!("{}:{suffix}", self.base)
+    }
+
+    /// ZSET user -> order number: the line.
+    pub fn wait(&self) -> String {
+        self.key("wait")
+    }
+    /// ZSET user -> admission expiry ms.
+    pub fn active(&self) -> String {
+        self.key("active")
+    }
+    /// STRING: the last order number handed out.
+    pub fn seq(&self) -> String {
+        self.key("seq")
+    }
+    /// HASH user -> jti of the admitted user's current queue token.
+    pub fn jti(&self) -> String {
+        self.key("jti")
+    }
+    /// HASH of the queue settings, shared by all servers.
+    pub fn cfg(&self) -> String {
+        self.key("cfg")
+    }
+    /// HASH tokens, ts_us: the admission token bucket.
+    pub fn bucket(&self) -> String {
+        self.key("bucket")
+    }
+    /// HASH user -> "<reservation id>|<until ms>": one open reservation per user.
+    pub fn user_res(&self) -> String {
+        self.key("user-res")
+    }
+    /// HASH: one reservation; expires with its holds.
+    pub fn reservation(&self, id: ReservationId) -> String {
+        self.key(&format!("res:{id}"))
+    }
+    /// STRING reservation id, `PX` hold TTL: the lock on one seat.
+    pub fn hold(&self, schedule: ScheduleId, seat: SeatNo) -> String {
+        self.key(&format!("hold:{schedule}:{seat}"))
+    }
+    /// ZSET seat -> hold expiry ms: an index of the holds, to count and list them.
+    pub fn held(&self, schedule: ScheduleId) -> String {
+        self.key(&format!("held:{schedule}"))
+    }
+    /// SET of sold seat numbers: a copy of PostgreSQL's tickets.
+    pub fn sold(&self, schedule: ScheduleId) -> String {
+        self.key(&format!("sold:{schedule}"))
+    }
+    /// STRING marker: the sold set has been loaded from PostgreSQL.
+    pub fn sold_loaded(&self, schedule: ScheduleId) -> String {
+        self.key(&format!("sold-loaded:{schedule}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Redis Cluster hashes only the part between the first `{` and the next `}`.
+    fn hash_tag(key: &str) -> &str {
+        let open = key.find('{').unwrap();
+        let close = open + key[open..].find('}').unwrap();
+        &key[open + 1..close]
+    }
+
+    #[test]
+    fn every_key_of_a_concert_shares_its_hash_tag() {
+        let concert = ConcertId::new();
+        let schedule = ScheduleId::new();
+        let seat = SeatNo::parse(7).unwrap();
+        let keys = Keys::new("test").concert(concert);
+        let tag = format!("c:{concert}");
+        for key in [
+            keys.wait(),
+            keys.active(),
+            keys.seq(),
+            keys.jti(),
+            keys.cfg(),
+            keys.bucket(),
+            keys.user_res(),
+            keys.reservation(ReservationId::new()),
+            keys.hold(schedule, seat),
+            keys.held(schedule),
+            keys.sold(schedule),
+            keys.sold_loaded(schedule),
+        ] {
+            assert!(key.starts_with("test:"), "{key}");
+            assert_eq!(hash_tag(&key), tag, "{key}");
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! Users and their prepaid balances, in PostgreSQL. Every charge is one
+//! `UPDATE ... SET balance = balance + $1` under the row lock plus a ledger entry,
+//! so concurrent charges never lose an update.
+
+use crate::domain::{ChargeAmount, ChargePolicy, UserId};
+use crate::error::{Error, Result};
+use crate::reservation::ReservationService;
+use serde::Serialize;
+use sqlx::PgPool;
+
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Balance {
+    pub user_id: UserId,
+    pub balance: i64,
+}
+
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Charged {
+    pub user_id: UserId,
+    pub balance: i64,
+    pub charged: i64,
+}
+
+#[derive(Clone)]
+pub struct WalletService {
+    pool: PgPool,
+    policy: ChargePolicy,
+    reservations: ReservationService,
+}
+
+pub fn user_not_found() -> Error {
+    Error::not_found("user_not_found", "no user has this id")
+}
+
+impl WalletService {
+    pub fn new(pool: PgPool, policy: ChargePolicy, reservations: ReservationService) -> Self {
+        Self {
+            pool,
+            policy,
+            reservations,
+        }
+    }
+
+    pub fn policy(&self) -> ChargePolicy {
+        self.policy
+    }
+
+    /// A new user with an empty wallet.
+    pub async fn create_user(&self) -> Result<UserId> {
+        let user = UserId::new();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO users (user_id) VALUES ($1)")
+            .bind(user.as_uuid())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO wallets (user_id, balance) VALUES ($1, 0)")
+            .bind(user.as_uuid())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    pub async fn balance(&self, user: UserId) -> Result<Balance> {
+        let balance: Option<i64> =
+            sqlx::query_scalar("SELECT balance FROM wallets WHERE user_id = $1")
+                .bind(user.as_uuid())
+                .fetch_optional(&self.pool)
+                .await?;
+        let balance = balance.ok_or_else(user_not_found)?;
+        Ok(Balance {
+            user_id: user,
+            balance,
+        })
+    }
+
+    /// Adds to the balance. Refused while the user holds a seat anywhere: the
+    /// price of a held seat was shown against the balance of that moment.
+    pub async fn charge(&self, user: UserId, amount: ChargeAmount) -> Result<Charged> {
+        if self.reservations.is_holding(user).await? {
+            return Err(Error::Conflict {
+                code: "reservation_in_progress",
+                message: "the balance cannot be charged while you hold seats; pay or release them first",
+            });
+        }
+        let mut tx = self.pool.begin().await?;
+        let balance: Option<i64> = sqlx::query_scalar(
+            "UPDATE wallets SET balance = balance + $2, updated_at = now()
+             WHERE user_id = $1 RETURNING balance",
+        )
+        .bind(user.as_uuid())
+        .bind(amount.won())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("22003") => Error::Conflict {
+                code: "balance_limit",
+                message: "this charge would take the balance beyond what it can hold",
+            },
+            _ => e.into(),
+        })?;
+        let balance = balance.ok_or_else(user_not_found)?;
+        sqlx::query("INSERT INTO ledger (user_id, kind, amount, balance_after) VALUES ($1, 'charge', $2, $3)")
+            .bind(user.as_uuid())
+            .bind(amount.won())
+            .bind(balance)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Charged {
+            user_id: user,
+            balance,
+            charged: amount.won(),
+        })
+    }
+}
