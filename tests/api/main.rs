@@ -1,0 +1,17 @@
+//! Integration tests: each test starts a real lineup server on port 0 over HTTPS,
+//! against real Redis (a unique key prefix per test) and real PostgreSQL (a
+//! database per test, made by `#[sqlx::test]`), so the suite runs in parallel.
+
+mod helpers;
+
+mod admin;
+mod auth;
+mod catalog;
+mod contract;
+mod outage;
+mod payments;
+mod queue;
+mod races;
+mod recovery;
+mod reservations;
+mod wallet;
