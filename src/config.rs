@@ -43,7 +43,7 @@ pub struct DatabaseArgs {
     #[arg(
         long,
         env = "LINEUP_DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/lineup"
+        default_value = "postgres://postgres:postgres@127.0.0.1:5432/lineup"
     )]
     pub database_url: String,
 }
@@ -136,7 +136,7 @@ pub struct ServeArgs {
     #[arg(long, env = "LINEUP_HOLD_TTL", default_value = "5m", value_parser = humantime::parse_duration)]
     pub hold_ttl: Duration,
 
-    /// How long a payment in progress keeps its holds beyond the hold's end.
+    /// How long a payment in progress keeps its seats held, at least, while PostgreSQL commits.
     #[arg(long, env = "LINEUP_PAYMENT_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub payment_timeout: Duration,
 

@@ -1,0 +1,38 @@
+# lineup: the two commands a new machine needs are `make run` and `make test`.
+
+# The test suite creates a database per test through this server URL.
+TEST_DATABASE_URL ?= postgres://postgres:postgres@127.0.0.1:5432/postgres
+LINEUP_DATABASE_URL ?= postgres://postgres:postgres@127.0.0.1:5432/lineup
+export LINEUP_DATABASE_URL
+
+# Tests mostly wait on Redis, PostgreSQL and timers, so more run at once than there are cores.
+TEST_THREADS ?= 8
+
+.PHONY: run test services build lint fmt check
+
+## Start Redis and PostgreSQL if needed, migrate, and serve the demo concert on https://localhost:8443.
+run: services
+	cargo build --release
+	./target/release/lineup migrate
+	./target/release/lineup serve --demo
+
+## Start Redis and PostgreSQL if needed, then run the whole test suite.
+test: services
+	DATABASE_URL=$(TEST_DATABASE_URL) cargo test --all-targets -- --test-threads=$(TEST_THREADS)
+
+## Make Redis and PostgreSQL available (installs them with apt where missing).
+services:
+	scripts/services.sh
+
+build:
+	cargo build --release
+
+fmt:
+	cargo fmt
+
+## What CI checks besides the tests.
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+
+check: lint test

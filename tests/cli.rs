@@ -1,0 +1,225 @@
+//! The `lineup` binary as an operator runs it: settings checked at boot, HTTPS
+//! with the operator's certificate or a self-signed one, plain HTTP only when
+//! asked, and a clean stop on SIGTERM and SIGINT.
+
+use sqlx::PgPool;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const TOKEN_KEY: &str = "cli-test-token-key-0123456789abcdef-0123";
+
+fn lineup() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lineup"));
+    // Only what a test sets, so the runner's own LINEUP_* variables cannot leak in.
+    for (name, _) in std::env::vars() {
+        if name.starts_with("LINEUP_") {
+            command.env_remove(name);
+        }
+    }
+    command.env("NO_COLOR", "1").env("RUST_LOG", "info");
+    command
+}
+
+/// The URL of the test's own database, for the binary to connect to.
+fn database_url(db: &PgPool) -> String {
+    let options = db.connect_options();
+    let server = std::env::var("DATABASE_URL").expect("DATABASE_URL is set by make test");
+    let mut url = url::Url::parse(&server).expect("DATABASE_URL is a URL");
+    url.set_path(
+        options
+            .get_database()
+            .expect("the test database has a name"),
+    );
+    url.to_string()
+}
+
+/// A running server process, killed if the test fails before stopping it.
+struct Server {
+    child: Child,
+    port: u16,
+    log: mpsc::Receiver<String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+impl Server {
+    /// Starts `lineup serve` on a free port and waits for its "listening" line.
+    fn start(db: &PgPool, extra: &[&str]) -> Server {
+        let mut child = lineup()
+            .args(["serve", "--listen", "127.0.0.1:0", "--token-key", TOKEN_KEY])
+            .args(["--database-url", &database_url(db)])
+            .args([
+                "--redis-prefix",
+                &format!("cli-{}", uuid::Uuid::new_v4().simple()),
+            ])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
+        let (tx, log) = mpsc::channel();
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        let mut seen = Vec::new();
+        loop {
+            let line = log
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("no listening line; log so far: {seen:#?}"));
+            if let Some(rest) = line.split("://localhost:").nth(1) {
+                let port = rest.split_whitespace().next().unwrap().parse().unwrap();
+                seen.push(line);
+                return Server {
+                    child,
+                    port,
+                    log: with_history(seen, log),
+                };
+            }
+            seen.push(line);
+        }
+    }
+
+    /// Sends a signal and waits for the process to exit; returns whether it exited 0.
+    /// Waits asynchronously: the test's own clients must keep answering the
+    /// server's HTTP/2 GOAWAY and PING while it drains connections.
+    async fn stop_with(&mut self, signal: &str) -> bool {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args([signal, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        for _ in 0..200 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.success();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the server did not stop within 10 s of {signal}");
+    }
+
+    fn log_lines(&self) -> Vec<String> {
+        self.log.try_iter().collect()
+    }
+}
+
+/// A receiver that first yields `history`, then what `rest` receives.
+fn with_history(history: Vec<String>, rest: mpsc::Receiver<String>) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    for line in history {
+        let _ = tx.send(line);
+    }
+    std::thread::spawn(move || {
+        for line in rest {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+#[test]
+fn bad_settings_stop_the_boot_with_the_setting_named() {
+    let cases: [(&[&str], &str); 4] = [
+        (&["serve", "--token-key", "too-short"], "LINEUP_TOKEN_KEY"),
+        (&["serve"], "LINEUP_TOKEN_KEY"),
+        (
+            &["serve", "--token-key", TOKEN_KEY, "--hold-ttl", "soon"],
+            "--hold-ttl",
+        ),
+        (
+            &["serve", "--token-key", TOKEN_KEY, "--charge-min", "0"],
+            "LINEUP_CHARGE_MIN",
+        ),
+    ];
+    for (args, named) in cases {
+        let output = lineup().args(args).output().unwrap();
+        assert!(!output.status.success(), "{args:?} should not boot");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(named), "{args:?}: {stderr}");
+    }
+}
+
+#[sqlx::test]
+async fn an_operator_certificate_is_served_over_http2_and_sigterm_stops_cleanly(db: PgPool) {
+    let dir = std::env::temp_dir().join(format!("lineup-cli-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert, key): (PathBuf, PathBuf) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+
+    let mut server = Server::start(
+        &db,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    // Trusts only the operator's certificate: the handshake proves it is the one served.
+    let client = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).unwrap(),
+        )
+        .build()
+        .unwrap();
+    let response = client
+        .get(format!("https://localhost:{}/healthz", server.port))
+        .send()
+        .await
+        .expect("TLS with the operator's certificate");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+
+    assert!(server.stop_with("-TERM").await, "exit status after SIGTERM");
+    let log = server.log_lines().join("\n");
+    assert!(log.contains("shutting down"), "{log}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[sqlx::test]
+async fn without_a_certificate_a_self_signed_one_is_made_and_said(db: PgPool) {
+    let mut server = Server::start(&db, &[]);
+    let client = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let url = format!("https://localhost:{}/healthz", server.port);
+    assert_eq!(client.get(&url).send().await.unwrap().status(), 200);
+    // A client that checks certificates refuses it: it is not from a trusted CA.
+    assert!(reqwest::get(&url).await.is_err());
+    assert!(server.stop_with("-INT").await, "exit status after SIGINT");
+    let log = server.log_lines().join("\n");
+    assert!(log.contains("self-signed"), "{log}");
+}
+
+#[sqlx::test]
+async fn plain_http_is_served_only_when_asked(db: PgPool) {
+    let mut server = Server::start(&db, &["--plain-http"]);
+    let response = reqwest::get(format!("http://localhost:{}/healthz", server.port))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(server.stop_with("-TERM").await);
+}
