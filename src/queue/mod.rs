@@ -4,6 +4,6 @@ mod admission;
 mod service;
 mod settings;
 
-pub use admission::{AdmitOutcome, run_admission_loop};
+pub use admission::{AdmitOutcome, admit_tick, run_admission_loop};
 pub use service::{QueueService, QueueStats, QueueTicket, TicketStatus};
 pub use settings::{QueueSettings, QueueSettingsChange};
