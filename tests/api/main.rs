@@ -14,4 +14,5 @@ mod queue;
 mod races;
 mod recovery;
 mod reservations;
+mod rules;
 mod wallet;
