@@ -11,13 +11,15 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Margin of the `holding` marker over the hold, for clock skew.
+const HOLDING_SKEW: Duration = Duration::from_secs(1);
+
 #[derive(Clone)]
 pub struct ReservationService {
     redis: RedisStore,
     catalog: Arc<Catalog>,
     hold_ttl: Duration,
-    /// How long the per-user `holding` marker outlives a hold: a payment may
-    /// extend the hold this much.
+    /// A payment extends its holds this much; the `holding` key lives as long.
     payment_timeout: Duration,
 }
 
@@ -168,16 +170,17 @@ impl ReservationService {
     }
 
     /// Notes, under the user's own hash tag, that they hold seats: charging is
-    /// refused until the hold ends. Set before the hold script runs and cleared if
-    /// it fails, so a charge racing a hold errs on the side of refusing.
+    /// refused until the hold ends (by this server's clock, plus a second for
+    /// skew against Redis's). Set before the hold script runs and cleared if it
+    /// fails, so a charge racing a hold errs on the side of refusing.
     async fn mark_holding(&self, user: UserId, id: ReservationId) -> Result<()> {
         let key = self.redis.keys.user_holding(user);
-        let lifetime = self.hold_ttl + self.payment_timeout;
-        let until_ms = Utc::now().timestamp_millis() + lifetime.as_millis() as i64;
+        let until_ms = Utc::now().timestamp_millis() + (self.hold_ttl + HOLDING_SKEW).as_millis() as i64;
+        let key_lifetime = self.hold_ttl + self.payment_timeout + HOLDING_SKEW;
         let () = redis::pipe()
             .zadd(&key, id.to_string(), until_ms)
             .ignore()
-            .pexpire(&key, lifetime.as_millis() as i64)
+            .pexpire(&key, key_lifetime.as_millis() as i64)
             .ignore()
             .query_async(&mut self.redis.conn())
             .await?;
