@@ -6,6 +6,7 @@ mod helpers;
 
 mod admin;
 mod auth;
+mod bad_input;
 mod catalog;
 mod contract;
 mod outage;
