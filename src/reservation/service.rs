@@ -175,7 +175,8 @@ impl ReservationService {
     /// fails, so a charge racing a hold errs on the side of refusing.
     async fn mark_holding(&self, user: UserId, id: ReservationId) -> Result<()> {
         let key = self.redis.keys.user_holding(user);
-        let until_ms = Utc::now().timestamp_millis() + (self.hold_ttl + HOLDING_SKEW).as_millis() as i64;
+        let until_ms =
+            Utc::now().timestamp_millis() + (self.hold_ttl + HOLDING_SKEW).as_millis() as i64;
         let key_lifetime = self.hold_ttl + self.payment_timeout + HOLDING_SKEW;
         let () = redis::pipe()
             .zadd(&key, id.to_string(), until_ms)
