@@ -16,4 +16,5 @@ mod races;
 mod recovery;
 mod reservations;
 mod rules;
+mod token_attacks;
 mod wallet;
