@@ -41,11 +41,13 @@ struct Server {
     child: Child,
     port: u16,
     log: mpsc::Receiver<String>,
+    history: Vec<String>,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -76,22 +78,24 @@ impl Server {
                 }
             });
         }
-        let mut seen = Vec::new();
-        loop {
-            let line = log
+        // From here on, a failing test still kills and reaps the process (Drop).
+        let mut server = Server {
+            child,
+            port: 0,
+            log,
+            history: Vec::new(),
+        };
+        while server.port == 0 {
+            let line = server
+                .log
                 .recv_timeout(Duration::from_secs(60))
-                .unwrap_or_else(|_| panic!("no listening line; log so far: {seen:#?}"));
+                .unwrap_or_else(|_| panic!("no listening line; log so far: {:#?}", server.history));
             if let Some(rest) = line.split("://localhost:").nth(1) {
-                let port = rest.split_whitespace().next().unwrap().parse().unwrap();
-                seen.push(line);
-                return Server {
-                    child,
-                    port,
-                    log: with_history(seen, log),
-                };
+                server.port = rest.split_whitespace().next().unwrap().parse().unwrap();
             }
-            seen.push(line);
+            server.history.push(line);
         }
+        server
     }
 
     /// Sends a signal and waits for the process to exit; returns whether it exited 0.
@@ -115,25 +119,11 @@ impl Server {
         panic!("the server did not stop within 10 s of {signal}");
     }
 
-    fn log_lines(&self) -> Vec<String> {
-        self.log.try_iter().collect()
+    /// Everything the process has logged so far.
+    fn log_lines(&mut self) -> Vec<String> {
+        self.history.extend(self.log.try_iter());
+        self.history.clone()
     }
-}
-
-/// A receiver that first yields `history`, then what `rest` receives.
-fn with_history(history: Vec<String>, rest: mpsc::Receiver<String>) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    for line in history {
-        let _ = tx.send(line);
-    }
-    std::thread::spawn(move || {
-        for line in rest {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
 }
 
 #[test]

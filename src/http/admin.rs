@@ -76,6 +76,14 @@ async fn create_concert(
     let new = NewConcert::parse(&body.title, &body.venue, body.opens_at, schedules)
         .map_err(|message| Error::invalid("invalid_concert", message))?;
     let (concert_id, schedules) = state.catalog.create(&new, state.queue_defaults).await?;
+    // A new date has sold nothing: say so in Redis now, so its first hold needs no
+    // PostgreSQL read.
+    for (schedule_id, _) in &schedules {
+        state
+            .reservations
+            .load_sold(concert_id, *schedule_id)
+            .await?;
+    }
     tracing::info!(%concert_id, title = %new.title, "concert created");
     Ok((
         StatusCode::CREATED,

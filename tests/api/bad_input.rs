@@ -378,7 +378,7 @@ async fn malformed_requests_get_their_4xx_and_error_body_and_change_nothing(db: 
         ),
         case(
             Method::GET,
-            &format!("/api/v1/concerts/{unknown}/schedules"),
+            format!("/api/v1/concerts/{unknown}/schedules"),
             None,
             None,
             S::NOT_FOUND,
@@ -386,7 +386,7 @@ async fn malformed_requests_get_their_4xx_and_error_body_and_change_nothing(db: 
         ),
         case(
             Method::POST,
-            &format!("/api/v1/concerts/{unknown}/queue"),
+            format!("/api/v1/concerts/{unknown}/queue"),
             Some(access),
             None,
             S::NOT_FOUND,
@@ -402,7 +402,7 @@ async fn malformed_requests_get_their_4xx_and_error_body_and_change_nothing(db: 
         ),
         case(
             Method::GET,
-            &format!("/api/v1/schedules/{unknown}/seats"),
+            format!("/api/v1/schedules/{unknown}/seats"),
             Some(q),
             None,
             S::NOT_FOUND,
@@ -410,7 +410,7 @@ async fn malformed_requests_get_their_4xx_and_error_body_and_change_nothing(db: 
         ),
         case(
             Method::GET,
-            &format!("/api/v1/schedules/{schedule}/seats?status=gone"),
+            format!("/api/v1/schedules/{schedule}/seats?status=gone"),
             Some(q),
             None,
             S::BAD_REQUEST,
@@ -426,7 +426,7 @@ async fn malformed_requests_get_their_4xx_and_error_body_and_change_nothing(db: 
         ),
         case(
             Method::GET,
-            &format!("/api/v1/reservations/{unknown}"),
+            format!("/api/v1/reservations/{unknown}"),
             Some(q),
             None,
             S::NOT_FOUND,
@@ -434,7 +434,7 @@ async fn malformed_requests_get_their_4xx_and_error_body_and_change_nothing(db: 
         ),
         case(
             Method::DELETE,
-            &format!("/api/v1/reservations/{unknown}"),
+            format!("/api/v1/reservations/{unknown}"),
             Some(q),
             None,
             S::NOT_FOUND,
@@ -492,7 +492,7 @@ async fn malformed_requests_get_their_4xx_and_error_body_and_change_nothing(db: 
         ),
         case(
             Method::PUT,
-            &format!("/admin/v1/concerts/{}/queue", concert.id),
+            format!("/admin/v1/concerts/{}/queue", concert.id),
             Some(ADMIN_TOKEN),
             Some(r#"{"admit_per_second": 0}"#),
             S::BAD_REQUEST,
@@ -500,7 +500,7 @@ async fn malformed_requests_get_their_4xx_and_error_body_and_change_nothing(db: 
         ),
         case(
             Method::PUT,
-            &format!("/admin/v1/concerts/{}/queue", concert.id),
+            format!("/admin/v1/concerts/{}/queue", concert.id),
             Some(ADMIN_TOKEN),
             Some(r#"{"admit_per_second": -1}"#),
             S::BAD_REQUEST,
@@ -508,7 +508,7 @@ async fn malformed_requests_get_their_4xx_and_error_body_and_change_nothing(db: 
         ),
         case(
             Method::PUT,
-            &format!("/admin/v1/concerts/{}/queue", concert.id),
+            format!("/admin/v1/concerts/{}/queue", concert.id),
             Some(ADMIN_TOKEN),
             Some(r#"{"speed": 9}"#),
             S::BAD_REQUEST,
@@ -516,7 +516,7 @@ async fn malformed_requests_get_their_4xx_and_error_body_and_change_nothing(db: 
         ),
         case(
             Method::PUT,
-            &format!("/admin/v1/concerts/{unknown}/queue"),
+            format!("/admin/v1/concerts/{unknown}/queue"),
             Some(ADMIN_TOKEN),
             Some("{}"),
             S::NOT_FOUND,

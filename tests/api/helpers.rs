@@ -6,7 +6,6 @@ use lineup::store::RedisStore;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use std::net::SocketAddr;
 use std::sync::Once;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -58,7 +57,6 @@ fn init_once() {
 
 /// A running server and what a test needs to talk to it and look behind it.
 pub struct TestApp {
-    pub addr: SocketAddr,
     pub base: String,
     pub client: reqwest::Client,
     pub db: PgPool,
@@ -98,7 +96,6 @@ pub async fn start(db: PgPool, config: Config) -> TestApp {
         let _ = stop_rx.await;
     }));
     TestApp {
-        addr,
         base: format!("{scheme}://localhost:{}", addr.port()),
         client: test_client(),
         db,

@@ -9,6 +9,8 @@ mod auth;
 mod bad_input;
 mod catalog;
 mod contract;
+mod cuttable;
+mod dependency_outage;
 mod outage;
 mod payments;
 mod queue;
