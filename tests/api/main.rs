@@ -11,6 +11,7 @@ mod catalog;
 mod contract;
 mod cuttable;
 mod dependency_outage;
+mod flow;
 mod outage;
 mod payments;
 mod queue;
