@@ -54,6 +54,20 @@ local function open_reservation(user_res_key, user, now_ms)
   return nil
 end
 
+-- Why this user may not release or pay the reservation, or nil when they may:
+-- 'not_found', 'forbidden' (another user's) or 'payment_in_progress'.
+local function reservation_refusal(res_key, user)
+  local res = redis.call('HMGET', res_key, 'user_id', 'status')
+  if not res[1] then
+    return 'not_found'
+  elseif res[1] ~= user then
+    return 'forbidden'
+  elseif res[2] == 'paying' then
+    return 'payment_in_progress'
+  end
+  return nil
+end
+
 -- Forgets the user's reservation entry if it still names this reservation.
 local function forget_reservation(user_res_key, user, reservation_id)
   local entry = redis.call('HGET', user_res_key, user)

@@ -16,10 +16,7 @@
 local now_ms = redis_now()
 local user, jti, reservation_id = ARGV[1], ARGV[2], ARGV[3]
 local hold_ms = tonumber(ARGV[5])
-local seats = {}
-for i = 8, #ARGV do
-  seats[#seats + 1] = ARGV[i]
-end
+local seats = {unpack(ARGV, 8)}
 
 if redis.call('EXISTS', KEYS[6]) == 0 then
   return {'sold_not_loaded'}

@@ -16,13 +16,9 @@ local state = admission_state(KEYS[1], KEYS[2], KEYS[3], user, jti, now_ms)
 if state ~= 'active' then
   return state
 end
-local res = redis.call('HMGET', KEYS[4], 'user_id', 'status')
-if not res[1] then
-  return 'not_found'
-elseif res[1] ~= user then
-  return 'forbidden'
-elseif res[2] == 'paying' then
-  return 'payment_in_progress'
+local refusal = reservation_refusal(KEYS[4], user)
+if refusal then
+  return refusal
 end
 for i = 7, #KEYS do
   if redis.call('GET', KEYS[i]) ~= reservation_id then

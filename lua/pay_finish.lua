@@ -12,10 +12,7 @@
 -- ARGV: 1 user id, 2 token jti, 3 reservation id, 4 outcome, 5.. seat numbers
 -- Returns: 1
 local user, jti, reservation_id, outcome = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local seats = {}
-for i = 5, #ARGV do
-  seats[#seats + 1] = ARGV[i]
-end
+local seats = {unpack(ARGV, 5)}
 if outcome == 'paid' then
   call_chunked('SADD', KEYS[5], seats)
 end

@@ -4,18 +4,11 @@
 -- ARGV: 1 user id, 2 reservation id, 3.. seat numbers in the order of the hold keys
 -- Returns: 'released' | 'not_found' | 'forbidden' (another user's) | 'payment_in_progress'
 local user, reservation_id = ARGV[1], ARGV[2]
-local res = redis.call('HMGET', KEYS[2], 'user_id', 'status')
-if not res[1] then
-  return 'not_found'
-elseif res[1] ~= user then
-  return 'forbidden'
-elseif res[2] == 'paying' then
-  return 'payment_in_progress'
+local refusal = reservation_refusal(KEYS[2], user)
+if refusal then
+  return refusal
 end
-local seats = {}
-for i = 3, #ARGV do
-  seats[#seats + 1] = ARGV[i]
-end
+local seats = {unpack(ARGV, 3)}
 drop_holds(KEYS[3], 4, seats, reservation_id)
 redis.call('DEL', KEYS[2])
 forget_reservation(KEYS[1], user, reservation_id)

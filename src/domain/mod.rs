@@ -6,4 +6,4 @@ mod seats;
 
 pub use ids::{ConcertId, PaymentId, ReservationId, ScheduleId, UserId};
 pub use money::{ChargeAmount, ChargePolicy, Money};
-pub use seats::{MAX_SEATS_PER_RESERVATION, SeatNo, SeatSelection};
+pub use seats::{MAX_SEATS_PER_RESERVATION, SeatNo, SeatSelection, seat_numbers};

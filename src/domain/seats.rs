@@ -20,6 +20,11 @@ impl SeatNo {
     }
 }
 
+/// Seat numbers as plain integers, for Redis arguments and JSON.
+pub fn seat_numbers(seats: &[SeatNo]) -> Vec<u32> {
+    seats.iter().map(|seat| seat.get()).collect()
+}
+
 impl fmt::Display for SeatNo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)

@@ -8,7 +8,7 @@
 //!    token. Once PostgreSQL has committed the answer is 201, and this Redis
 //!    update is retried until it lands.
 
-use crate::domain::{ConcertId, PaymentId, ReservationId, ScheduleId, UserId};
+use crate::domain::{ConcertId, PaymentId, ReservationId, ScheduleId, UserId, seat_numbers};
 use crate::error::{Error, Result};
 use crate::reservation::{ReservationService, StoredReservation};
 use crate::store::RedisStore;
@@ -177,18 +177,13 @@ impl PaymentService {
             .key(keys.jti())
             .key(keys.reservation(reservation.id))
             .key(keys.held(reservation.schedule))
-            .key(keys.user_res());
-        for seat in &reservation.seats {
-            invocation.key(keys.hold(reservation.schedule, *seat));
-        }
-        invocation
+            .key(keys.user_res())
+            .key(keys.holds(reservation.schedule, &reservation.seats))
             .arg(claims.sub.to_string())
             .arg(&claims.jti)
             .arg(reservation.id.to_string())
-            .arg(self.payment_timeout.as_millis() as u64);
-        for seat in &reservation.seats {
-            invocation.arg(seat.get());
-        }
+            .arg(self.payment_timeout.as_millis() as u64)
+            .arg(seat_numbers(&reservation.seats));
         let outcome: String = invocation.invoke_async(&mut self.redis.conn()).await?;
         match outcome.as_str() {
             "paying" => Ok(()),
@@ -328,18 +323,13 @@ impl PaymentService {
             .key(keys.user_res())
             .key(keys.reservation(reservation.id))
             .key(keys.sold(reservation.schedule))
-            .key(keys.held(reservation.schedule));
-        for seat in &reservation.seats {
-            invocation.key(keys.hold(reservation.schedule, *seat));
-        }
-        invocation
+            .key(keys.held(reservation.schedule))
+            .key(keys.holds(reservation.schedule, &reservation.seats))
             .arg(claims.sub.to_string())
             .arg(&claims.jti)
             .arg(reservation.id.to_string())
-            .arg(how.as_arg());
-        for seat in &reservation.seats {
-            invocation.arg(seat.get());
-        }
+            .arg(how.as_arg())
+            .arg(seat_numbers(&reservation.seats));
         let _: i64 = invocation.invoke_async(&mut self.redis.conn()).await?;
         Ok(())
     }

@@ -1,4 +1,4 @@
-use crate::domain::{ConcertId, Money, ReservationId, ScheduleId, SeatNo, UserId};
+use crate::domain::{ConcertId, Money, ReservationId, ScheduleId, SeatNo, UserId, seat_numbers};
 use crate::error::{Error, Result};
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
@@ -79,7 +79,7 @@ impl StoredReservation {
             reservation_id: self.id,
             concert_id: self.concert,
             schedule_id: self.schedule,
-            seat_nos: self.seats.iter().map(|s| s.get()).collect(),
+            seat_nos: seat_numbers(&self.seats),
             amount: self.amount.won(),
             status: "held",
             held_until: self.held_until,

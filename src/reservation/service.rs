@@ -1,6 +1,8 @@
 use super::model::{Reservation, SeatMap, SeatStatus, SeatView, StoredReservation};
 use crate::catalog::{Catalog, Schedule};
-use crate::domain::{ConcertId, Money, ReservationId, ScheduleId, SeatNo, SeatSelection, UserId};
+use crate::domain::{
+    ConcertId, Money, ReservationId, ScheduleId, SeatNo, SeatSelection, UserId, seat_numbers,
+};
 use crate::error::{Error, Result};
 use crate::store::RedisStore;
 use crate::store::redis::reply_field;
@@ -114,9 +116,7 @@ impl ReservationService {
                 .key(keys.sold_loaded(schedule.id))
                 .key(keys.held(schedule.id))
                 .key(keys.reservation(id));
-            for seat in selection.seats() {
-                invocation.key(keys.hold(schedule.id, *seat));
-            }
+            invocation.key(keys.holds(schedule.id, selection.seats()));
             invocation
                 .arg(claims.sub.to_string())
                 .arg(&claims.jti)
@@ -124,10 +124,8 @@ impl ReservationService {
                 .arg(schedule.id.to_string())
                 .arg(self.hold_ttl.as_millis() as u64)
                 .arg(amount.won())
-                .arg(claims.cid.to_string());
-            for seat in selection.seats() {
-                invocation.arg(seat.get());
-            }
+                .arg(claims.cid.to_string())
+                .arg(seat_numbers(selection.seats()));
             let reply: Vec<String> = invocation.invoke_async(&mut self.redis.conn()).await?;
             match reply.first().map(String::as_str) {
                 Some("held") => {
@@ -139,7 +137,7 @@ impl ReservationService {
                         reservation_id: id,
                         concert_id: claims.cid,
                         schedule_id: schedule.id,
-                        seat_nos: selection.seats().iter().map(|s| s.get()).collect(),
+                        seat_nos: seat_numbers(selection.seats()),
                         amount: amount.won(),
                         status: "held",
                         held_until: chrono::DateTime::from_timestamp_millis(until_ms)
@@ -257,14 +255,11 @@ impl ReservationService {
         invocation
             .key(keys.user_res())
             .key(keys.reservation(id))
-            .key(keys.held(stored.schedule));
-        for seat in &stored.seats {
-            invocation.key(keys.hold(stored.schedule, *seat));
-        }
-        invocation.arg(claims.sub.to_string()).arg(id.to_string());
-        for seat in &stored.seats {
-            invocation.arg(seat.get());
-        }
+            .key(keys.held(stored.schedule))
+            .key(keys.holds(stored.schedule, &stored.seats))
+            .arg(claims.sub.to_string())
+            .arg(id.to_string())
+            .arg(seat_numbers(&stored.seats));
         let outcome: String = invocation.invoke_async(&mut self.redis.conn()).await?;
         match outcome.as_str() {
             "released" => {
@@ -309,10 +304,8 @@ impl ReservationService {
         let mut invocation = self.redis.scripts.load_sold.prepare_invoke();
         invocation
             .key(keys.sold(schedule))
-            .key(keys.sold_loaded(schedule));
-        for seat in &sold {
-            invocation.arg(seat.get());
-        }
+            .key(keys.sold_loaded(schedule))
+            .arg(seat_numbers(&sold));
         let count: u64 = invocation.invoke_async(&mut self.redis.conn()).await?;
         tracing::debug!(%schedule, sold = count, "sold seats loaded from PostgreSQL");
         Ok(())
