@@ -16,9 +16,11 @@ run: services
 	./target/release/lineup migrate
 	./target/release/lineup serve --demo
 
-## Start Redis and PostgreSQL if needed, then run the whole test suite.
+## Start Redis and PostgreSQL if needed, then run the whole test suite, and each
+## benchmark once (criterion's test mode) so they never rot.
 test: services
-	DATABASE_URL=$(TEST_DATABASE_URL) cargo test --all-targets -- --test-threads=$(TEST_THREADS)
+	DATABASE_URL=$(TEST_DATABASE_URL) cargo test --lib --bins --tests -- --test-threads=$(TEST_THREADS)
+	cargo test --benches
 
 ## Make Redis and PostgreSQL available (installs them with apt where missing).
 services:
