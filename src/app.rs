@@ -2,8 +2,10 @@
 //! router, the TLS config, the listener) and runs it until a shutdown future
 //! completes.
 
+use crate::abuse::AbuseLimiter;
 use crate::catalog::Catalog;
 use crate::config::{Config, Transport};
+use crate::http::connections::ConnectionCap;
 use crate::payment::PaymentService;
 use crate::queue::{QueueService, QueueSettings, run_admission_loop};
 use crate::reservation::ReservationService;
@@ -11,6 +13,7 @@ use crate::store::{RedisStore, postgres};
 use crate::tokens::TokenKeys;
 use crate::wallet::WalletService;
 use anyhow::Context;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 use std::future::Future;
@@ -37,6 +40,8 @@ pub struct AppState {
     pub queue_defaults: QueueSettings,
     pub redis: RedisStore,
     pub db: PgPool,
+    pub abuse: AbuseLimiter,
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
 }
 
 /// A server that is built and bound, not yet serving.
@@ -45,7 +50,7 @@ pub struct Application {
     local_addr: SocketAddr,
     tls: Option<Arc<rustls::ServerConfig>>,
     state: AppState,
-    admit_interval: Duration,
+    config: Config,
 }
 
 impl Application {
@@ -142,10 +147,12 @@ impl Application {
                 tokens,
                 admin_token: config.admin_token.clone(),
                 queue_defaults: config.queue_defaults,
+                abuse: AbuseLimiter::new(redis.clone(), config.abuse),
+                trusted_proxies: Arc::new(config.trusted_proxies.clone()),
                 redis,
                 db,
             },
-            admit_interval: config.admit_interval,
+            config,
         })
     }
 
@@ -171,16 +178,18 @@ impl Application {
         let stopped = |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stop| *stop).await;
         };
-        let admission = tokio::spawn(run_admission_loop(
-            self.state.redis.clone(),
-            self.state.catalog.clone(),
-            self.admit_interval,
-            stopped(stop_rx.clone()),
-        ));
-        let refresher = tokio::spawn(refresh_catalog(
-            self.state.catalog.clone(),
-            stopped(stop_rx.clone()),
-        ));
+        let mut background = vec![
+            tokio::spawn(run_admission_loop(
+                self.state.redis.clone(),
+                self.state.catalog.clone(),
+                self.config.admit_interval,
+                stopped(stop_rx.clone()),
+            )),
+            tokio::spawn(refresh_catalog(
+                self.state.catalog.clone(),
+                stopped(stop_rx.clone()),
+            )),
+        ];
 
         let handle = axum_server::Handle::new();
         let signal_handle = handle.clone();
@@ -191,26 +200,45 @@ impl Application {
             signal_handle.graceful_shutdown(Some(GRACEFUL_SHUTDOWN));
         });
 
-        let app =
-            crate::http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        let limits = self.config.limits;
+        let app = crate::http::router(self.state, limits, self.tls.is_some())
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let cap = ConnectionCap::new(limits.max_connections);
+        let mut server = axum_server::from_tcp(self.listener)?.handle(handle.clone());
+        server
+            .http_builder()
+            .http1()
+            .header_read_timeout(Some(limits.header_read_timeout));
         let served = match self.tls {
             Some(tls) => {
-                axum_server::from_tcp_rustls(
-                    self.listener,
-                    axum_server::tls_rustls::RustlsConfig::from_config(tls),
-                )?
-                .handle(handle)
-                .serve(app)
-                .await
+                let tls = RustlsConfig::from_config(tls);
+                if let Transport::TlsFiles { cert, key } = &self.config.transport {
+                    background.push(tokio::spawn(crate::tls::reload_on_change(
+                        tls.clone(),
+                        cert.clone(),
+                        key.clone(),
+                        self.config.tls_reload_interval,
+                        stopped(stop_rx.clone()),
+                    )));
+                }
+                if let Some(redirect) = self.config.redirect_http_listen {
+                    let redirects = axum_server::bind(redirect).handle(handle.clone()).serve(
+                        crate::http::redirect::router(self.local_addr.port()).into_make_service(),
+                    );
+                    background.push(tokio::spawn(async move {
+                        if let Err(e) = redirects.await {
+                            tracing::error!(error = %e, "the HTTP redirect listener failed");
+                        }
+                    }));
+                }
+                let acceptor = RustlsAcceptor::new(tls).acceptor(cap);
+                server.acceptor(acceptor).serve(app).await
             }
-            None => {
-                axum_server::from_tcp(self.listener)?
-                    .handle(handle)
-                    .serve(app)
-                    .await
-            }
+            None => server.acceptor(cap).serve(app).await,
         };
-        let _ = tokio::join!(admission, refresher);
+        for task in background {
+            let _ = task.await;
+        }
         served.context("the server failed")
     }
 }

@@ -67,6 +67,55 @@ pub struct ServeArgs {
     #[arg(long, env = "LINEUP_PLAIN_HTTP", conflicts_with_all = ["tls_cert", "tls_key"])]
     pub plain_http: bool,
 
+    /// How often the PEM files are checked for a new certificate (also reloaded
+    /// on SIGHUP).
+    #[arg(long, env = "LINEUP_TLS_RELOAD_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub tls_reload_interval: Duration,
+
+    /// Also listen for plain HTTP here, answering every request with a redirect
+    /// to HTTPS.
+    #[arg(long, env = "LINEUP_REDIRECT_HTTP_LISTEN")]
+    pub redirect_http_listen: Option<SocketAddr>,
+
+    /// Largest request body, in bytes (the admin API takes up to 32 MiB).
+    #[arg(long, env = "LINEUP_BODY_LIMIT", default_value_t = 64 * 1024)]
+    pub body_limit: usize,
+
+    /// Longest a request may take before it is answered 503 `timeout`.
+    #[arg(long, env = "LINEUP_REQUEST_TIMEOUT", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+
+    /// Longest a client may take to send a request's headers.
+    #[arg(long, env = "LINEUP_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_read_timeout: Duration,
+
+    /// Most connections served at once (0 = no cap); beyond it new ones are closed.
+    #[arg(long, env = "LINEUP_MAX_CONNECTIONS", default_value_t = 20_000)]
+    pub max_connections: usize,
+
+    /// Proxies whose X-Forwarded-For is believed (comma-separated addresses or
+    /// CIDR ranges); from anyone else the header is ignored.
+    #[arg(long, env = "LINEUP_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_proxy)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// Join, reserve, charge and pay requests per second allowed from one client
+    /// address, each action counted apart, shared by all servers (0 = no limit).
+    #[arg(long, env = "LINEUP_LIMIT_ADDRESS_RATE", default_value_t = 50.0)]
+    pub limit_address_rate: f64,
+
+    /// Burst allowed above the per-address rate.
+    #[arg(long, env = "LINEUP_LIMIT_ADDRESS_BURST", default_value_t = 100)]
+    pub limit_address_burst: u32,
+
+    /// Join, reserve, charge and pay requests per second allowed for one user,
+    /// each action counted apart, shared by all servers (0 = no limit).
+    #[arg(long, env = "LINEUP_LIMIT_USER_RATE", default_value_t = 2.0)]
+    pub limit_user_rate: f64,
+
+    /// Burst allowed above the per-user rate.
+    #[arg(long, env = "LINEUP_LIMIT_USER_BURST", default_value_t = 10)]
+    pub limit_user_burst: u32,
+
     /// Redis connection URL.
     #[arg(
         long,
@@ -96,8 +145,18 @@ pub struct ServeArgs {
 
     /// HS256 key that signs access and queue tokens (32 bytes or more). Shared by
     /// every server of a deployment. Required unless --demo.
-    #[arg(long, env = "LINEUP_TOKEN_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "LINEUP_TOKEN_KEY",
+        hide_env_values = true,
+        conflicts_with = "token_key_file"
+    )]
     pub token_key: Option<SecretString>,
+
+    /// A file holding the token key (surrounding whitespace ignored), instead of
+    /// --token-key.
+    #[arg(long, env = "LINEUP_TOKEN_KEY_FILE")]
+    pub token_key_file: Option<PathBuf>,
 
     /// Bearer token of the admin API (16 characters or more). Without it the
     /// admin API refuses every request, except in --demo, which has a default.
@@ -158,6 +217,14 @@ pub struct ServeArgs {
     pub demo: bool,
 }
 
+/// A proxy address: a CIDR range, or one address.
+fn parse_proxy(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{text:?} is neither an IP address nor a CIDR range"))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Pretty,
@@ -198,6 +265,50 @@ pub struct Config {
     pub charge_policy: ChargePolicy,
     pub log_format: LogFormat,
     pub demo: bool,
+    pub tls_reload_interval: Duration,
+    pub redirect_http_listen: Option<SocketAddr>,
+    pub limits: HttpLimits,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub abuse: AbuseLimits,
+}
+
+/// Bounds on what one request or client may take from a server.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpLimits {
+    pub body_limit: usize,
+    pub request_timeout: Duration,
+    pub header_read_timeout: Duration,
+    /// 0 = no cap.
+    pub max_connections: usize,
+}
+
+/// A token bucket: `rate` per second sustained, `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    pub rate: f64,
+    pub burst: u32,
+}
+
+impl RateLimit {
+    /// `None` when switched off (rate 0).
+    fn parse(rate: f64, burst: u32, name: &str) -> anyhow::Result<Option<Self>> {
+        ensure!(
+            rate.is_finite() && rate >= 0.0,
+            "LINEUP_LIMIT_{name}_RATE must be 0 or more"
+        );
+        if rate == 0.0 {
+            return Ok(None);
+        }
+        ensure!(burst >= 1, "LINEUP_LIMIT_{name}_BURST must be 1 or more");
+        Ok(Some(Self { rate, burst }))
+    }
+}
+
+/// Per-address and per-user limits on join, reserve, charge and pay.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct AbuseLimits {
+    pub per_address: Option<RateLimit>,
+    pub per_user: Option<RateLimit>,
 }
 
 impl Config {
@@ -209,16 +320,31 @@ impl Config {
             _ => bail!("--tls-cert (LINEUP_TLS_CERT) and --tls-key (LINEUP_TLS_KEY) go together"),
         };
 
-        let token_key = match (args.token_key, args.demo) {
+        let from_file = match &args.token_key_file {
+            Some(path) => Some(SecretString::from(
+                std::fs::read_to_string(path)
+                    .with_context(|| {
+                        format!("cannot read LINEUP_TOKEN_KEY_FILE {}", path.display())
+                    })?
+                    .trim()
+                    .to_owned(),
+            )),
+            None => None,
+        };
+        let token_key = match (args.token_key.or(from_file), args.demo) {
             (Some(key), _) => key,
             (None, true) => SecretString::from(DEMO_TOKEN_KEY),
             (None, false) => bail!(
-                "LINEUP_TOKEN_KEY (--token-key) is required: a secret of {MIN_TOKEN_KEY_BYTES} bytes or more shared by every server"
+                "LINEUP_TOKEN_KEY (--token-key) or LINEUP_TOKEN_KEY_FILE is required: a secret of {MIN_TOKEN_KEY_BYTES} bytes or more shared by every server"
             ),
         };
         ensure!(
             token_key.expose_secret().len() >= MIN_TOKEN_KEY_BYTES,
             "LINEUP_TOKEN_KEY (--token-key) must be at least {MIN_TOKEN_KEY_BYTES} bytes long"
+        );
+        ensure!(
+            args.demo || token_key.expose_secret() != DEMO_TOKEN_KEY,
+            "LINEUP_TOKEN_KEY is the public demo key: outside --demo, set a secret of your own"
         );
 
         let admin_token = match (args.admin_token, args.demo) {
@@ -242,6 +368,14 @@ impl Config {
             "LINEUP_DATABASE_MAX_CONNECTIONS must be 1 or more"
         );
         ensure!(
+            args.body_limit >= 1024,
+            "LINEUP_BODY_LIMIT must be 1024 bytes or more"
+        );
+        ensure!(
+            args.redirect_http_listen.is_none() || !args.plain_http,
+            "LINEUP_REDIRECT_HTTP_LISTEN redirects to HTTPS, which --plain-http turns off"
+        );
+        ensure!(
             args.charge_min >= 1 && args.charge_min <= args.charge_max,
             "LINEUP_CHARGE_MIN must be 1 or more and not above LINEUP_CHARGE_MAX"
         );
@@ -253,6 +387,9 @@ impl Config {
             ("LINEUP_ADMIT_INTERVAL", args.admit_interval),
             ("LINEUP_HOLD_TTL", args.hold_ttl),
             ("LINEUP_PAYMENT_TIMEOUT", args.payment_timeout),
+            ("LINEUP_TLS_RELOAD_INTERVAL", args.tls_reload_interval),
+            ("LINEUP_REQUEST_TIMEOUT", args.request_timeout),
+            ("LINEUP_HEADER_READ_TIMEOUT", args.header_read_timeout),
         ] {
             ensure!(!value.is_zero(), "{name} must be longer than zero");
         }
@@ -289,6 +426,23 @@ impl Config {
             },
             log_format: args.log_format,
             demo: args.demo,
+            tls_reload_interval: args.tls_reload_interval,
+            redirect_http_listen: args.redirect_http_listen,
+            limits: HttpLimits {
+                body_limit: args.body_limit,
+                request_timeout: args.request_timeout,
+                header_read_timeout: args.header_read_timeout,
+                max_connections: args.max_connections,
+            },
+            trusted_proxies: args.trusted_proxies,
+            abuse: AbuseLimits {
+                per_address: RateLimit::parse(
+                    args.limit_address_rate,
+                    args.limit_address_burst,
+                    "ADDRESS",
+                )?,
+                per_user: RateLimit::parse(args.limit_user_rate, args.limit_user_burst, "USER")?,
+            },
         })
     }
 }
@@ -339,6 +493,66 @@ mod tests {
 
         assert!(parse(&["--hold-ttl", "five minutes"]).is_err());
         assert!(parse(&["--tls-cert", "cert.pem"]).is_err());
+    }
+
+    #[test]
+    fn the_demo_key_is_refused_outside_the_demo() {
+        let cli = Cli::try_parse_from(["lineup", "serve", "--token-key", DEMO_TOKEN_KEY]).unwrap();
+        let Command::Serve(args) = cli.command else {
+            unreachable!()
+        };
+        let err = Config::from_args(*args).unwrap_err().to_string();
+        assert!(err.contains("demo key"), "{err}");
+    }
+
+    #[test]
+    fn the_token_key_can_come_from_a_file() {
+        let path = std::env::temp_dir().join(format!("lineup-key-{}", std::process::id()));
+        std::fs::write(&path, "  file-key-0123456789abcdef-0123456789abcdef\n").unwrap();
+        let cli = Cli::try_parse_from([
+            "lineup",
+            "serve",
+            "--token-key-file",
+            path.to_str().unwrap(),
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command else {
+            unreachable!()
+        };
+        let config = Config::from_args(*args).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            config.token_key.expose_secret(),
+            "file-key-0123456789abcdef-0123456789abcdef"
+        );
+    }
+
+    #[test]
+    fn abuse_limits_switch_off_with_zero() {
+        let config = parse(&[
+            "--limit-address-rate",
+            "0",
+            "--limit-user-rate",
+            "3",
+            "--limit-user-burst",
+            "6",
+        ])
+        .unwrap();
+        assert_eq!(config.abuse.per_address, None);
+        assert_eq!(
+            config.abuse.per_user,
+            Some(RateLimit {
+                rate: 3.0,
+                burst: 6
+            })
+        );
+        assert!(parse(&["--limit-user-rate", "-1"]).is_err());
+        assert!(parse(&["--trusted-proxies", "10.0.0.0/8,not-an-ip"]).is_err());
+        let config = parse(&["--trusted-proxies", "10.0.0.0/8, 127.0.0.1"]).unwrap();
+        assert_eq!(config.trusted_proxies.len(), 2);
+        assert!(
+            config.trusted_proxies[1].contains(&"127.0.0.1".parse::<std::net::IpAddr>().unwrap())
+        );
     }
 
     #[test]

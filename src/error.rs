@@ -57,6 +57,14 @@ pub enum Error {
     #[error("amount {amount} differs from the reservation's {expected}")]
     AmountMismatch { amount: i64, expected: i64 },
 
+    /// 429 `rate_limited`: an abuse limit; try again after `retry_after`.
+    #[error("too many requests")]
+    RateLimited { retry_after: Duration },
+
+    /// 503 `timeout`: the request took longer than the request timeout.
+    #[error("the request took too long")]
+    Timeout,
+
     /// 503 `queue_full`: the line is at its `max_waiting` cap.
     #[error("the line is full")]
     QueueFull { retry_after: Duration },

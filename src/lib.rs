@@ -14,6 +14,7 @@
 //! - [`domain`]: pure types with parsing constructors: ids, money, seat numbers.
 //! - [`error`]: the one error type; [`http::error`] maps it to status codes.
 //! - [`tokens`]: access and queue tokens (HS256 JWTs).
+//! - [`abuse`]: per-address and per-user rate limits, shared through Redis.
 //! - [`queue`]: joining, status, leaving, the admission loop, queue settings.
 //! - [`catalog`]: concerts, schedules, seat prices (PostgreSQL, served from memory).
 //! - [`reservation`]: seat holds, reservations, seat maps (Redis).
@@ -29,6 +30,7 @@
 //! (the PostgreSQL schema), `tests/` (integration tests against real Redis and
 //! PostgreSQL), `scripts/` (services set-up).
 
+pub mod abuse;
 pub mod app;
 pub mod catalog;
 pub mod config;

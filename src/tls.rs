@@ -47,3 +47,46 @@ fn build(
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
+
+/// Reloads the certificate and key when either file changes (checked every
+/// `every`) or on SIGHUP, without a restart; new connections get the new
+/// certificate. A file that does not parse is logged and the old one kept.
+pub async fn reload_on_change(
+    target: axum_server::tls_rustls::RustlsConfig,
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+    every: std::time::Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let stamp = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let mut seen = (stamp(&cert), stamp(&key));
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    tokio::pin!(shutdown);
+    loop {
+        let forced = tokio::select! {
+            _ = &mut shutdown => return,
+            _ = tokio::time::sleep(every) => false,
+            _ = async {
+                match &mut hangup {
+                    Some(signal) => { signal.recv().await; }
+                    None => std::future::pending::<()>().await,
+                }
+            } => true,
+        };
+        let now = (stamp(&cert), stamp(&key));
+        if !forced && now == seen {
+            continue;
+        }
+        match from_pem_files(&cert, &key) {
+            Ok(config) => {
+                target.reload_from_config(config);
+                seen = now;
+                tracing::info!(cert = %cert.display(), "TLS certificate reloaded");
+            }
+            Err(e) => tracing::warn!(
+                error = format!("{e:#}"),
+                "TLS certificate not reloaded; keeping the current one"
+            ),
+        }
+    }
+}

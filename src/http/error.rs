@@ -29,7 +29,8 @@ fn simple(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 fn with_retry_after(mut response: Response, after: Duration) -> Response {
-    let seconds = after.as_secs().max(1).to_string();
+    // Whole seconds, rounded up: a client that waits this long is let in.
+    let seconds = after.as_millis().div_ceil(1000).max(1).to_string();
     if let Ok(value) = HeaderValue::from_str(&seconds) {
         response.headers_mut().insert(header::RETRY_AFTER, value);
     }
@@ -86,6 +87,22 @@ impl IntoResponse for Error {
                     ("amount".into(), Value::from(amount)),
                     ("expected_amount".into(), Value::from(expected)),
                 ]),
+            ),
+            Error::RateLimited { retry_after } => with_retry_after(
+                simple(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    "too many requests; slow down and try again shortly",
+                ),
+                retry_after,
+            ),
+            Error::Timeout => with_retry_after(
+                simple(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "timeout",
+                    "the request took too long; try again shortly",
+                ),
+                OUTAGE_RETRY_AFTER,
             ),
             Error::QueueFull { retry_after } => with_retry_after(
                 simple(

@@ -4,39 +4,63 @@
 
 mod admin;
 mod concerts;
+pub mod connections;
 pub mod error;
 mod extract;
+pub mod guard;
 mod health;
 mod payments;
 mod queue;
+pub mod redirect;
 mod reservations;
 mod users;
 
 use crate::app::AppState;
+use crate::config::HttpLimits;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, Request};
+use axum::http::{HeaderName, HeaderValue, Request, header};
+use axum::middleware::from_fn_with_state;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-/// Largest request body; the admin API takes larger ones (a stadium's seat map).
-const BODY_LIMIT: usize = 64 * 1024;
+/// The admin API takes larger bodies than the public one: a stadium's seat map.
 pub(crate) const ADMIN_BODY_LIMIT: usize = 32 * 1024 * 1024;
 
-pub fn router(state: AppState) -> Router {
+/// Two years, subdomains included: what HSTS preload lists ask for.
+const HSTS: &str = "max-age=63072000; includeSubDomains";
+
+/// The whole API. `tls` adds `Strict-Transport-Security` to every response.
+pub fn router(state: AppState, limits: HttpLimits, tls: bool) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    Router::new()
+    let api = Router::new()
         .merge(health::router())
         .merge(users::router())
         .merge(concerts::router())
         .merge(queue::router())
         .merge(reservations::router())
         .merge(payments::router())
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .route_layer(from_fn_with_state(state.clone(), guard::limit_by_address))
+        .layer(DefaultBodyLimit::max(limits.body_limit));
+    let router = api
         .merge(admin::router().layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT)))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)
+        .layer(from_fn_with_state(
+            limits.request_timeout,
+            guard::time_limit,
+        ));
+    let router = if tls {
+        router.layer(SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        ))
+    } else {
+        router
+    };
+    router
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
                 let id = request

@@ -1,4 +1,5 @@
 use super::extract::{AccessUser, ApiJson, ApiPath, QueueToken, integer_won};
+use crate::abuse::Action;
 use crate::app::AppState;
 use crate::domain::{ReservationId, UserId};
 use crate::error::Error;
@@ -26,6 +27,7 @@ async fn pay(
     QueueToken(claims): QueueToken,
     ApiJson(body): ApiJson<PayBody>,
 ) -> Result<(StatusCode, Json<Payment>), Error> {
+    state.abuse.check_user(Action::Pay, claims.sub).await?;
     let amount = integer_won(&body.amount, "invalid_amount")?;
     if amount < 0 {
         return Err(Error::invalid(

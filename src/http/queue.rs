@@ -1,4 +1,5 @@
 use super::extract::{AccessUser, AnyAgeQueueToken, ApiPath, QueueToken};
+use crate::abuse::Action;
 use crate::app::AppState;
 use crate::domain::ConcertId;
 use crate::error::Error;
@@ -21,6 +22,7 @@ async fn join(
     AccessUser(user): AccessUser,
     ApiPath(concert): ApiPath<ConcertId>,
 ) -> Result<(StatusCode, Json<QueueTicket>), Error> {
+    state.abuse.check_user(Action::Join, user).await?;
     let (ticket, created) = state.queue.join(user, concert).await?;
     let status = if created {
         StatusCode::CREATED

@@ -1,4 +1,5 @@
 use super::extract::{ApiJson, ApiPath, ApiQuery, QueueToken};
+use crate::abuse::Action;
 use crate::app::AppState;
 use crate::domain::{ReservationId, ScheduleId, SeatSelection};
 use crate::error::Error;
@@ -66,6 +67,7 @@ async fn hold(
     QueueToken(claims): QueueToken,
     ApiJson(body): ApiJson<HoldBody>,
 ) -> Result<(StatusCode, Json<Reservation>), Error> {
+    state.abuse.check_user(Action::Reserve, claims.sub).await?;
     let selection = SeatSelection::parse(&body.seat_nos)
         .map_err(|message| Error::invalid("invalid_seats", message))?;
     let reservation = state

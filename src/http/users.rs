@@ -1,4 +1,5 @@
 use super::extract::{AccessUser, ApiJson, ApiPath, integer_won};
+use crate::abuse::Action;
 use crate::app::AppState;
 use crate::domain::{ChargeAmount, UserId};
 use crate::error::Error;
@@ -68,6 +69,7 @@ async fn charge(
     ApiJson(body): ApiJson<ChargeBody>,
 ) -> Result<Json<crate::wallet::Charged>, Error> {
     auth.must_be(user)?;
+    state.abuse.check_user(Action::Charge, user).await?;
     let amount = ChargeAmount::parse(
         integer_won(&body.amount, "invalid_amount")?,
         state.wallet.policy(),

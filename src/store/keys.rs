@@ -30,6 +30,13 @@ impl Keys {
         }
     }
 
+    /// HASH tokens, ts_us: the abuse-limit bucket of one client (`scope` is
+    /// `addr` or `user`) for one action. Its own hash tag: buckets spread over
+    /// a cluster.
+    pub fn rate_limit(&self, scope: &str, action: &str, client: &str) -> String {
+        format!("{}:{{rl:{scope}:{action}:{client}}}", self.prefix)
+    }
+
     /// ZSET reservation id -> hold expiry ms: the reservations this user holds in
     /// any concert. The one cross-concert fact, read before a charge.
     pub fn user_holding(&self, user: UserId) -> String {

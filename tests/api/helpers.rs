@@ -35,6 +35,11 @@ pub fn test_config() -> Config {
         "100000",
         "--admit-interval",
         "10ms",
+        // Every test client comes from 127.0.0.1; the abuse-limit tests switch them on.
+        "--limit-address-rate",
+        "0",
+        "--limit-user-rate",
+        "0",
     ])
     .expect("test arguments parse");
     let Command::Serve(args) = cli.command else {
