@@ -48,6 +48,8 @@ pub struct AppState {
 pub struct Application {
     listener: std::net::TcpListener,
     local_addr: SocketAddr,
+    /// The plain-HTTP listener that only redirects to HTTPS, when asked for.
+    redirect_listener: Option<std::net::TcpListener>,
     tls: Option<Arc<rustls::ServerConfig>>,
     state: AppState,
     config: Config,
@@ -133,10 +135,20 @@ impl Application {
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         listener.set_nonblocking(true)?;
         let local_addr = listener.local_addr()?;
+        let redirect_listener = match config.redirect_http_listen {
+            Some(addr) if tls.is_some() => {
+                let redirect = std::net::TcpListener::bind(addr)
+                    .with_context(|| format!("cannot listen on {addr} for HTTP redirects"))?;
+                redirect.set_nonblocking(true)?;
+                Some(redirect)
+            }
+            _ => None,
+        };
 
         Ok(Self {
             listener,
             local_addr,
+            redirect_listener,
             tls,
             state: AppState {
                 queue,
@@ -159,6 +171,13 @@ impl Application {
     /// The bound address; its port is the real one when the config asked for 0.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Where the redirect-to-HTTPS listener is bound, if there is one.
+    pub fn redirect_addr(&self) -> Option<SocketAddr> {
+        self.redirect_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     pub fn is_tls(&self) -> bool {
@@ -221,10 +240,13 @@ impl Application {
                         stopped(stop_rx.clone()),
                     )));
                 }
-                if let Some(redirect) = self.config.redirect_http_listen {
-                    let redirects = axum_server::bind(redirect).handle(handle.clone()).serve(
-                        crate::http::redirect::router(self.local_addr.port()).into_make_service(),
-                    );
+                if let Some(redirect) = self.redirect_listener {
+                    let redirects = axum_server::from_tcp(redirect)?
+                        .handle(handle.clone())
+                        .serve(
+                            crate::http::redirect::router(self.local_addr.port())
+                                .into_make_service(),
+                        );
                     background.push(tokio::spawn(async move {
                         if let Err(e) = redirects.await {
                             tracing::error!(error = %e, "the HTTP redirect listener failed");

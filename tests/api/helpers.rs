@@ -62,6 +62,8 @@ fn init_once() {
 
 /// A running server and what a test needs to talk to it and look behind it.
 pub struct TestApp {
+    /// The plain-HTTP redirect listener, when the config asked for one.
+    pub redirect_addr: Option<std::net::SocketAddr>,
     pub base: String,
     pub client: reqwest::Client,
     pub db: PgPool,
@@ -95,12 +97,14 @@ pub async fn start(db: PgPool, config: Config) -> TestApp {
         .await
         .expect("the app builds");
     let addr = app.local_addr();
+    let redirect_addr = app.redirect_addr();
     let scheme = if app.is_tls() { "https" } else { "http" };
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async move {
         let _ = stop_rx.await;
     }));
     TestApp {
+        redirect_addr,
         base: format!("{scheme}://localhost:{}", addr.port()),
         client: test_client(),
         db,

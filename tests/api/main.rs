@@ -12,6 +12,7 @@ mod contract;
 mod cuttable;
 mod dependency_outage;
 mod flow;
+mod hardening;
 mod outage;
 mod payments;
 mod queue;
