@@ -49,6 +49,13 @@ pub enum Error {
         message: &'static str,
     },
 
+    /// 422: well-formed but inconsistent (other than an amount mismatch).
+    #[error("{message}")]
+    Unprocessable {
+        code: &'static str,
+        message: &'static str,
+    },
+
     /// 402 `insufficient_balance`.
     #[error("balance {balance} is less than {amount}")]
     InsufficientBalance { balance: i64, amount: i64 },
@@ -90,6 +97,18 @@ impl Error {
         Self::NotFound {
             code,
             message: message.into(),
+        }
+    }
+
+    /// Whether this error carries the given code.
+    pub fn is_code(&self, wanted: &str) -> bool {
+        match self {
+            Error::Invalid { code, .. } | Error::NotFound { code, .. } => *code == wanted,
+            Error::Unauthenticated { code, .. }
+            | Error::Forbidden { code, .. }
+            | Error::Conflict { code, .. }
+            | Error::Unprocessable { code, .. } => *code == wanted,
+            _ => false,
         }
     }
 

@@ -20,6 +20,7 @@
 //! - [`reservation`]: seat holds, reservations, seat maps (Redis).
 //! - [`wallet`]: users and balances (PostgreSQL).
 //! - [`payment`]: hold -> ledger -> ticket -> sold -> token expired.
+//! - [`idempotency`]: `Idempotency-Key`: a retried charge or payment moves money once.
 //! - [`http`]: axum routers per area, auth extractors; the only module importing axum.
 //! - [`store`]: Redis connection, Lua script registry, key names; PostgreSQL pool and migrations.
 //! - [`tls`]: rustls configuration: PEM files or a self-signed localhost certificate.
@@ -38,6 +39,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod idempotency;
 pub mod payment;
 pub mod queue;
 pub mod reservation;

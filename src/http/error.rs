@@ -79,6 +79,9 @@ impl IntoResponse for Error {
                     ("amount".into(), Value::from(amount)),
                 ]),
             ),
+            Error::Unprocessable { code, message } => {
+                simple(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+            }
             Error::AmountMismatch { amount, expected } => error_response(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "amount_mismatch",

@@ -212,3 +212,45 @@ pub fn integer_won(value: &serde_json::Value, code: &'static str) -> Result<i64,
         .as_i64()
         .ok_or_else(|| Error::invalid(code, "amount must be an integer number of won"))
 }
+
+/// The optional `Idempotency-Key` header of a charge or payment; a malformed
+/// one is a 400 `invalid_idempotency_key`.
+pub struct IdempotencyKeyHeader(pub Option<crate::idempotency::IdempotencyKey>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKeyHeader {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get("idempotency-key") else {
+            return Ok(Self(None));
+        };
+        let invalid = |message: String| Error::invalid("invalid_idempotency_key", message);
+        let text = value
+            .to_str()
+            .map_err(|_| invalid("Idempotency-Key must be visible ASCII".into()))?;
+        crate::idempotency::IdempotencyKey::parse(text)
+            .map(|key| Self(Some(key)))
+            .map_err(invalid)
+    }
+}
+
+/// The answer of a keyed endpoint: `status` and the body when done now, or the
+/// stored first answer with `Idempotent-Replayed: true`.
+pub fn idempotent_response<T: serde::Serialize>(
+    status: StatusCode,
+    outcome: crate::idempotency::Idempotent<T>,
+) -> Response {
+    use crate::idempotency::Idempotent;
+    match outcome {
+        Idempotent::Fresh(body) => (status, axum::Json(body)).into_response(),
+        Idempotent::Replayed(stored) => {
+            let status = StatusCode::from_u16(stored.status).unwrap_or(status);
+            (
+                status,
+                [("idempotent-replayed", "true")],
+                axum::Json(stored.body),
+            )
+                .into_response()
+        }
+    }
+}

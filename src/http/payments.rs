@@ -1,4 +1,7 @@
-use super::extract::{AccessUser, ApiJson, ApiPath, QueueToken, integer_won};
+use super::extract::{
+    AccessUser, ApiJson, ApiPath, IdempotencyKeyHeader, QueueToken, idempotent_response,
+    integer_won,
+};
 use crate::abuse::Action;
 use crate::app::AppState;
 use crate::domain::{ReservationId, UserId};
@@ -6,6 +9,7 @@ use crate::error::Error;
 use crate::payment::Payment;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -25,8 +29,9 @@ struct PayBody {
 async fn pay(
     State(state): State<AppState>,
     QueueToken(claims): QueueToken,
+    IdempotencyKeyHeader(key): IdempotencyKeyHeader,
     ApiJson(body): ApiJson<PayBody>,
-) -> Result<(StatusCode, Json<Payment>), Error> {
+) -> Result<Response, Error> {
     state.abuse.check_user(Action::Pay, claims.sub).await?;
     let amount = integer_won(&body.amount, "invalid_amount")?;
     if amount < 0 {
@@ -35,11 +40,17 @@ async fn pay(
             "amount must not be negative",
         ));
     }
-    let payment = state
-        .payments
-        .pay(&claims, body.reservation_id, amount)
-        .await?;
-    Ok((StatusCode::CREATED, Json(payment)))
+    // A payment runs to its end even if the client goes away: cancelled halfway,
+    // it would leave a reservation `paying` or a sale Redis never heard of.
+    let payments = state.payments.clone();
+    let outcome = tokio::spawn(async move {
+        payments
+            .pay(&claims, body.reservation_id, amount, key)
+            .await
+    })
+    .await
+    .map_err(|e| Error::Internal(anyhow::Error::new(e).context("the payment task failed")))??;
+    Ok(idempotent_response(StatusCode::CREATED, outcome))
 }
 
 #[derive(Serialize)]

@@ -1,4 +1,6 @@
-use super::extract::{AccessUser, ApiJson, ApiPath, integer_won};
+use super::extract::{
+    AccessUser, ApiJson, ApiPath, IdempotencyKeyHeader, idempotent_response, integer_won,
+};
 use crate::abuse::Action;
 use crate::app::AppState;
 use crate::domain::{ChargeAmount, UserId};
@@ -6,6 +8,7 @@ use crate::error::Error;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -66,8 +69,9 @@ async fn charge(
     State(state): State<AppState>,
     auth: AccessUser,
     ApiPath(user): ApiPath<UserId>,
+    IdempotencyKeyHeader(key): IdempotencyKeyHeader,
     ApiJson(body): ApiJson<ChargeBody>,
-) -> Result<Json<crate::wallet::Charged>, Error> {
+) -> Result<Response, Error> {
     auth.must_be(user)?;
     state.abuse.check_user(Action::Charge, user).await?;
     let amount = ChargeAmount::parse(
@@ -75,5 +79,6 @@ async fn charge(
         state.wallet.policy(),
     )
     .map_err(|message| Error::invalid("invalid_amount", message))?;
-    Ok(Json(state.wallet.charge(user, amount).await?))
+    let outcome = state.wallet.charge(user, amount, key).await?;
+    Ok(idempotent_response(StatusCode::OK, outcome))
 }

@@ -10,12 +10,14 @@
 
 use crate::domain::{ConcertId, PaymentId, ReservationId, ScheduleId, UserId, seat_numbers};
 use crate::error::{Error, Result};
+use crate::idempotency::{self, Endpoint, IdempotencyKey, Idempotent, KeyedRequest, Stored};
 use crate::reservation::{ReservationService, StoredReservation};
 use crate::store::RedisStore;
 use crate::tokens::QueueClaims;
 use crate::wallet::user_not_found;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use serde_json::json;
 use sqlx::PgPool;
 use std::time::Duration;
 use uuid::Uuid;
@@ -42,6 +44,20 @@ enum Settled {
     },
     /// A ticket's seat was sold already (Redis had lost that fact).
     SeatTaken,
+    /// Another attempt with the same idempotency key was decided first.
+    Replayed(Stored),
+}
+
+/// A stored answer as this attempt's: a 402 is replayed as the same error.
+fn replay(stored: Stored) -> Result<Idempotent<Payment>> {
+    if stored.status == 402 {
+        let field = |name: &str| stored.body[name].as_i64().unwrap_or_default();
+        return Err(Error::InsufficientBalance {
+            balance: field("balance"),
+            amount: field("amount"),
+        });
+    }
+    Ok(Idempotent::Replayed(stored))
 }
 
 /// How the Redis half ends a reservation; the names are pay_finish.lua's outcomes.
@@ -113,13 +129,67 @@ impl PaymentService {
         }
     }
 
-    /// Pays a held reservation from the balance.
+    /// Pays a held reservation from the balance. With an idempotency key, a
+    /// retry gets the first answer (201 or 402) and pays nothing again, also
+    /// when it arrives while the first attempt is still being decided.
     pub async fn pay(
         &self,
         claims: &QueueClaims,
         reservation_id: ReservationId,
         amount: i64,
-    ) -> Result<Payment> {
+        key: Option<IdempotencyKey>,
+    ) -> Result<Idempotent<Payment>> {
+        let keyed = key.map(|key| {
+            let request = json!({ "reservation_id": reservation_id, "amount": amount });
+            KeyedRequest::new(claims.sub, Endpoint::Payment, key, &request)
+        });
+        let Some(keyed) = keyed else {
+            return self.pay_once(claims, reservation_id, amount, None).await;
+        };
+        if let Some(stored) = idempotency::lookup(&self.pool, &keyed).await? {
+            return replay(stored);
+        }
+        match self
+            .pay_once(claims, reservation_id, amount, Some(&keyed))
+            .await
+        {
+            // Another attempt with this key is deciding: wait for its answer.
+            Err(e) if e.is_code("payment_in_progress") => match self.await_stored(&keyed).await? {
+                Some(stored) => replay(stored),
+                None => Err(e),
+            },
+            // Another attempt with this key may have finished and ended the
+            // reservation and the token since this one looked.
+            Err(e) if e.is_code("reservation_not_found") || e.is_code("token_expired") => {
+                match idempotency::lookup(&self.pool, &keyed).await? {
+                    Some(stored) => replay(stored),
+                    None => Err(e),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Polls for the stored answer of a key while a payment may still be
+    /// deciding it, for as long as a payment may take.
+    async fn await_stored(&self, keyed: &KeyedRequest) -> Result<Option<Stored>> {
+        let deadline = tokio::time::Instant::now() + self.payment_timeout;
+        while tokio::time::Instant::now() < deadline {
+            if let Some(stored) = idempotency::lookup(&self.pool, keyed).await? {
+                return Ok(Some(stored));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(None)
+    }
+
+    async fn pay_once(
+        &self,
+        claims: &QueueClaims,
+        reservation_id: ReservationId,
+        amount: i64,
+        keyed: Option<&KeyedRequest>,
+    ) -> Result<Idempotent<Payment>> {
         let reservation = self.reservations.find_owned(claims, reservation_id).await?;
         if reservation.paying {
             return Err(Error::PAYMENT_IN_PROGRESS);
@@ -132,7 +202,7 @@ impl PaymentService {
         }
         self.begin(claims, &reservation).await?;
 
-        let settled = match self.settle(claims.sub, &reservation).await {
+        let settled = match self.settle(claims.sub, &reservation, keyed).await {
             Ok(settled) => settled,
             Err(e) => {
                 // Undecided (PostgreSQL unreachable): nothing was written, so the
@@ -144,9 +214,13 @@ impl PaymentService {
         let outcome = match settled {
             Settled::Paid(payment) => {
                 self.finish(claims, &reservation, Finish::Paid).await;
-                Ok(payment)
+                Ok(Idempotent::Fresh(payment))
             }
             Settled::InsufficientBalance { balance } => {
+                if let Some(keyed) = keyed {
+                    let body = json!({ "balance": balance, "amount": amount });
+                    idempotency::store_outcome(&self.pool, keyed, 402, &body).await?;
+                }
                 self.finish(claims, &reservation, Finish::Failed).await;
                 Err(Error::InsufficientBalance { balance, amount })
             }
@@ -160,6 +234,10 @@ impl PaymentService {
                 }
                 self.finish(claims, &reservation, Finish::Released).await;
                 Err(Error::SeatUnavailable(reservation.seats.clone()))
+            }
+            Settled::Replayed(stored) => {
+                self.abort(claims.cid, reservation_id).await;
+                return replay(stored);
             }
         };
         self.reservations
@@ -200,9 +278,19 @@ impl PaymentService {
     }
 
     /// The PostgreSQL half: one transaction, all or nothing.
-    async fn settle(&self, user: UserId, reservation: &StoredReservation) -> Result<Settled> {
+    async fn settle(
+        &self,
+        user: UserId,
+        reservation: &StoredReservation,
+        keyed: Option<&KeyedRequest>,
+    ) -> Result<Settled> {
         let amount = reservation.amount.won();
         let mut tx = self.pool.begin().await?;
+        if let Some(keyed) = keyed
+            && let Some(stored) = idempotency::claim(&mut tx, keyed).await?
+        {
+            return Ok(Settled::Replayed(stored));
+        }
         let balance: Option<i64> =
             sqlx::query_scalar("SELECT balance FROM wallets WHERE user_id = $1 FOR UPDATE")
                 .bind(user.as_uuid())
@@ -252,27 +340,33 @@ impl PaymentService {
             }
             return Err(e.into());
         }
-        sqlx::query(
-            "INSERT INTO ledger (user_id, kind, amount, balance_after, payment_id) VALUES ($1, 'payment', $2, $3, $4)",
+        let entry: i64 = sqlx::query_scalar(
+            "INSERT INTO ledger (user_id, kind, amount, balance_after, payment_id)
+             VALUES ($1, 'payment', $2, $3, $4) RETURNING entry_id",
         )
         .bind(user.as_uuid())
         .bind(-amount)
         .bind(balance_after)
         .bind(payment_id.as_uuid())
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
-        tx.commit().await?;
-        Ok(Settled::Paid(Payment {
+        let payment = Payment {
             payment_id,
             reservation_id: reservation.id,
             concert_id: reservation.concert,
             schedule_id: reservation.schedule,
-            seat_nos: seat_nos.into_iter().map(|n| n as u32).collect(),
+            seat_nos: seat_numbers(&reservation.seats),
             amount,
             balance: balance_after,
             status: "paid",
             paid_at,
-        }))
+        };
+        if let Some(keyed) = keyed {
+            let body = serde_json::to_value(&payment).map_err(|e| Error::Internal(e.into()))?;
+            idempotency::complete(&mut tx, keyed, 201, &body, Some(entry)).await?;
+        }
+        tx.commit().await?;
+        Ok(Settled::Paid(payment))
     }
 
     /// Runs pay_finish until it lands: a few quick tries in the request, then in

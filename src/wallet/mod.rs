@@ -4,8 +4,10 @@
 
 use crate::domain::{ChargeAmount, ChargePolicy, UserId};
 use crate::error::{Error, Result};
+use crate::idempotency::{self, Endpoint, IdempotencyKey, Idempotent, KeyedRequest};
 use crate::reservation::ReservationService;
 use serde::Serialize;
+use serde_json::json;
 use sqlx::PgPool;
 
 #[derive(Clone, Copy, Debug, Serialize)]
@@ -75,8 +77,27 @@ impl WalletService {
     }
 
     /// Adds to the balance. Refused while the user holds a seat anywhere: the
-    /// price of a held seat was shown against the balance of that moment.
-    pub async fn charge(&self, user: UserId, amount: ChargeAmount) -> Result<Charged> {
+    /// price of a held seat was shown against the balance of that moment. With
+    /// an idempotency key, a retry replays the first answer and adds nothing.
+    pub async fn charge(
+        &self,
+        user: UserId,
+        amount: ChargeAmount,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Idempotent<Charged>> {
+        let keyed = key.map(|key| {
+            KeyedRequest::new(
+                user,
+                Endpoint::Charge,
+                key,
+                &json!({ "amount": amount.won() }),
+            )
+        });
+        if let Some(keyed) = &keyed
+            && let Some(stored) = idempotency::lookup(&self.pool, keyed).await?
+        {
+            return Ok(Idempotent::Replayed(stored));
+        }
         if self.reservations.is_holding(user).await? {
             return Err(Error::Conflict {
                 code: "reservation_in_progress",
@@ -84,6 +105,11 @@ impl WalletService {
             });
         }
         let mut tx = self.pool.begin().await?;
+        if let Some(keyed) = &keyed
+            && let Some(stored) = idempotency::claim(&mut tx, keyed).await?
+        {
+            return Ok(Idempotent::Replayed(stored));
+        }
         let balance: Option<i64> = sqlx::query_scalar(
             "UPDATE wallets SET balance = balance + $2, updated_at = now()
              WHERE user_id = $1 RETURNING balance",
@@ -100,17 +126,25 @@ impl WalletService {
             _ => e.into(),
         })?;
         let balance = balance.ok_or_else(user_not_found)?;
-        sqlx::query("INSERT INTO ledger (user_id, kind, amount, balance_after) VALUES ($1, 'charge', $2, $3)")
-            .bind(user.as_uuid())
-            .bind(amount.won())
-            .bind(balance)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Charged {
+        let entry: i64 = sqlx::query_scalar(
+            "INSERT INTO ledger (user_id, kind, amount, balance_after) VALUES ($1, 'charge', $2, $3)
+             RETURNING entry_id",
+        )
+        .bind(user.as_uuid())
+        .bind(amount.won())
+        .bind(balance)
+        .fetch_one(&mut *tx)
+        .await?;
+        let charged = Charged {
             user_id: user,
             balance,
             charged: amount.won(),
-        })
+        };
+        if let Some(keyed) = &keyed {
+            let body = serde_json::to_value(charged).map_err(|e| Error::Internal(e.into()))?;
+            idempotency::complete(&mut tx, keyed, 200, &body, Some(entry)).await?;
+        }
+        tx.commit().await?;
+        Ok(Idempotent::Fresh(charged))
     }
 }

@@ -11,6 +11,7 @@ mod catalog;
 mod contract;
 mod cuttable;
 mod dependency_outage;
+mod exactly_once;
 mod flow;
 mod hardening;
 mod outage;
