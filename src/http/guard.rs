@@ -80,6 +80,26 @@ pub async fn limit_by_address(
     next.run(request).await
 }
 
+/// Drops a client's `x-request-id` unless it is a plain id (1 to 64 letters,
+/// digits, `-` or `_`): it is echoed in the response and written to the log,
+/// where it must not carry anything else. A fresh id replaces it.
+pub async fn sanitize_request_id(mut request: Request, next: Next) -> Response {
+    let plain = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|id| {
+            (1..=64).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    if !plain {
+        request.headers_mut().remove("x-request-id");
+    }
+    next.run(request).await
+}
+
 /// Answers 503 `timeout` for a request that takes longer than `limit`.
 pub async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
     match tokio::time::timeout(limit, next.run(request)).await {

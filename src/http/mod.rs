@@ -73,4 +73,5 @@ pub fn router(state: AppState, limits: HttpLimits, tls: bool) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(axum::middleware::from_fn(guard::sanitize_request_id))
 }

@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct PayBody {
     reservation_id: ReservationId,
     amount: serde_json::Value,

@@ -57,6 +57,7 @@ async fn seats(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct HoldBody {
     schedule_id: ScheduleId,
     seat_nos: Vec<i64>,

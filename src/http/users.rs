@@ -61,6 +61,7 @@ async fn balance(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ChargeBody {
     amount: Value,
 }

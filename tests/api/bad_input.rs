@@ -12,7 +12,7 @@ struct Case {
     path: String,
     token: Option<String>,
     content_type: Option<&'static str>,
-    body: Option<String>,
+    body: Option<Vec<u8>>,
     status: StatusCode,
     code: &'static str,
 }
@@ -30,7 +30,7 @@ fn case(
         path: path.into(),
         token: token.map(str::to_owned),
         content_type: body.map(|_| "application/json"),
-        body: body.map(str::to_owned),
+        body: body.map(|b| b.as_bytes().to_vec()),
         status,
         code,
     }
@@ -76,6 +76,49 @@ async fn row_counts(db: &PgPool) -> Vec<i64> {
         .unwrap();
     counts.push(balance);
     counts
+}
+
+/// Every key of this test's prefix with its content, but for the admission
+/// bucket, which the admission loop rewrites on every tick.
+async fn redis_snapshot(app: &TestApp) -> Vec<(String, String)> {
+    use redis::AsyncCommands;
+    let mut conn = app.redis_conn();
+    let mut keys: Vec<String> = conn
+        .keys(format!("{}:*", app.config.redis_prefix))
+        .await
+        .unwrap();
+    keys.retain(|k| !k.ends_with(":bucket"));
+    keys.sort();
+    let mut snapshot = Vec::new();
+    for key in keys {
+        let kind: String = redis::cmd("TYPE")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let mut content: Vec<String> = match kind.as_str() {
+            "string" => vec![conn.get(&key).await.unwrap()],
+            "hash" => conn
+                .hgetall::<_, Vec<(String, String)>>(&key)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(f, v)| format!("{f}={v}"))
+                .collect(),
+            "set" => conn.smembers(&key).await.unwrap(),
+            "zset" => conn
+                .zrange_withscores::<_, Vec<(String, String)>>(&key, 0, -1)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(m, s)| format!("{m}={s}"))
+                .collect(),
+            other => vec![other.to_owned()],
+        };
+        content.sort();
+        snapshot.push((key, content.join(",")));
+    }
+    snapshot
 }
 
 #[sqlx::test]
@@ -522,9 +565,60 @@ async fn malformed_requests_get_their_4xx_and_error_body_and_change_nothing(db: 
             S::NOT_FOUND,
             "concert_not_found",
         ),
+        // Wrong methods on real paths.
+        case(Method::PATCH, "/api/v1/users", None, None, S::METHOD_NOT_ALLOWED, "method_not_allowed"),
+        case(Method::PUT, "/api/v1/queue/status", Some(q), None, S::METHOD_NOT_ALLOWED, "method_not_allowed"),
+        case(Method::POST, "/api/v1/queue/status", Some(q), None, S::METHOD_NOT_ALLOWED, "method_not_allowed"),
+        case(Method::DELETE, format!("/api/v1/users/{}/balance", user.id), Some(access), None, S::METHOD_NOT_ALLOWED, "method_not_allowed"),
+        case(Method::GET, "/api/v1/payments", Some(q), None, S::METHOD_NOT_ALLOWED, "method_not_allowed"),
+        case(Method::POST, format!("/api/v1/schedules/{schedule}/seats"), Some(q), None, S::METHOD_NOT_ALLOWED, "method_not_allowed"),
+        case(Method::PATCH, format!("/api/v1/reservations/{reservation}"), Some(q), None, S::METHOD_NOT_ALLOWED, "method_not_allowed"),
+        case(Method::GET, "/api/v1/reservations", Some(q), None, S::METHOD_NOT_ALLOWED, "method_not_allowed"),
+        case(Method::DELETE, "/admin/v1/concerts", Some(ADMIN_TOKEN), None, S::METHOD_NOT_ALLOWED, "method_not_allowed"),
+        case(Method::POST, "/healthz", None, None, S::METHOD_NOT_ALLOWED, "method_not_allowed"),
+        // Hostile shapes: deep nesting, unknown fields, duplicate keys, odd JSON.
+        case(Method::POST, &charge, Some(access), Some(&format!("{}{}", "[".repeat(200), "]".repeat(200))), S::BAD_REQUEST, "invalid_json"),
+        case(Method::POST, &charge, Some(access), Some(&format!(r#"{{"amount": {}5000{}}}"#, "[".repeat(150), "]".repeat(150))), S::BAD_REQUEST, "invalid_json"),
+        case(Method::POST, &charge, Some(access), Some(r#"{"amount": 5000, "admin": true}"#), S::BAD_REQUEST, "invalid_body"),
+        case(Method::POST, "/api/v1/reservations", Some(q), Some(&json!({"schedule_id": schedule, "seat_nos": [2], "user_id": unknown}).to_string()), S::BAD_REQUEST, "invalid_body"),
+        case(Method::POST, "/api/v1/payments", Some(q), Some(&json!({"reservation_id": reservation, "amount": 50000, "balance": 1_000_000_000}).to_string()), S::BAD_REQUEST, "invalid_body"),
+        case(Method::POST, &charge, Some(access), Some(r#"{"amount": 5000, "amount": 1}"#), S::BAD_REQUEST, "invalid_body"),
+        case(Method::POST, &charge, Some(access), Some(r#"{"amount": 5000}trailing"#), S::BAD_REQUEST, "invalid_json"),
+        case(Method::POST, &charge, Some(access), Some(""), S::BAD_REQUEST, "invalid_json"),
+        case(Method::POST, &charge, Some(access), Some("null"), S::BAD_REQUEST, "invalid_body"),
+        Case { body: Some(vec![0xff, 0xfe, 0x7b]), ..case(Method::POST, &charge, Some(access), Some(""), S::BAD_REQUEST, "invalid_json") },
+        Case {
+            content_type: Some("application/x-www-form-urlencoded"),
+            ..case(Method::POST, &charge, Some(access), Some("amount=5000"), S::BAD_REQUEST, "invalid_content_type")
+        },
+        // Numbers that are not amounts or seats.
+        case(Method::POST, &charge, Some(access), Some(r#"{"amount": 5000.0}"#), S::BAD_REQUEST, "invalid_amount"),
+        case(Method::POST, &charge, Some(access), Some(r#"{"amount": 1e308}"#), S::BAD_REQUEST, "invalid_amount"),
+        case(Method::POST, &charge, Some(access), Some(r#"{"amount": true}"#), S::BAD_REQUEST, "invalid_amount"),
+        case(Method::POST, &charge, Some(access), Some(r#"{"amount": [5000]}"#), S::BAD_REQUEST, "invalid_amount"),
+        case(Method::POST, &charge, Some(access), Some(r#"{"amount": -0}"#), S::BAD_REQUEST, "invalid_amount"),
+        case(Method::POST, "/api/v1/reservations", Some(q), Some(&format!(r#"{{"schedule_id": "{schedule}", "seat_nos": [1e30]}}"#)), S::BAD_REQUEST, "invalid_body"),
+        case(Method::POST, "/api/v1/reservations", Some(q), Some(&json!({"schedule_id": schedule, "seat_nos": [4_294_967_296_i64]}).to_string()), S::BAD_REQUEST, "invalid_seats"),
+        case(Method::POST, "/api/v1/reservations", Some(q), Some(&json!({"schedule_id": schedule, "seat_nos": [i64::MAX]}).to_string()), S::BAD_REQUEST, "invalid_seats"),
+        // Paths that try to climb out or smuggle bytes (a dot-dot segment is
+        // resolved by the URL itself, to a path that does not exist).
+        case(Method::GET, "/api/v1/reservations/..%2F..%2Fadmin", Some(q), None, S::BAD_REQUEST, "invalid_id"),
+        case(Method::GET, "/api/v1/users/%00/balance", Some(access), None, S::BAD_REQUEST, "invalid_id"),
+        case(Method::GET, "/api/v1/concerts/%2e%2e/schedules", None, None, S::NOT_FOUND, "not_found"),
+        case(Method::GET, format!("/api/v1/schedules/{schedule}%00/seats"), Some(q), None, S::BAD_REQUEST, "invalid_id"),
+        case(Method::GET, format!("/api/v1/users/{}%0d%0aX-Injected:%201/balance", user.id), Some(access), None, S::BAD_REQUEST, "invalid_id"),
+        // Queries the seat map does not take.
+        case(Method::GET, format!("/api/v1/schedules/{schedule}/seats?status=AVAILABLE"), Some(q), None, S::BAD_REQUEST, "invalid_query"),
+        case(Method::GET, format!("/api/v1/schedules/{schedule}/seats?status="), Some(q), None, S::BAD_REQUEST, "invalid_query"),
+        case(Method::GET, format!("/api/v1/schedules/{schedule}/seats?debug=1"), Some(q), None, S::BAD_REQUEST, "invalid_query"),
+        // Concerts beyond the limits.
+        case(Method::POST, "/admin/v1/concerts", Some(ADMIN_TOKEN), Some(&json!({"title": "x".repeat(201), "venue": "Hall", "opens_at": chrono::Utc::now(), "schedules": [{"starts_at": chrono::Utc::now(), "seats": [{"seat_no": 1, "price": 1}]}]}).to_string()), S::BAD_REQUEST, "invalid_concert"),
+        case(Method::POST, "/admin/v1/concerts", Some(ADMIN_TOKEN), Some(&json!({"title": "Night", "venue": "Hall", "opens_at": chrono::Utc::now(), "schedules": vec![json!({"starts_at": chrono::Utc::now(), "seats": [{"seat_no": 1, "price": 1}]}); 101]}).to_string()), S::BAD_REQUEST, "invalid_concert"),
     ];
 
+    assert!(cases.len() >= 80, "{} cases", cases.len());
     let before = row_counts(&app.db).await;
+    let redis_before = redis_snapshot(&app).await;
     for case in &cases {
         let response = send(&app, case).await;
         let status = response.status();
@@ -548,6 +642,11 @@ async fn malformed_requests_get_their_4xx_and_error_body_and_change_nothing(db: 
         row_counts(&app.db).await,
         before,
         "a refused request changed PostgreSQL"
+    );
+    assert_eq!(
+        redis_snapshot(&app).await,
+        redis_before,
+        "a refused request changed Redis"
     );
     // The reservation is still held and payable: nothing above touched it.
     let response = app.pay(q, uuid(&held["reservation_id"]), 50_000).await;

@@ -361,3 +361,33 @@ async fn an_address_is_limited_and_x_forwarded_for_counts_only_from_trusted_prox
         StatusCode::TOO_MANY_REQUESTS
     );
 }
+
+#[sqlx::test]
+async fn a_request_id_is_echoed_only_when_it_is_a_plain_id(db: PgPool) {
+    let app = spawn_app(db).await;
+    let send = |id: &'static str| {
+        app.client
+            .get(app.url("/healthz"))
+            .header("x-request-id", id)
+            .send()
+    };
+    let kept = send("trace-42_ab").await.unwrap();
+    assert_eq!(kept.headers()["x-request-id"], "trace-42_ab");
+    for hostile in ["<script>alert(1)</script>", "a b", "x".repeat(65).leak()] {
+        let response = send(hostile).await.unwrap();
+        let echoed = response.headers()["x-request-id"].to_str().unwrap();
+        assert_ne!(echoed, hostile);
+        assert!(
+            echoed.parse::<uuid::Uuid>().is_ok(),
+            "a fresh id replaces {hostile:?}: {echoed}"
+        );
+    }
+    let fresh = app.get("/healthz", None).await;
+    assert!(
+        fresh.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .parse::<uuid::Uuid>()
+            .is_ok()
+    );
+}

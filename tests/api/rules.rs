@@ -35,6 +35,7 @@ async fn two_hundred_people_race_for_one_seat_and_exactly_one_holds_it(db: PgPoo
         }
     }
     assert_eq!(won, 1);
+    assert_money_invariants(&app.db).await;
 }
 
 #[sqlx::test]
@@ -151,6 +152,7 @@ async fn overlapping_seat_sets_are_held_all_or_none(db: PgPool) {
             );
         }
     }
+    assert_money_invariants(&app.db).await;
 }
 
 #[sqlx::test]
