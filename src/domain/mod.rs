@@ -7,3 +7,6 @@ mod seats;
 pub use ids::{ConcertId, PaymentId, ReservationId, ScheduleId, UserId};
 pub use money::{ChargeAmount, ChargePolicy, Money};
 pub use seats::{MAX_SEATS_PER_RESERVATION, SeatNo, SeatSelection, seat_numbers};
+
+#[cfg(test)]
+mod properties;

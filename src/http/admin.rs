@@ -22,7 +22,7 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ConcertBody {
+pub(super) struct ConcertBody {
     title: String,
     venue: String,
     opens_at: DateTime<Utc>,
@@ -31,16 +31,36 @@ struct ConcertBody {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ScheduleBody {
+pub(super) struct ScheduleBody {
     starts_at: DateTime<Utc>,
     seats: Vec<SeatBody>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SeatBody {
+pub(super) struct SeatBody {
     seat_no: i64,
     price: i64,
+}
+
+impl ConcertBody {
+    pub(super) fn into_new_concert(self) -> Result<NewConcert, Error> {
+        let schedules = self
+            .schedules
+            .into_iter()
+            .map(|s| {
+                (
+                    s.starts_at,
+                    s.seats
+                        .into_iter()
+                        .map(|seat| (seat.seat_no, seat.price))
+                        .collect(),
+                )
+            })
+            .collect();
+        NewConcert::parse(&self.title, &self.venue, self.opens_at, schedules)
+            .map_err(|message| Error::invalid("invalid_concert", message))
+    }
 }
 
 #[derive(Serialize)]
@@ -60,21 +80,7 @@ async fn create_concert(
     _: Admin,
     ApiJson(body): ApiJson<ConcertBody>,
 ) -> Result<(StatusCode, Json<CreatedConcert>), Error> {
-    let schedules = body
-        .schedules
-        .into_iter()
-        .map(|s| {
-            (
-                s.starts_at,
-                s.seats
-                    .into_iter()
-                    .map(|seat| (seat.seat_no, seat.price))
-                    .collect(),
-            )
-        })
-        .collect();
-    let new = NewConcert::parse(&body.title, &body.venue, body.opens_at, schedules)
-        .map_err(|message| Error::invalid("invalid_concert", message))?;
+    let new = body.into_new_concert()?;
     let (concert_id, schedules) = state.catalog.create(&new, state.queue_defaults).await?;
     // A new date has sold nothing: say so in Redis now, so its first hold needs no
     // PostgreSQL read.

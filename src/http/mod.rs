@@ -7,6 +7,9 @@ mod concerts;
 pub mod connections;
 pub mod error;
 mod extract;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod guard;
 mod health;
 mod payments;

@@ -22,9 +22,22 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PayBody {
+pub(super) struct PayBody {
     reservation_id: ReservationId,
     amount: serde_json::Value,
+}
+
+impl PayBody {
+    pub(super) fn amount(&self) -> Result<i64, Error> {
+        let amount = integer_won(&self.amount, "invalid_amount")?;
+        if amount < 0 {
+            return Err(Error::invalid(
+                "invalid_amount",
+                "amount must not be negative",
+            ));
+        }
+        Ok(amount)
+    }
 }
 
 async fn pay(
@@ -34,13 +47,7 @@ async fn pay(
     ApiJson(body): ApiJson<PayBody>,
 ) -> Result<Response, Error> {
     state.abuse.check_user(Action::Pay, claims.sub).await?;
-    let amount = integer_won(&body.amount, "invalid_amount")?;
-    if amount < 0 {
-        return Err(Error::invalid(
-            "invalid_amount",
-            "amount must not be negative",
-        ));
-    }
+    let amount = body.amount()?;
     // A payment runs to its end even if the client goes away: cancelled halfway,
     // it would leave a reservation `paying` or a sale Redis never heard of.
     let payments = state.payments.clone();

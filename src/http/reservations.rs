@@ -58,9 +58,16 @@ async fn seats(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct HoldBody {
-    schedule_id: ScheduleId,
+pub(super) struct HoldBody {
+    pub(super) schedule_id: ScheduleId,
     seat_nos: Vec<i64>,
+}
+
+impl HoldBody {
+    pub(super) fn selection(&self) -> Result<SeatSelection, Error> {
+        SeatSelection::parse(&self.seat_nos)
+            .map_err(|message| Error::invalid("invalid_seats", message))
+    }
 }
 
 async fn hold(
@@ -69,8 +76,7 @@ async fn hold(
     ApiJson(body): ApiJson<HoldBody>,
 ) -> Result<(StatusCode, Json<Reservation>), Error> {
     state.abuse.check_user(Action::Reserve, claims.sub).await?;
-    let selection = SeatSelection::parse(&body.seat_nos)
-        .map_err(|message| Error::invalid("invalid_seats", message))?;
+    let selection = body.selection()?;
     let reservation = state
         .reservations
         .hold(&claims, body.schedule_id, &selection)

@@ -3,7 +3,7 @@ use super::extract::{
 };
 use crate::abuse::Action;
 use crate::app::AppState;
-use crate::domain::{ChargeAmount, UserId};
+use crate::domain::{ChargeAmount, ChargePolicy, UserId};
 use crate::error::Error;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -26,23 +26,7 @@ async fn sign_up(
     State(state): State<AppState>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), Error> {
-    if !body.iter().all(u8::is_ascii_whitespace) {
-        match serde_json::from_slice::<Value>(&body) {
-            Ok(Value::Object(fields)) if fields.is_empty() => {}
-            Ok(_) => {
-                return Err(Error::invalid(
-                    "invalid_body",
-                    "the body must be empty or {}",
-                ));
-            }
-            Err(e) => {
-                return Err(Error::invalid(
-                    "invalid_json",
-                    format!("the body is not JSON: {e}"),
-                ));
-            }
-        }
-    }
+    check_sign_up_body(&body)?;
     let user = state.wallet.create_user().await?;
     let access_token = state.tokens.issue_access(user);
     Ok((
@@ -60,10 +44,35 @@ async fn balance(
     Ok(Json(state.wallet.balance(user).await?))
 }
 
+/// A sign-up body is empty (whitespace at most) or `{}`.
+pub(super) fn check_sign_up_body(body: &[u8]) -> Result<(), Error> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(fields)) if fields.is_empty() => Ok(()),
+        Ok(_) => Err(Error::invalid(
+            "invalid_body",
+            "the body must be empty or {}",
+        )),
+        Err(e) => Err(Error::invalid(
+            "invalid_json",
+            format!("the body is not JSON: {e}"),
+        )),
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ChargeBody {
+pub(super) struct ChargeBody {
     amount: Value,
+}
+
+impl ChargeBody {
+    pub(super) fn amount(&self, policy: ChargePolicy) -> Result<ChargeAmount, Error> {
+        ChargeAmount::parse(integer_won(&self.amount, "invalid_amount")?, policy)
+            .map_err(|message| Error::invalid("invalid_amount", message))
+    }
 }
 
 async fn charge(
@@ -75,11 +84,7 @@ async fn charge(
 ) -> Result<Response, Error> {
     auth.must_be(user)?;
     state.abuse.check_user(Action::Charge, user).await?;
-    let amount = ChargeAmount::parse(
-        integer_won(&body.amount, "invalid_amount")?,
-        state.wallet.policy(),
-    )
-    .map_err(|message| Error::invalid("invalid_amount", message))?;
+    let amount = body.amount(state.wallet.policy())?;
     let outcome = state.wallet.charge(user, amount, key).await?;
     Ok(idempotent_response(StatusCode::OK, outcome))
 }
