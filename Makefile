@@ -16,11 +16,13 @@ run: services
 	./target/release/lineup migrate
 	./target/release/lineup serve --demo
 
-## Start Redis and PostgreSQL if needed, then run the whole test suite, and each
-## benchmark once (criterion's test mode) so they never rot.
+## Start Redis and PostgreSQL if needed, then run the whole test suite, each
+## benchmark once (criterion's test mode) and a few seconds of each k6 scenario,
+## so none of them rots.
 test: services
 	DATABASE_URL=$(TEST_DATABASE_URL) cargo test --lib --bins --tests -- --test-threads=$(TEST_THREADS)
 	cargo test --benches
+	loadtest/smoke.sh
 
 ## Make Redis and PostgreSQL available (installs them with apt where missing).
 services:
