@@ -2,7 +2,9 @@
 --
 -- Marks the reservation 'paying' so a concurrent second attempt is refused, and
 -- extends its holds, the reservation and the user's admission so none can
--- expire while PostgreSQL commits.
+-- expire while PostgreSQL commits. Extensions never shorten: if the payment is
+-- aborted (pay_abort), the reservation stays held, and the user's one open
+-- reservation, until the later of its hold's end and the extension's.
 --
 -- KEYS: 1 wait, 2 active, 3 jti, 4 res, 5 held, 6 user-res, 7.. one hold key per seat
 -- ARGV: 1 user id, 2 token jti, 3 reservation id, 4 extension ms, 5.. seat numbers
@@ -32,7 +34,9 @@ for i = 7, #KEYS do
   redis.call('ZADD', KEYS[5], 'GT', until_ms, ARGV[i - 2])
 end
 redis.call('PEXPIRE', KEYS[4], extend_ms, 'GT')
+local held_until_ms = tonumber(redis.call('HGET', KEYS[4], 'held_until_ms')) or 0
 redis.call('HSET', KEYS[4], 'status', 'paying')
-redis.call('HSET', KEYS[6], user, reservation_id .. '|' .. until_ms)
+redis.call('HSET', KEYS[6], user,
+  reservation_id .. '|' .. int_str(math.max(held_until_ms, now_ms + extend_ms)))
 redis.call('ZADD', KEYS[2], 'GT', until_ms, user)
 return 'paying'

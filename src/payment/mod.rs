@@ -8,7 +8,9 @@
 //!    token. Once PostgreSQL has committed the answer is 201, and this Redis
 //!    update is retried until it lands.
 
-use crate::domain::{ConcertId, PaymentId, ReservationId, ScheduleId, UserId, seat_numbers};
+use crate::domain::{
+    ConcertId, PaymentId, ReservationId, ScheduleId, SeatNo, UserId, seat_numbers,
+};
 use crate::error::{Error, Result};
 use crate::idempotency::{self, Endpoint, IdempotencyKey, Idempotent, KeyedRequest, Stored};
 use crate::reservation::{ReservationService, StoredReservation};
@@ -233,7 +235,7 @@ impl PaymentService {
                     tracing::warn!(error = ?e, "could not reload sold seats after a ticket conflict");
                 }
                 self.finish(claims, &reservation, Finish::Released).await;
-                Err(Error::SeatUnavailable(reservation.seats.clone()))
+                Err(Error::SeatUnavailable(self.sold_of(&reservation).await))
             }
             Settled::Replayed(stored) => {
                 self.abort(claims.cid, reservation_id).await;
@@ -426,6 +428,30 @@ impl PaymentService {
             .arg(seat_numbers(&reservation.seats));
         let _: i64 = invocation.invoke_async(&mut self.redis.conn()).await?;
         Ok(())
+    }
+
+    /// The reservation's seats that PostgreSQL has sold: a `seat_unavailable`
+    /// names the taken seats only. All of them when PostgreSQL cannot tell.
+    async fn sold_of(&self, reservation: &StoredReservation) -> Vec<SeatNo> {
+        let seat_nos: Vec<i32> = reservation.seats.iter().map(|s| s.get() as i32).collect();
+        let sold: sqlx::Result<Vec<i32>> = sqlx::query_scalar(
+            "SELECT seat_no FROM tickets WHERE schedule_id = $1 AND seat_no = ANY($2) ORDER BY seat_no",
+        )
+        .bind(reservation.schedule.as_uuid())
+        .bind(&seat_nos)
+        .fetch_all(&self.pool)
+        .await;
+        match sold {
+            Ok(sold) if !sold.is_empty() => sold
+                .into_iter()
+                .filter_map(|n| SeatNo::parse(i64::from(n)).ok())
+                .collect(),
+            Ok(_) => reservation.seats.clone(),
+            Err(e) => {
+                tracing::warn!(error = ?e, "could not read which seats were sold after a ticket conflict");
+                reservation.seats.clone()
+            }
+        }
     }
 
     /// Best effort: if this fails the reservation stays `paying` until its

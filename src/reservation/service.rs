@@ -276,9 +276,28 @@ impl ReservationService {
     }
 
     /// Releases the user's open reservation in the token's concert, if any:
-    /// leaving the line gives the seats back at once.
+    /// leaving the line gives the seats back at once. Only the token of the
+    /// current admission does: only it can have a reservation, and a spent
+    /// token (its holder paid or left, then joined again) must not give up the
+    /// seats of the new admission before leaving is refused `token_expired`.
     pub async fn release_open(&self, claims: &QueueClaims) -> Result<()> {
         let keys = self.redis.keys.concert(claims.cid);
+        let standing: Vec<redis::Value> = self
+            .redis
+            .scripts
+            .status
+            .key(keys.wait())
+            .key(keys.active())
+            .key(keys.jti())
+            .key(keys.cfg())
+            .arg(claims.sub.to_string())
+            .arg(&claims.jti)
+            .arg(1)
+            .invoke_async(&mut self.redis.conn())
+            .await?;
+        if reply_field::<String>(&standing, 0)? != "active" {
+            return Ok(());
+        }
         let entry: Option<String> = self
             .redis
             .conn()

@@ -429,3 +429,106 @@ pub async fn assert_money_invariants(db: &PgPool) {
         "a payment lacks its tickets or its ledger entry"
     );
 }
+
+/// Seat maps, reservations and schedules as the flow tests read them.
+impl TestApp {
+    /// The seat map of a schedule as `(seat_no, price, status)` in the order
+    /// served; `filter` is the `?status=` query, if any. Asserts 200.
+    pub async fn seat_states(
+        &self,
+        queue_token: &str,
+        schedule: Uuid,
+        filter: Option<&str>,
+    ) -> Vec<(i64, i64, String)> {
+        let query = filter.map_or(String::new(), |f| format!("?status={f}"));
+        let response = self
+            .get(
+                &format!("/api/v1/schedules/{schedule}/seats{query}"),
+                Some(queue_token),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "seat map");
+        let map: Value = response.json().await.unwrap();
+        assert_eq!(map["schedule_id"], json!(schedule));
+        map["seats"]
+            .as_array()
+            .expect("seats is a list")
+            .iter()
+            .map(|s| {
+                (
+                    s["seat_no"].as_i64().unwrap(),
+                    s["price"].as_i64().unwrap(),
+                    s["status"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// The seat numbers of a schedule in one state (`available`, `held`, `sold`),
+    /// read from the unfiltered seat map.
+    pub async fn seats_in_state(&self, queue_token: &str, schedule: Uuid, state: &str) -> Vec<i64> {
+        self.seat_states(queue_token, schedule, None)
+            .await
+            .into_iter()
+            .filter(|(_, _, s)| s == state)
+            .map(|(n, _, _)| n)
+            .collect()
+    }
+
+    /// Holds seats and returns the Reservation; asserts 201.
+    pub async fn hold_ok(&self, queue_token: &str, schedule: Uuid, seats: &[i64]) -> Value {
+        let response = self.hold(queue_token, schedule, seats).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "hold {seats:?}");
+        response.json().await.unwrap()
+    }
+
+    /// `available_seats` of each bookable date of a concert, by schedule id.
+    pub async fn available_by_schedule(&self, concert: Uuid) -> Vec<(Uuid, i64)> {
+        let response = self
+            .get(&format!("/api/v1/concerts/{concert}/schedules"), None)
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let listed: Value = response.json().await.unwrap();
+        listed["schedules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    uuid(&s["schedule_id"]),
+                    s["available_seats"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// Polls `check` every 25 ms until it returns `Some`; panics with `what` after `limit`.
+pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// An RFC 3339 time of a JSON body.
+pub fn time_of(value: &Value) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(
+        value
+            .as_str()
+            .unwrap_or_else(|| panic!("{value} is not a time")),
+    )
+    .unwrap_or_else(|e| panic!("{value}: {e}"))
+    .with_timezone(&chrono::Utc)
+}
