@@ -20,6 +20,5 @@ mod queue;
 mod races;
 mod recovery;
 mod reservations;
-mod rules;
 mod token_attacks;
 mod wallet;

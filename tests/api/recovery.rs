@@ -1,6 +1,6 @@
 //! Redis losing what it knows of sold seats, with and without a restart; a sale
 //! Redis never heard of, caught by PostgreSQL's unique ticket; a payment
-//! PostgreSQL could not decide.
+//! PostgreSQL could not decide; scripts Redis forgot.
 
 use crate::cuttable::CuttableProxy;
 use crate::helpers::*;
@@ -286,4 +286,20 @@ async fn a_payment_postgres_could_not_decide_leaves_the_one_reservation_held(db:
     assert_eq!(response.status(), StatusCode::CREATED);
     assert_eq!(app.balance(&user).await, 50_000);
     assert_money_invariants(&app.db).await;
+}
+
+#[sqlx::test]
+async fn scripts_flushed_from_redis_are_loaded_again(db: PgPool) {
+    let app = spawn_app(db).await;
+    let concert = app.create_concert(1, 10).await;
+    let user = app.sign_up().await;
+    // Redis forgets every script (as after a restart); EVALSHA answers NOSCRIPT
+    // and the script is sent again. Other tests' servers recover the same way.
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(&mut app.redis_conn())
+        .await
+        .unwrap();
+    let token = app.join_token(&user, concert.id).await;
+    app.wait_for_status(&token, "active").await;
 }
