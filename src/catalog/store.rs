@@ -6,18 +6,14 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
 use uuid::Uuid;
-
-/// Unknown ids reload the catalog (another server may have created the concert),
-/// but at most this often, so random ids cannot hammer PostgreSQL.
-const MISS_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The catalog: PostgreSQL behind an in-memory snapshot.
 pub struct Catalog {
     pool: PgPool,
     snapshot: RwLock<Arc<CatalogSnapshot>>,
-    last_reload: tokio::sync::Mutex<Instant>,
+    /// Serializes reloads, so a burst of misses reads the catalog once at a time.
+    reloading: tokio::sync::Mutex<()>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -53,7 +49,7 @@ impl Catalog {
         Ok(Self {
             pool,
             snapshot: RwLock::new(Arc::new(snapshot)),
-            last_reload: tokio::sync::Mutex::new(Instant::now()),
+            reloading: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -63,36 +59,55 @@ impl Catalog {
 
     /// Reads the whole catalog again and swaps it in.
     pub async fn reload(&self) -> Result<Arc<CatalogSnapshot>> {
-        let mut last = self.last_reload.lock().await;
+        let _one_at_a_time = self.reloading.lock().await;
         let fresh = Arc::new(Self::read_all(&self.pool).await?);
         *self.snapshot.write().expect("catalog lock poisoned") = fresh.clone();
-        *last = Instant::now();
         Ok(fresh)
     }
 
-    /// The snapshot, reloaded first unless that happened within the last second.
-    async fn reload_after_miss(&self) -> Result<Arc<CatalogSnapshot>> {
-        {
-            let last = self.last_reload.lock().await;
-            if last.elapsed() < MISS_RELOAD_INTERVAL {
-                return Ok(self.snapshot());
-            }
+    /// An id this snapshot lacks: one primary-key lookup says whether it exists
+    /// (created on another server since the last reload), and only then is the
+    /// whole catalog read again. Random ids cost one indexed query, no reload.
+    async fn reload_if_exists(
+        &self,
+        exists_query: &'static str,
+        id: uuid::Uuid,
+    ) -> Result<Arc<CatalogSnapshot>> {
+        let exists: bool = sqlx::query_scalar(exists_query)
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
+        if exists {
+            self.reload().await
+        } else {
+            Ok(self.snapshot())
         }
-        self.reload().await
     }
 
     pub async fn concert(&self, id: ConcertId) -> Result<Option<Arc<Concert>>> {
         if let Some(concert) = self.snapshot().concert(id) {
             return Ok(Some(concert.clone()));
         }
-        Ok(self.reload_after_miss().await?.concert(id).cloned())
+        let snapshot = self
+            .reload_if_exists(
+                "SELECT EXISTS (SELECT 1 FROM concerts WHERE concert_id = $1)",
+                id.as_uuid(),
+            )
+            .await?;
+        Ok(snapshot.concert(id).cloned())
     }
 
     pub async fn schedule(&self, id: ScheduleId) -> Result<Option<Arc<Schedule>>> {
         if let Some(schedule) = self.snapshot().schedule(id) {
             return Ok(Some(schedule.clone()));
         }
-        Ok(self.reload_after_miss().await?.schedule(id).cloned())
+        let snapshot = self
+            .reload_if_exists(
+                "SELECT EXISTS (SELECT 1 FROM schedules WHERE schedule_id = $1)",
+                id.as_uuid(),
+            )
+            .await?;
+        Ok(snapshot.schedule(id).cloned())
     }
 
     /// Creates a concert with its schedules and seats in one transaction.

@@ -257,3 +257,38 @@ async fn a_new_concert_is_checked_and_answered_with_its_schedules(db: PgPool) {
         .unwrap();
     assert_eq!(count, 1);
 }
+
+#[sqlx::test]
+async fn a_concert_made_on_one_server_is_served_at_once_by_another(db: PgPool) {
+    let app = spawn_app(db).await;
+    let other = start(app.db.clone(), app.config.clone()).await;
+    // Warm the other server's catalog, so only a fresh read can find the concert.
+    assert_eq!(
+        other.get("/api/v1/concerts", None).await.status(),
+        StatusCode::OK
+    );
+    let concert = app.create_concert(1, 5).await;
+    let user = other.sign_up().await;
+    assert_eq!(
+        other.join(&user, concert.id).await.status(),
+        StatusCode::CREATED
+    );
+    let listed: Value = other
+        .get(&format!("/api/v1/concerts/{}/schedules", concert.id), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed["schedules"][0]["schedule_id"],
+        json!(concert.schedules[0])
+    );
+    // An id that exists nowhere is still a 404.
+    let unknown = uuid::Uuid::now_v7();
+    assert_error(
+        other.join(&user, unknown).await,
+        StatusCode::NOT_FOUND,
+        "concert_not_found",
+    )
+    .await;
+}
