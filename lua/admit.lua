@@ -9,7 +9,8 @@
 -- KEYS: 1 wait, 2 active, 3 jti, 4 cfg, 5 bucket (HASH tokens, ts_us), 6 user-res
 -- ARGV: defaults for settings missing from cfg: 1 admit_per_second, 2 max_active,
 --       3 active_ttl_ms, 4 paused (0 or 1)
--- Returns: {admitted, expired_dropped, waiting, active}
+-- Returns: {admitted, expired_dropped, waiting, active, admit_per_second, max_active,
+--   paused (0 or 1)}: the outcome and the settings it ran with, for the metrics.
 local now_ms, now_us = redis_now()
 local cfg = redis.call('HMGET', KEYS[4], 'admit_per_second', 'max_active', 'active_ttl_ms', 'paused')
 local rate = tonumber(cfg[1]) or tonumber(ARGV[1])
@@ -56,4 +57,4 @@ if batch > 0 then
 end
 
 redis.call('HSET', KEYS[5], 'tokens', string.format('%.6f', tokens), 'ts_us', int_str(now_us))
-return {admitted, #ended, redis.call('ZCARD', KEYS[1]), active + admitted}
+return {admitted, #ended, redis.call('ZCARD', KEYS[1]), active + admitted, rate, max_active, paused and 1 or 0}

@@ -50,6 +50,8 @@ pub struct Application {
     local_addr: SocketAddr,
     /// The plain-HTTP listener that only redirects to HTTPS, when asked for.
     redirect_listener: Option<std::net::TcpListener>,
+    /// The plain-HTTP listener of `/metrics`, unless switched off.
+    metrics_listener: Option<std::net::TcpListener>,
     tls: Option<Arc<rustls::ServerConfig>>,
     state: AppState,
     config: Config,
@@ -78,6 +80,8 @@ impl Application {
     /// Like [`Application::build`] with connections made elsewhere (tests bring a
     /// database of their own).
     pub async fn build_with(config: Config, db: PgPool, redis: RedisStore) -> anyhow::Result<Self> {
+        // Before anything records a metric, so nothing is lost at start.
+        crate::telemetry::metrics::recorder();
         let catalog = Arc::new(
             Catalog::load(db.clone())
                 .await
@@ -144,10 +148,20 @@ impl Application {
             }
             _ => None,
         };
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => {
+                let metrics = std::net::TcpListener::bind(addr)
+                    .with_context(|| format!("cannot listen on {addr} for metrics"))?;
+                metrics.set_nonblocking(true)?;
+                Some(metrics)
+            }
+            None => None,
+        };
 
         Ok(Self {
             listener,
             local_addr,
+            metrics_listener,
             redirect_listener,
             tls,
             state: AppState {
@@ -171,6 +185,13 @@ impl Application {
     /// The bound address; its port is the real one when the config asked for 0.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Where `/metrics` is served, if it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     /// Where the redirect-to-HTTPS listener is bound, if there is one.
@@ -208,6 +229,7 @@ impl Application {
                 self.state.catalog.clone(),
                 stopped(stop_rx.clone()),
             )),
+            tokio::spawn(record_stats(self.state.clone(), stopped(stop_rx.clone()))),
         ];
 
         let handle = axum_server::Handle::new();
@@ -219,9 +241,26 @@ impl Application {
             signal_handle.graceful_shutdown(Some(GRACEFUL_SHUTDOWN));
         });
 
+        if let Some(listener) = self.metrics_listener {
+            let recorder = crate::telemetry::metrics::recorder();
+            let metrics = axum_server::from_tcp(listener)?
+                .handle(handle.clone())
+                .serve(crate::http::metrics_router(recorder).into_make_service());
+            background.push(tokio::spawn(async move {
+                if let Err(e) = metrics.await {
+                    tracing::error!(error = %e, "the metrics listener failed");
+                }
+            }));
+        }
+
         let limits = self.config.limits;
-        let app = crate::http::router(self.state, limits, self.tls.is_some())
-            .into_make_service_with_connect_info::<SocketAddr>();
+        let app = crate::http::router(
+            self.state,
+            limits,
+            self.tls.is_some(),
+            self.config.log_polls,
+        )
+        .into_make_service_with_connect_info::<SocketAddr>();
         let cap = ConnectionCap::new(limits.max_connections);
         let mut server = axum_server::from_tcp(self.listener)?.handle(handle.clone());
         server
@@ -275,6 +314,55 @@ async fn refresh_catalog(catalog: Arc<Catalog>, shutdown: impl Future<Output = (
         }
         if let Err(e) = catalog.reload().await {
             tracing::warn!(error = ?e, "catalog refresh failed; serving the last snapshot");
+        }
+    }
+}
+
+/// How often the seat and pool gauges are refreshed, and histograms trimmed.
+const STATS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Sets the gauges that no request updates: seats per date (sold, held,
+/// available) and the PostgreSQL pool, once a second; a failure keeps the last
+/// values (the admission loop already reports outages).
+async fn record_stats(state: AppState, shutdown: impl Future<Output = ()>) {
+    use crate::telemetry::metrics as m;
+    let recorder = crate::telemetry::metrics::recorder();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = tokio::time::sleep(STATS_INTERVAL) => {}
+        }
+        recorder.run_upkeep();
+        let size = state.db.size();
+        let idle = state.db.num_idle() as u32;
+        metrics::gauge!(m::DB_CONNECTIONS, "state" => "in_use")
+            .set(f64::from(size.saturating_sub(idle)));
+        metrics::gauge!(m::DB_CONNECTIONS, "state" => "idle").set(f64::from(idle));
+
+        let now = chrono::Utc::now();
+        let snapshot = state.catalog.snapshot();
+        for concert in &snapshot.concerts {
+            let upcoming: Vec<_> = snapshot
+                .schedules_of(concert)
+                .filter(|s| !s.has_started(now))
+                .cloned()
+                .collect();
+            if upcoming.is_empty() {
+                continue;
+            }
+            let Ok(counts) = state.reservations.seat_counts(concert.id, &upcoming).await else {
+                continue;
+            };
+            for (schedule, counts) in upcoming.iter().zip(counts) {
+                let labels = [
+                    ("concert", concert.id.to_string()),
+                    ("schedule", schedule.id.to_string()),
+                ];
+                metrics::gauge!(m::SEATS_SOLD, &labels).set(counts.sold as f64);
+                metrics::gauge!(m::SEATS_HELD, &labels).set(counts.held as f64);
+                metrics::gauge!(m::SEATS_AVAILABLE, &labels).set(counts.available() as f64);
+            }
         }
     }
 }

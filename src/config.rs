@@ -77,6 +77,19 @@ pub struct ServeArgs {
     #[arg(long, env = "LINEUP_REDIRECT_HTTP_LISTEN")]
     pub redirect_http_listen: Option<SocketAddr>,
 
+    /// Where Prometheus scrapes `/metrics`: plain HTTP, meant for a private network.
+    #[arg(long, env = "LINEUP_METRICS_LISTEN", default_value = "127.0.0.1:9464")]
+    pub metrics_listen: SocketAddr,
+
+    /// Serve no metrics listener at all.
+    #[arg(long, env = "LINEUP_NO_METRICS")]
+    pub no_metrics: bool,
+
+    /// Log every status poll and health check at INFO too (by default at DEBUG:
+    /// a line per poll would drown the log during a sale).
+    #[arg(long, env = "LINEUP_LOG_POLLS")]
+    pub log_polls: bool,
+
     /// Largest request body, in bytes (the admin API takes up to 32 MiB).
     #[arg(long, env = "LINEUP_BODY_LIMIT", default_value_t = 64 * 1024)]
     pub body_limit: usize,
@@ -270,6 +283,9 @@ pub struct Config {
     pub limits: HttpLimits,
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub abuse: AbuseLimits,
+    /// `None`: no metrics listener.
+    pub metrics_listen: Option<SocketAddr>,
+    pub log_polls: bool,
 }
 
 /// Bounds on what one request or client may take from a server.
@@ -435,6 +451,8 @@ impl Config {
                 max_connections: args.max_connections,
             },
             trusted_proxies: args.trusted_proxies,
+            metrics_listen: (!args.no_metrics).then_some(args.metrics_listen),
+            log_polls: args.log_polls,
             abuse: AbuseLimits {
                 per_address: RateLimit::parse(
                     args.limit_address_rate,

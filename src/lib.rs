@@ -25,7 +25,7 @@
 //! - [`store`]: Redis connection, Lua script registry, key names; PostgreSQL pool and migrations.
 //! - [`tls`]: rustls configuration: PEM files or a self-signed localhost certificate.
 //! - [`demo`]: the demo concert of `make run`.
-//! - [`telemetry`]: log set-up.
+//! - [`telemetry`]: logs, and every Prometheus metric lineup exports.
 //!
 //! Outside `src/`: `lua/` (one script per atomic Redis operation), `migrations/`
 //! (the PostgreSQL schema), `tests/` (integration tests against real Redis and

@@ -56,6 +56,7 @@ impl Server {
     fn start(db: &PgPool, extra: &[&str]) -> Server {
         let mut child = lineup()
             .args(["serve", "--listen", "127.0.0.1:0", "--token-key", TOKEN_KEY])
+            .args(["--metrics-listen", "127.0.0.1:0"])
             .args(["--database-url", &database_url(db)])
             .args([
                 "--redis-prefix",

@@ -2,6 +2,7 @@ use super::model::{CatalogSnapshot, Concert, NewConcert, Schedule};
 use crate::domain::{ConcertId, Money, ScheduleId, SeatNo};
 use crate::error::Result;
 use crate::queue::QueueSettings;
+use crate::store::postgres;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use std::collections::{BTreeMap, HashMap};
@@ -139,7 +140,7 @@ impl Catalog {
         new: &NewConcert,
         settings: QueueSettings,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = postgres::begin(&self.pool).await?;
         let inserted = sqlx::query(
             "INSERT INTO concerts (concert_id, title, venue, opens_at, admit_per_second,
                  max_active, max_waiting, active_ttl_seconds, paused)

@@ -75,21 +75,21 @@ async fn schedules(
         .filter(|s| !s.has_started(now))
         .cloned()
         .collect();
-    let available = state
+    let counts = state
         .reservations
-        .available_seats(concert_id, &upcoming)
+        .seat_counts(concert_id, &upcoming)
         .await?;
     let schedules = upcoming
         .iter()
-        .zip(available)
-        .filter(|(_, available)| *available > 0)
-        .map(|(s, available_seats)| ScheduleView {
+        .zip(counts)
+        .filter(|(_, counts)| counts.available() > 0)
+        .map(|(s, counts)| ScheduleView {
             schedule_id: s.id,
             concert_id,
             starts_at: s.starts_at,
             date: s.starts_at.format("%Y-%m-%d").to_string(),
             total_seats: s.total_seats() as u64,
-            available_seats,
+            available_seats: counts.available(),
         })
         .collect();
     Ok(Json(Schedules { schedules }))

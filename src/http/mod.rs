@@ -12,6 +12,7 @@ mod extract;
 pub mod fuzzing;
 pub mod guard;
 mod health;
+mod observe;
 mod payments;
 mod queue;
 pub mod redirect;
@@ -22,11 +23,10 @@ use crate::app::AppState;
 use crate::config::HttpLimits;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Request, header};
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::from_fn_with_state;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
 
 /// The admin API takes larger bodies than the public one: a stadium's seat map.
 pub(crate) const ADMIN_BODY_LIMIT: usize = 32 * 1024 * 1024;
@@ -34,8 +34,25 @@ pub(crate) const ADMIN_BODY_LIMIT: usize = 32 * 1024 * 1024;
 /// Two years, subdomains included: what HSTS preload lists ask for.
 const HSTS: &str = "max-age=63072000; includeSubDomains";
 
-/// The whole API. `tls` adds `Strict-Transport-Security` to every response.
-pub fn router(state: AppState, limits: HttpLimits, tls: bool) -> Router {
+/// The metrics listener's router: Prometheus text at `/metrics`.
+pub fn metrics_router(handle: metrics_exporter_prometheus::PrometheusHandle) -> Router {
+    Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let handle = handle.clone();
+            async move {
+                (
+                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    handle.render(),
+                )
+            }
+        }),
+    )
+}
+
+/// The whole API. `tls` adds `Strict-Transport-Security` to every response;
+/// `log_polls` logs status polls at INFO like every other request.
+pub fn router(state: AppState, limits: HttpLimits, tls: bool, log_polls: bool) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let api = Router::new()
         .merge(health::router())
@@ -54,7 +71,8 @@ pub fn router(state: AppState, limits: HttpLimits, tls: bool) -> Router {
         .layer(from_fn_with_state(
             limits.request_timeout,
             guard::time_limit,
-        ));
+        ))
+        .layer(from_fn_with_state(log_polls, observe::observe));
     let router = if tls {
         router.layer(SetResponseHeaderLayer::overriding(
             header::STRICT_TRANSPORT_SECURITY,
@@ -64,16 +82,6 @@ pub fn router(state: AppState, limits: HttpLimits, tls: bool) -> Router {
         router
     };
     router
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-                let id = request
-                    .headers()
-                    .get("x-request-id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
-                tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id = %id)
-            }),
-        )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .layer(axum::middleware::from_fn(guard::sanitize_request_id))

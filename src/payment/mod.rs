@@ -15,6 +15,8 @@ use crate::error::{Error, Result};
 use crate::idempotency::{self, Endpoint, IdempotencyKey, Idempotent, KeyedRequest, Stored};
 use crate::reservation::{ReservationService, StoredReservation};
 use crate::store::RedisStore;
+use crate::store::postgres;
+use crate::telemetry::metrics as m;
 use crate::tokens::QueueClaims;
 use crate::wallet::user_not_found;
 use chrono::{DateTime, Utc};
@@ -48,6 +50,22 @@ enum Settled {
     SeatTaken,
     /// Another attempt with the same idempotency key was decided first.
     Replayed(Stored),
+}
+
+/// The `outcome` label of a payment attempt in the metrics.
+fn outcome_label(outcome: &Result<Idempotent<Payment>>) -> &'static str {
+    match outcome {
+        Ok(Idempotent::Fresh(_)) => "paid",
+        Ok(Idempotent::Replayed(_)) => "replayed",
+        Err(Error::InsufficientBalance { .. }) => "insufficient_balance",
+        Err(Error::SeatUnavailable(_)) => "seat_taken",
+        Err(Error::AmountMismatch { .. }) => "amount_mismatch",
+        Err(e) if e.is_code("payment_in_progress") => "in_progress",
+        Err(Error::NotFound { .. }) => "not_found",
+        Err(Error::Forbidden { .. }) => "forbidden",
+        Err(Error::Unavailable(_) | Error::Timeout) => "unavailable",
+        Err(_) => "error",
+    }
 }
 
 /// A stored answer as this attempt's: a 402 is replayed as the same error.
@@ -135,6 +153,21 @@ impl PaymentService {
     /// retry gets the first answer (201 or 402) and pays nothing again, also
     /// when it arrives while the first attempt is still being decided.
     pub async fn pay(
+        &self,
+        claims: &QueueClaims,
+        reservation_id: ReservationId,
+        amount: i64,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Idempotent<Payment>> {
+        let outcome = self.pay_keyed(claims, reservation_id, amount, key).await;
+        metrics::counter!(m::PAYMENTS, "outcome" => outcome_label(&outcome)).increment(1);
+        if let Ok(Idempotent::Fresh(payment)) = &outcome {
+            metrics::counter!(m::PAID_WON).increment(payment.amount.max(0) as u64);
+        }
+        outcome
+    }
+
+    async fn pay_keyed(
         &self,
         claims: &QueueClaims,
         reservation_id: ReservationId,
@@ -280,6 +313,7 @@ impl PaymentService {
     }
 
     /// The PostgreSQL half: one transaction, all or nothing.
+    #[tracing::instrument(level = "debug", name = "sql_payment", skip_all, fields(reservation_id = %reservation.id))]
     async fn settle(
         &self,
         user: UserId,
@@ -287,7 +321,7 @@ impl PaymentService {
         keyed: Option<&KeyedRequest>,
     ) -> Result<Settled> {
         let amount = reservation.amount.won();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = postgres::begin(&self.pool).await?;
         if let Some(keyed) = keyed
             && let Some(stored) = idempotency::claim(&mut tx, keyed).await?
         {

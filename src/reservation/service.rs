@@ -406,13 +406,13 @@ impl ReservationService {
         Err(Error::internal("sold seats did not stay loaded"))
     }
 
-    /// Seats neither sold nor held, per schedule, in one round trip (two when a
+    /// Sold and held seats per schedule, in one round trip (two when a
     /// schedule's sold seats must be loaded first).
-    pub async fn available_seats(
+    pub async fn seat_counts(
         &self,
         concert: ConcertId,
         schedules: &[Arc<Schedule>],
-    ) -> Result<Vec<u64>> {
+    ) -> Result<Vec<SeatCounts>> {
         let keys = self.redis.keys.concert(concert);
         for _ in 0..2 {
             let now_ms = Utc::now().timestamp_millis();
@@ -433,7 +433,11 @@ impl ReservationService {
                 return Ok(schedules
                     .iter()
                     .zip(counts.chunks(3))
-                    .map(|(s, c)| (s.total_seats() as u64).saturating_sub(c[1] + c[2]))
+                    .map(|(s, c)| SeatCounts {
+                        total: s.total_seats() as u64,
+                        sold: c[1],
+                        held: c[2],
+                    })
                     .collect());
             }
             for schedule in unloaded {
@@ -441,6 +445,21 @@ impl ReservationService {
             }
         }
         Err(Error::internal("sold seats did not stay loaded"))
+    }
+}
+
+/// The seats of one date by state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeatCounts {
+    pub total: u64,
+    pub sold: u64,
+    pub held: u64,
+}
+
+impl SeatCounts {
+    /// Seats neither sold nor held.
+    pub fn available(&self) -> u64 {
+        self.total.saturating_sub(self.sold + self.held)
     }
 }
 

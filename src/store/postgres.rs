@@ -32,3 +32,13 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
         .await
         .context("cannot apply the database migrations")
 }
+
+/// Begins a transaction, recording how long the pool made it wait for a
+/// connection (with BEGIN) in [`DB_ACQUIRE`](crate::telemetry::metrics::DB_ACQUIRE).
+pub async fn begin(pool: &PgPool) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+    let started = std::time::Instant::now();
+    let tx = pool.begin().await;
+    metrics::histogram!(crate::telemetry::metrics::DB_ACQUIRE)
+        .record(started.elapsed().as_secs_f64());
+    tx
+}

@@ -1,18 +1,76 @@
 //! The Redis connection shared by every request.
 
 use super::{Keys, Scripts};
+use crate::telemetry::metrics::REDIS_SCRIPT_DURATION;
 use anyhow::Context;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::{Arg, Cmd, RedisFuture, Value};
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 /// One multiplexed connection (requests are pipelined over it, no pool to check
 /// out from), the key namer and the script registry.
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Conn,
     pub keys: Keys,
     pub scripts: Arc<Scripts>,
+}
+
+/// The shared connection, timing every Lua script it runs (by the SHA1 of its
+/// EVALSHA) in a histogram and a tracing span, so no call site has to.
+#[derive(Clone)]
+pub struct Conn {
+    inner: ConnectionManager,
+    script_names: Arc<HashMap<Vec<u8>, &'static str>>,
+}
+
+impl Conn {
+    fn script_of(&self, cmd: &Cmd) -> Option<&'static str> {
+        let mut args = cmd.args_iter();
+        match (args.next(), args.next()) {
+            (Some(Arg::Simple(name)), Some(Arg::Simple(sha)))
+                if name.eq_ignore_ascii_case(b"EVALSHA") =>
+            {
+                self.script_names.get(sha).copied()
+            }
+            _ => None,
+        }
+    }
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        let Some(script) = self.script_of(cmd) else {
+            return self.inner.req_packed_command(cmd);
+        };
+        let span = tracing::debug_span!("redis_script", script);
+        Box::pin(
+            async move {
+                let started = Instant::now();
+                let result = self.inner.req_packed_command(cmd).await;
+                metrics::histogram!(REDIS_SCRIPT_DURATION, "script" => script)
+                    .record(started.elapsed().as_secs_f64());
+                result
+            }
+            .instrument(span),
+        )
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        self.inner.req_packed_commands(pipeline, offset, count)
+    }
+
+    fn get_db(&self) -> i64 {
+        self.inner.get_db()
+    }
 }
 
 impl RedisStore {
@@ -33,15 +91,23 @@ impl RedisStore {
             .load_all(&mut conn)
             .await
             .context("cannot load the Lua scripts into Redis")?;
+        let script_names = scripts
+            .all()
+            .into_iter()
+            .map(|(name, script)| (script.get_hash().as_bytes().to_vec(), name))
+            .collect();
         Ok(Self {
-            conn,
+            conn: Conn {
+                inner: conn,
+                script_names: Arc::new(script_names),
+            },
             keys: Keys::new(prefix),
             scripts,
         })
     }
 
     /// A handle on the shared connection; cheap to clone, one per call.
-    pub fn conn(&self) -> ConnectionManager {
+    pub fn conn(&self) -> Conn {
         self.conn.clone()
     }
 

@@ -6,6 +6,8 @@ use crate::domain::{ChargeAmount, ChargePolicy, UserId};
 use crate::error::{Error, Result};
 use crate::idempotency::{self, Endpoint, IdempotencyKey, Idempotent, KeyedRequest};
 use crate::reservation::ReservationService;
+use crate::store::postgres;
+use crate::telemetry::metrics as m;
 use serde::Serialize;
 use serde_json::json;
 use sqlx::PgPool;
@@ -50,7 +52,7 @@ impl WalletService {
     /// A new user with an empty wallet.
     pub async fn create_user(&self) -> Result<UserId> {
         let user = UserId::new();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = postgres::begin(&self.pool).await?;
         sqlx::query("INSERT INTO users (user_id) VALUES ($1)")
             .bind(user.as_uuid())
             .execute(&mut *tx)
@@ -85,6 +87,27 @@ impl WalletService {
         amount: ChargeAmount,
         key: Option<IdempotencyKey>,
     ) -> Result<Idempotent<Charged>> {
+        let outcome = self.charge_keyed(user, amount, key).await;
+        let label = match &outcome {
+            Ok(Idempotent::Fresh(charged)) => {
+                metrics::counter!(m::CHARGED_WON).increment(charged.charged as u64);
+                "charged"
+            }
+            Ok(Idempotent::Replayed(_)) => "replayed",
+            Err(e) if e.is_code("reservation_in_progress") => "refused_holding",
+            Err(_) => "error",
+        };
+        metrics::counter!(m::CHARGES, "outcome" => label).increment(1);
+        outcome
+    }
+
+    #[tracing::instrument(level = "debug", name = "sql_charge", skip_all, fields(%user))]
+    async fn charge_keyed(
+        &self,
+        user: UserId,
+        amount: ChargeAmount,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Idempotent<Charged>> {
         let keyed = key.map(|key| {
             KeyedRequest::new(
                 user,
@@ -104,7 +127,7 @@ impl WalletService {
                 message: "the balance cannot be charged while you hold seats; pay or release them first",
             });
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = postgres::begin(&self.pool).await?;
         if let Some(keyed) = &keyed
             && let Some(stored) = idempotency::claim(&mut tx, keyed).await?
         {

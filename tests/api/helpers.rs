@@ -35,6 +35,8 @@ pub fn test_config() -> Config {
         "100000",
         "--admit-interval",
         "10ms",
+        "--metrics-listen",
+        "127.0.0.1:0",
         // Every test client comes from 127.0.0.1; the abuse-limit tests switch them on.
         "--limit-address-rate",
         "0",
@@ -64,6 +66,8 @@ fn init_once() {
 pub struct TestApp {
     /// The plain-HTTP redirect listener, when the config asked for one.
     pub redirect_addr: Option<std::net::SocketAddr>,
+    /// The `/metrics` listener.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     pub base: String,
     pub client: reqwest::Client,
     pub db: PgPool,
@@ -98,6 +102,7 @@ pub async fn start(db: PgPool, config: Config) -> TestApp {
         .expect("the app builds");
     let addr = app.local_addr();
     let redirect_addr = app.redirect_addr();
+    let metrics_addr = app.metrics_addr();
     let scheme = if app.is_tls() { "https" } else { "http" };
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async move {
@@ -105,6 +110,7 @@ pub async fn start(db: PgPool, config: Config) -> TestApp {
     }));
     TestApp {
         redirect_addr,
+        metrics_addr,
         base: format!("{scheme}://localhost:{}", addr.port()),
         client: test_client(),
         db,
@@ -356,7 +362,7 @@ impl TestApp {
     }
 
     /// A raw Redis connection under this test's prefix, to look behind the API.
-    pub fn redis_conn(&self) -> redis::aio::ConnectionManager {
+    pub fn redis_conn(&self) -> lineup::store::redis::Conn {
         self.redis.conn()
     }
 }

@@ -14,6 +14,7 @@ mod dependency_outage;
 mod exactly_once;
 mod flow;
 mod hardening;
+mod observability;
 mod outage;
 mod payments;
 mod queue;

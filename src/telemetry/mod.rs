@@ -1,4 +1,6 @@
-//! Logging: pretty for people, JSON for collectors; `RUST_LOG` filters.
+//! Logging (pretty for people, JSON for collectors; `RUST_LOG` filters) and metrics.
+
+pub mod metrics;
 
 use crate::config::LogFormat;
 use tracing_subscriber::EnvFilter;
