@@ -70,7 +70,14 @@ async fn setup() -> Bench {
         vec![(starts_at, seats)],
     )
     .unwrap();
-    let settings = QueueSettings::parse(100_000, 1_000_000, 0, 3600, false).unwrap();
+    let settings = QueueSettings {
+        admit_per_second: 100_000,
+        max_active: 1_000_000,
+        max_waiting: 0,
+        active_ttl_seconds: 3600,
+        hold_ttl_seconds: 300,
+        paused: false,
+    };
     let (concert, schedules) = state.catalog.create(&new, settings).await.expect("concert");
     state
         .queue

@@ -12,11 +12,12 @@
 -- Returns: {admitted, expired_dropped, waiting, active, admit_per_second, max_active,
 --   paused (0 or 1)}: the outcome and the settings it ran with, for the metrics.
 local now_ms, now_us = redis_now()
-local cfg = redis.call('HMGET', KEYS[4], 'admit_per_second', 'max_active', 'active_ttl_ms', 'paused')
+local cfg = redis.call('HMGET', KEYS[4], 'admit_per_second', 'max_active', 'active_ttl_ms', 'paused', 'closed')
 local rate = tonumber(cfg[1]) or tonumber(ARGV[1])
 local max_active = tonumber(cfg[2]) or tonumber(ARGV[2])
 local ttl_ms = tonumber(cfg[3]) or tonumber(ARGV[3])
-local paused = (cfg[4] or ARGV[4]) == '1'
+-- A closed sale admits nobody, as a paused one.
+local paused = (cfg[4] or ARGV[4]) == '1' or cfg[5] == '1'
 
 local ended = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now_ms)
 if #ended > 0 then

@@ -1,23 +1,30 @@
 -- hold.lua: holds 1 to 4 seats of one schedule for an admitted user, all or none.
 --
--- Refuses when the schedule's sold seats are not loaded (Redis lost them: the
--- server reloads them from PostgreSQL and retries), when the user is not
+-- Refuses when the sale is closed, when the schedule's sold seats are not loaded
+-- (Redis lost them: the server reloads them from PostgreSQL and retries), when
+-- the user is not
 -- admitted, when they already have an open reservation in this concert, or when
 -- any seat is sold or held. On success every seat gets a `SET PX` hold naming
 -- the reservation, the reservation hash expires with the holds, and the user's
 -- admission is extended to at least the holds' end.
 --
 -- KEYS: 1 wait, 2 active, 3 jti, 4 user-res, 5 sold (SET), 6 sold-loaded,
---       7 held (ZSET seat -> hold expiry ms), 8 res (HASH), 9.. one hold key per seat
--- ARGV: 1 user id, 2 token jti, 3 reservation id, 4 schedule id, 5 hold ms,
---       6 amount, 7 concert id, 8.. seat numbers in the order of the hold keys
--- Returns: {'held', held_until_ms} | {'sold_not_loaded'} | {'waiting'} | {'expired'}
---   | {'reservation_exists', reservation_id} | {'seat_unavailable', seat...}
+--       7 held (ZSET seat -> hold expiry ms), 8 res (HASH), 9 cfg (HASH settings),
+--       10.. one hold key per seat
+-- ARGV: 1 user id, 2 token jti, 3 reservation id, 4 schedule id, 5 default hold ms
+--       (when cfg has no hold_ttl_ms), 6 amount, 7 concert id, 8.. seat numbers in
+--       the order of the hold keys
+-- Returns: {'held', held_until_ms} | {'sale_closed'} | {'sold_not_loaded'} | {'waiting'}
+--   | {'expired'} | {'reservation_exists', reservation_id} | {'seat_unavailable', seat...}
 local now_ms = redis_now()
 local user, jti, reservation_id = ARGV[1], ARGV[2], ARGV[3]
-local hold_ms = tonumber(ARGV[5])
+local cfg = redis.call('HMGET', KEYS[9], 'hold_ttl_ms', 'closed')
+local hold_ms = tonumber(cfg[1]) or tonumber(ARGV[5])
 local seats = {unpack(ARGV, 8)}
 
+if cfg[2] == '1' then
+  return {'sale_closed'}
+end
 if redis.call('EXISTS', KEYS[6]) == 0 then
   return {'sold_not_loaded'}
 end
@@ -32,7 +39,7 @@ end
 
 local taken = {}
 for i, seat in ipairs(seats) do
-  if redis.call('SISMEMBER', KEYS[5], seat) == 1 or redis.call('EXISTS', KEYS[8 + i]) == 1 then
+  if redis.call('SISMEMBER', KEYS[5], seat) == 1 or redis.call('EXISTS', KEYS[9 + i]) == 1 then
     taken[#taken + 1] = seat
   end
 end
@@ -43,7 +50,7 @@ end
 local until_ms = int_str(now_ms + hold_ms)
 redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', now_ms)
 for i, seat in ipairs(seats) do
-  redis.call('SET', KEYS[8 + i], reservation_id, 'PX', hold_ms)
+  redis.call('SET', KEYS[9 + i], reservation_id, 'PX', hold_ms)
   redis.call('ZADD', KEYS[7], until_ms, seat)
 end
 redis.call('HSET', KEYS[8],

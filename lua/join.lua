@@ -10,12 +10,16 @@
 --       3 jti (HASH user -> jti), 4 seq (STRING last order), 5 cfg (HASH settings)
 -- ARGV: 1 user id, 2 default max_waiting (0 = no cap), 3 default admit_per_second
 -- Returns: {state, jti, position, active_remaining_ms, admit_per_second} where state is
---   'joined' (new place), 'waiting' or 'active' (existing), or {'queue_full'}.
+--   'joined' (new place), 'waiting' or 'active' (existing); or {'queue_full'}, or
+--   {'sale_closed'} once an operator closed the sale.
 local now_ms, now_us = redis_now()
 local user = ARGV[1]
-local cfg = redis.call('HMGET', KEYS[5], 'max_waiting', 'admit_per_second')
+local cfg = redis.call('HMGET', KEYS[5], 'max_waiting', 'admit_per_second', 'closed')
 local max_waiting = tonumber(cfg[1]) or tonumber(ARGV[2])
 local rate = cfg[2] or ARGV[3]
+if cfg[3] == '1' then
+  return {'sale_closed'}
+end
 
 local until_ms = tonumber(redis.call('ZSCORE', KEYS[2], user))
 if until_ms then

@@ -14,7 +14,7 @@ use crate::tokens::TokenKeys;
 use crate::wallet::WalletService;
 use anyhow::Context;
 use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -36,7 +36,8 @@ pub struct AppState {
     pub payments: PaymentService,
     pub catalog: Arc<Catalog>,
     pub tokens: Arc<TokenKeys>,
-    pub admin_token: Option<SecretString>,
+    /// Operators: (name, token), the `LINEUP_ADMIN_TOKEN` one named `admin`.
+    pub admins: Arc<Vec<crate::config::NamedToken>>,
     pub queue_defaults: QueueSettings,
     pub redis: RedisStore,
     pub db: PgPool,
@@ -98,12 +99,8 @@ impl Application {
             tokens.clone(),
             config.queue_defaults,
         );
-        let reservations = ReservationService::new(
-            redis.clone(),
-            catalog.clone(),
-            config.hold_ttl,
-            config.payment_timeout,
-        );
+        let reservations =
+            ReservationService::new(redis.clone(), catalog.clone(), config.payment_timeout);
         let wallet = WalletService::new(db.clone(), config.charge_policy, reservations.clone());
         let payments = PaymentService::new(
             db.clone(),
@@ -171,7 +168,17 @@ impl Application {
                 payments,
                 catalog,
                 tokens,
-                admin_token: config.admin_token.clone(),
+                admins: Arc::new(
+                    config
+                        .admin_token
+                        .iter()
+                        .map(|token| crate::config::NamedToken {
+                            name: "admin".into(),
+                            token: token.clone(),
+                        })
+                        .chain(config.admin_tokens.iter().cloned())
+                        .collect(),
+                ),
                 queue_defaults: config.queue_defaults,
                 abuse: AbuseLimiter::new(redis.clone(), config.abuse),
                 trusted_proxies: Arc::new(config.trusted_proxies.clone()),

@@ -176,6 +176,11 @@ pub struct ServeArgs {
     #[arg(long, env = "LINEUP_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<SecretString>,
 
+    /// More admin tokens, each with the operator's name that the audit log
+    /// records: `alice=<token>,bob=<token>` (LINEUP_ADMIN_TOKEN's name is `admin`).
+    #[arg(long, env = "LINEUP_ADMIN_TOKENS", hide_env_values = true, value_delimiter = ',', value_parser = parse_named_token)]
+    pub admin_tokens: Vec<NamedToken>,
+
     /// Lifetime of access tokens issued by POST /api/v1/users.
     #[arg(long, env = "LINEUP_ACCESS_TOKEN_TTL", default_value = "30days", value_parser = humantime::parse_duration)]
     pub access_token_ttl: Duration,
@@ -204,7 +209,8 @@ pub struct ServeArgs {
     #[arg(long, env = "LINEUP_ADMIT_INTERVAL", default_value = "100ms", value_parser = humantime::parse_duration)]
     pub admit_interval: Duration,
 
-    /// How long a seat hold lasts before it is released unpaid.
+    /// Default time a seat hold of a new concert lasts before it is released
+    /// unpaid (whole seconds; an operator changes it per concert).
     #[arg(long, env = "LINEUP_HOLD_TTL", default_value = "5m", value_parser = humantime::parse_duration)]
     pub hold_ttl: Duration,
 
@@ -228,6 +234,44 @@ pub struct ServeArgs {
     /// admin token when none is given, and print how to try it.
     #[arg(long, env = "LINEUP_DEMO")]
     pub demo: bool,
+}
+
+/// An operator's admin token and the name the audit log gives them.
+#[derive(Clone)]
+pub struct NamedToken {
+    pub name: String,
+    pub token: SecretString,
+}
+
+impl std::fmt::Debug for NamedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NamedToken({}, [REDACTED])", self.name)
+    }
+}
+
+fn parse_named_token(text: &str) -> Result<NamedToken, String> {
+    let (name, token) = text
+        .trim()
+        .split_once('=')
+        .ok_or("an admin token reads name=token")?;
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(format!(
+            "admin token name {name:?}: letters, digits, - and _ only"
+        ));
+    }
+    if token.len() < 16 {
+        return Err(format!(
+            "the admin token of {name} must be at least 16 characters long"
+        ));
+    }
+    Ok(NamedToken {
+        name: name.to_owned(),
+        token: SecretString::from(token.to_owned()),
+    })
 }
 
 /// A proxy address: a CIDR range, or one address.
@@ -268,12 +312,13 @@ pub struct Config {
     pub database_timeout: Duration,
     pub token_key: SecretString,
     pub admin_token: Option<SecretString>,
+    /// Named operators' tokens, besides `admin_token`.
+    pub admin_tokens: Vec<NamedToken>,
     pub access_token_ttl: Duration,
     pub queue_token_ttl: Duration,
     /// Settings a new concert starts with.
     pub queue_defaults: QueueSettings,
     pub admit_interval: Duration,
-    pub hold_ttl: Duration,
     pub payment_timeout: Duration,
     pub charge_policy: ChargePolicy,
     pub log_format: LogFormat,
@@ -409,15 +454,18 @@ impl Config {
         ] {
             ensure!(!value.is_zero(), "{name} must be longer than zero");
         }
-        let queue_defaults = QueueSettings::parse(
-            args.admit_per_second,
-            args.max_active,
-            args.max_waiting,
-            args.active_ttl.as_secs(),
-            false,
-        )
+        let queue_defaults = QueueSettings {
+            admit_per_second: args.admit_per_second,
+            max_active: args.max_active,
+            max_waiting: args.max_waiting,
+            active_ttl_seconds: u32::try_from(args.active_ttl.as_secs()).unwrap_or(u32::MAX),
+            // Holds count in whole seconds; a part second rounds up.
+            hold_ttl_seconds: u32::try_from(args.hold_ttl.as_millis().div_ceil(1000)).unwrap_or(u32::MAX),
+            paused: false,
+        }
+        .checked()
         .map_err(anyhow::Error::msg)
-        .context("invalid queue defaults (LINEUP_ADMIT_PER_SECOND, LINEUP_MAX_ACTIVE, LINEUP_MAX_WAITING, LINEUP_ACTIVE_TTL)")?;
+        .context("invalid queue defaults (LINEUP_ADMIT_PER_SECOND, LINEUP_MAX_ACTIVE, LINEUP_MAX_WAITING, LINEUP_ACTIVE_TTL, LINEUP_HOLD_TTL)")?;
 
         Ok(Self {
             listen: args.listen,
@@ -430,11 +478,11 @@ impl Config {
             database_timeout: args.database_timeout,
             token_key,
             admin_token,
+            admin_tokens: args.admin_tokens,
             access_token_ttl: args.access_token_ttl,
             queue_token_ttl: args.queue_token_ttl,
             queue_defaults,
             admit_interval: args.admit_interval,
-            hold_ttl: args.hold_ttl,
             payment_timeout: args.payment_timeout,
             charge_policy: ChargePolicy {
                 min: args.charge_min,
@@ -487,7 +535,7 @@ mod tests {
     fn defaults_serve_https_with_a_self_signed_certificate() {
         let config = parse(&[]).unwrap();
         assert_eq!(config.transport, Transport::TlsSelfSigned);
-        assert_eq!(config.hold_ttl, Duration::from_secs(300));
+        assert_eq!(config.queue_defaults.hold_ttl_seconds, 300);
         assert_eq!(config.queue_defaults.admit_per_second, 100);
     }
 
@@ -575,9 +623,25 @@ mod tests {
 
     #[test]
     fn secrets_stay_out_of_debug_output() {
-        let config = parse(&["--admin-token", "a-very-secret-admin-token"]).unwrap();
+        let config = parse(&[
+            "--admin-token",
+            "a-very-secret-admin-token",
+            "--admin-tokens",
+            "alice=alice-secret-token-0001,bob=bob-secret-token-00002",
+        ])
+        .unwrap();
+        assert_eq!(config.admin_tokens.len(), 2);
+        assert_eq!(config.admin_tokens[1].name, "bob");
         let debug = format!("{config:?}");
-        assert!(!debug.contains("0123456789abcdef"), "{debug}");
-        assert!(!debug.contains("a-very-secret-admin-token"), "{debug}");
+        for secret in [
+            "0123456789abcdef",
+            "a-very-secret-admin-token",
+            "alice-secret",
+            "bob-secret",
+        ] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+        assert!(parse(&["--admin-tokens", "carol=short"]).is_err());
+        assert!(parse(&["--admin-tokens", "no-equals-sign-token-000"]).is_err());
     }
 }

@@ -132,6 +132,10 @@ impl Error {
         code: "wrong_concert",
         message: "this queue token is for another concert",
     };
+    pub const SALE_CLOSED: Error = Error::Conflict {
+        code: "sale_closed",
+        message: "this sale is over",
+    };
     pub const PAYMENT_IN_PROGRESS: Error = Error::Conflict {
         code: "payment_in_progress",
         message: "this reservation is being paid",

@@ -92,7 +92,8 @@ impl Server {
                 .recv_timeout(Duration::from_secs(60))
                 .unwrap_or_else(|_| panic!("no listening line; log so far: {:#?}", server.history));
             if let Some(rest) = line.split("://localhost:").nth(1) {
-                server.port = rest.split_whitespace().next().unwrap().parse().unwrap();
+                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                server.port = digits.parse().expect("a port after ://localhost:");
             }
             server.history.push(line);
         }
@@ -213,4 +214,75 @@ async fn plain_http_is_served_only_when_asked(db: PgPool) {
         .unwrap();
     assert_eq!(response.status(), 200);
     assert!(server.stop_with("-TERM").await);
+}
+
+#[sqlx::test]
+async fn operators_actions_are_audited_by_name_and_no_secret_is_logged(db: PgPool) {
+    let alice = "alice-admin-token-0123456789";
+    let mut server = Server::start(
+        &db,
+        &[
+            "--admin-tokens",
+            &format!("alice={alice}"),
+            "--log-format",
+            "json",
+            "--demo",
+        ],
+    );
+    let client = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let base = format!("https://localhost:{}", server.port);
+    let concert = lineup::demo::DEMO_CONCERT_ID;
+    let changed = client
+        .put(format!("{base}/admin/v1/concerts/{concert}/queue"))
+        .bearer_auth(alice)
+        .json(&serde_json::json!({"admit_per_second": 42}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200);
+    let user: serde_json::Value = client
+        .post(format!("{base}/api/v1/users"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = user["access_token"].as_str().unwrap().to_owned();
+    let balance = client
+        .get(format!(
+            "{base}/api/v1/users/{}/balance",
+            user["user_id"].as_str().unwrap()
+        ))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(balance.status(), 200);
+
+    assert!(server.stop_with("-TERM").await);
+    let lines = server.log_lines();
+    let audit: Vec<serde_json::Value> = lines
+        .iter()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|entry| entry["target"] == "lineup::audit")
+        .collect();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e["operator"] == "alice" && e["action"] == "change_settings"),
+        "{lines:#?}"
+    );
+    let log = lines.join("\n");
+    for secret in [alice, access.as_str(), lineup::config::DEMO_TOKEN_KEY] {
+        assert!(!log.contains(secret), "a secret reached the log");
+    }
+    // One line per request, with its route and status.
+    assert!(
+        log.contains(r#""route":"/api/v1/users/{user_id}/balance""#),
+        "{log}"
+    );
 }

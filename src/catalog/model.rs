@@ -13,6 +13,8 @@ pub struct Concert {
     pub opens_at: DateTime<Utc>,
     /// Settings as stored in PostgreSQL: the fallback when Redis lost its copy.
     pub stored_settings: QueueSettings,
+    /// When an operator closed the sale: no joins, admissions or holds after it.
+    pub closed_at: Option<DateTime<Utc>>,
     /// Its schedules, earliest first.
     pub schedules: Vec<ScheduleId>,
 }

@@ -27,7 +27,9 @@ struct ConcertRow {
     max_active: i32,
     max_waiting: i32,
     active_ttl_seconds: i32,
+    hold_ttl_seconds: i32,
     paused: bool,
+    closed_at: Option<DateTime<Utc>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -143,8 +145,8 @@ impl Catalog {
         let mut tx = postgres::begin(&self.pool).await?;
         let inserted = sqlx::query(
             "INSERT INTO concerts (concert_id, title, venue, opens_at, admit_per_second,
-                 max_active, max_waiting, active_ttl_seconds, paused)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                 max_active, max_waiting, active_ttl_seconds, paused, hold_ttl_seconds)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
              ON CONFLICT (concert_id) DO NOTHING",
         )
         .bind(id.as_uuid())
@@ -156,6 +158,7 @@ impl Catalog {
         .bind(settings.max_waiting as i32)
         .bind(settings.active_ttl_seconds as i32)
         .bind(settings.paused)
+        .bind(settings.hold_ttl_seconds as i32)
         .execute(&mut *tx)
         .await?
         .rows_affected()
@@ -190,11 +193,23 @@ impl Catalog {
         Ok(true)
     }
 
+    /// Marks a sale closed (once; a second close keeps the first time).
+    pub async fn close(&self, id: ConcertId) -> Result<DateTime<Utc>> {
+        let closed_at: DateTime<Utc> = sqlx::query_scalar(
+            "UPDATE concerts SET closed_at = COALESCE(closed_at, now()) WHERE concert_id = $1 RETURNING closed_at",
+        )
+        .bind(id.as_uuid())
+        .fetch_one(&self.pool)
+        .await?;
+        self.reload().await?;
+        Ok(closed_at)
+    }
+
     /// Stores an operator's queue settings as the durable fallback.
     pub async fn save_settings(&self, id: ConcertId, settings: QueueSettings) -> Result<()> {
         sqlx::query(
             "UPDATE concerts SET admit_per_second = $2, max_active = $3, max_waiting = $4,
-                 active_ttl_seconds = $5, paused = $6
+                 active_ttl_seconds = $5, paused = $6, hold_ttl_seconds = $7
              WHERE concert_id = $1",
         )
         .bind(id.as_uuid())
@@ -203,6 +218,7 @@ impl Catalog {
         .bind(settings.max_waiting as i32)
         .bind(settings.active_ttl_seconds as i32)
         .bind(settings.paused)
+        .bind(settings.hold_ttl_seconds as i32)
         .execute(&self.pool)
         .await?;
         self.reload().await?;
@@ -225,7 +241,7 @@ impl Catalog {
     async fn read_all(pool: &PgPool) -> Result<CatalogSnapshot> {
         let concerts: Vec<ConcertRow> = sqlx::query_as(
             "SELECT concert_id, title, venue, opens_at, admit_per_second, max_active,
-                    max_waiting, active_ttl_seconds, paused
+                    max_waiting, active_ttl_seconds, hold_ttl_seconds, paused, closed_at
              FROM concerts ORDER BY opens_at, concert_id",
         )
         .fetch_all(pool)
@@ -269,18 +285,21 @@ impl Catalog {
         for row in concerts {
             // Rows were checked on the way in; a row edited by hand into nonsense
             // falls back to the smallest valid settings rather than failing boot.
-            let stored_settings = QueueSettings::parse(
-                row.admit_per_second.max(1) as u32,
-                row.max_active.max(1) as u32,
-                row.max_waiting.max(0) as u32,
-                row.active_ttl_seconds.max(1) as u64,
-                row.paused,
-            )
+            let stored_settings = QueueSettings {
+                admit_per_second: row.admit_per_second.max(1) as u32,
+                max_active: row.max_active.max(1) as u32,
+                max_waiting: row.max_waiting.max(0) as u32,
+                active_ttl_seconds: row.active_ttl_seconds.max(1) as u32,
+                hold_ttl_seconds: row.hold_ttl_seconds.max(1) as u32,
+                paused: row.paused,
+            }
+            .checked()
             .unwrap_or(QueueSettings {
                 admit_per_second: 1,
                 max_active: 1,
                 max_waiting: 0,
                 active_ttl_seconds: 1,
+                hold_ttl_seconds: 1,
                 paused: true,
             });
             let concert = Arc::new(Concert {
@@ -289,6 +308,7 @@ impl Catalog {
                 venue: row.venue,
                 opens_at: row.opens_at,
                 stored_settings,
+                closed_at: row.closed_at,
                 schedules: schedules_of.remove(&row.concert_id).unwrap_or_default(),
             });
             snapshot.concerts_by_id.insert(concert.id, concert.clone());

@@ -60,10 +60,19 @@ proptest! {
 
     #[test]
     fn queue_settings_are_accepted_exactly_in_range(
-        rate in any::<u32>(), max_active in any::<u32>(), max_waiting in any::<u32>(), ttl in any::<u64>(), paused in any::<bool>()
+        rate in any::<u32>(), max_active in any::<u32>(), max_waiting in any::<u32>(),
+        ttl in any::<u32>(), hold in any::<u32>(), paused in any::<bool>()
     ) {
-        let allowed = (1..=100_000).contains(&rate) && (1..=1_000_000).contains(&max_active) && (1..=86_400).contains(&ttl);
-        let parsed = QueueSettings::parse(rate, max_active, max_waiting, ttl, paused);
-        prop_assert_eq!(parsed.is_ok(), allowed);
+        let allowed = (1..=100_000).contains(&rate) && (1..=1_000_000).contains(&max_active)
+            && (1..=86_400).contains(&ttl) && (1..=3_600).contains(&hold);
+        let settings = QueueSettings {
+            admit_per_second: rate,
+            max_active,
+            max_waiting,
+            active_ttl_seconds: ttl,
+            hold_ttl_seconds: hold,
+            paused,
+        };
+        prop_assert_eq!(settings.checked().is_ok(), allowed);
     }
 }

@@ -176,8 +176,12 @@ impl FromRequestParts<AppState> for AnyAgeQueueToken {
     }
 }
 
-/// An operator holding the admin token (compared in constant time).
-pub struct Admin;
+/// An operator holding one of the admin tokens, by name (for the audit log).
+/// Every token is compared, in constant time, so the answer's timing tells
+/// nothing about which one came close.
+pub struct Admin {
+    pub name: String,
+}
 
 impl FromRequestParts<AppState> for Admin {
     type Rejection = Error;
@@ -187,21 +191,27 @@ impl FromRequestParts<AppState> for Admin {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let token = bearer(parts)?;
-        let Some(expected) = &state.admin_token else {
+        if state.admins.is_empty() {
             return Err(Error::Unauthenticated {
                 code: "invalid_admin_token",
                 message: "the admin API is disabled: no LINEUP_ADMIN_TOKEN is set",
             });
-        };
-        if constant_time_eq::constant_time_eq(token.as_bytes(), expected.expose_secret().as_bytes())
-        {
-            Ok(Admin)
-        } else {
-            Err(Error::Unauthenticated {
+        }
+        let mut operator = None;
+        for admin in state.admins.iter() {
+            if constant_time_eq::constant_time_eq(
+                token.as_bytes(),
+                admin.token.expose_secret().as_bytes(),
+            ) {
+                operator = Some(admin.name.clone());
+            }
+        }
+        operator
+            .map(|name| Admin { name })
+            .ok_or(Error::Unauthenticated {
                 code: "invalid_admin_token",
                 message: "the admin token is wrong",
             })
-        }
     }
 }
 

@@ -1,6 +1,6 @@
 use super::{QueueSettings, QueueSettingsChange};
 use crate::catalog::{Catalog, Concert};
-use crate::domain::{ConcertId, UserId};
+use crate::domain::{ConcertId, ReservationId, UserId};
 use crate::error::{Error, Result};
 use crate::store::RedisStore;
 use crate::store::redis::reply_field as field;
@@ -83,11 +83,10 @@ impl QueueService {
             .ok_or_else(|| Error::not_found("concert_not_found", "no concert has this id"))?;
         let now = Utc::now();
         let snapshot = self.catalog.snapshot();
-        if !snapshot.schedules_of(&concert).any(|s| !s.has_started(now)) {
-            return Err(Error::Conflict {
-                code: "sale_closed",
-                message: "every date of this concert has started; the sale is over",
-            });
+        if concert.closed_at.is_some()
+            || !snapshot.schedules_of(&concert).any(|s| !s.has_started(now))
+        {
+            return Err(Error::SALE_CLOSED);
         }
         let keys = self.redis.keys.concert(concert_id);
         let settings = concert.stored_settings;
@@ -106,10 +105,14 @@ impl QueueService {
             .invoke_async(&mut self.redis.conn())
             .await?;
         let state: String = field(&reply, 0)?;
-        if state == "queue_full" {
-            return Err(Error::QueueFull {
-                retry_after: QUEUE_FULL_RETRY_AFTER,
-            });
+        match state.as_str() {
+            "queue_full" => {
+                return Err(Error::QueueFull {
+                    retry_after: QUEUE_FULL_RETRY_AFTER,
+                });
+            }
+            "sale_closed" => return Err(Error::SALE_CLOSED),
+            _ => {}
         }
         let jti: String = field(&reply, 1)?;
         let position: u64 = field(&reply, 2)?;
@@ -251,6 +254,51 @@ impl QueueService {
             )
             .await?;
         Ok(())
+    }
+
+    /// Ends a sale: PostgreSQL records when, Redis stops joins, admissions and
+    /// holds and dismisses the line. Returns when it closed and how many were
+    /// still waiting.
+    pub async fn close(&self, concert: ConcertId) -> Result<(DateTime<Utc>, u64)> {
+        let closed_at = self.catalog.close(concert).await?;
+        let keys = self.redis.keys.concert(concert);
+        let dismissed: u64 = self
+            .redis
+            .scripts
+            .close
+            .key(keys.cfg())
+            .key(keys.wait())
+            .invoke_async(&mut self.redis.conn())
+            .await?;
+        Ok((closed_at, dismissed))
+    }
+
+    /// Removes one person from the line or their admission. Returns where they
+    /// stood (`None` when nowhere) and their open reservation, for the caller
+    /// to release.
+    pub async fn evict(
+        &self,
+        concert: ConcertId,
+        user: UserId,
+    ) -> Result<Option<(TicketStatus, Option<ReservationId>)>> {
+        let keys = self.redis.keys.concert(concert);
+        let (was, reservation): (String, String) = self
+            .redis
+            .scripts
+            .evict
+            .key(keys.wait())
+            .key(keys.active())
+            .key(keys.jti())
+            .key(keys.user_res())
+            .arg(user.to_string())
+            .invoke_async(&mut self.redis.conn())
+            .await?;
+        let status = match was.as_str() {
+            "waiting" => TicketStatus::Waiting,
+            "active" => TicketStatus::Active,
+            _ => return Ok(None),
+        };
+        Ok(Some((status, reservation.parse().ok())))
     }
 
     /// How many wait and how many are admitted now.

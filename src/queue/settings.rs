@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 
-/// How one concert's line is admitted. Live in Redis (`cfg` hash) so every
-/// server sees an operator's change at once; also kept in PostgreSQL.
+/// How one concert's line is admitted and held. Live in Redis (`cfg` hash) so
+/// every server sees an operator's change at once; also kept in PostgreSQL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueSettings {
     /// Users admitted per second, all servers together.
@@ -12,6 +12,8 @@ pub struct QueueSettings {
     pub max_waiting: u32,
     /// How long an admission lasts.
     pub active_ttl_seconds: u32,
+    /// How long a seat hold lasts unpaid.
+    pub hold_ttl_seconds: u32,
     /// Admission stopped by an operator.
     pub paused: bool,
 }
@@ -19,53 +21,48 @@ pub struct QueueSettings {
 /// Upper bounds that keep a typo from admitting a whole stadium at once.
 pub const MAX_ADMIT_PER_SECOND: u32 = 100_000;
 pub const MAX_ACTIVE: u32 = 1_000_000;
-pub const MAX_ACTIVE_TTL_SECONDS: u64 = 24 * 3600;
+pub const MAX_ACTIVE_TTL_SECONDS: u32 = 24 * 3600;
+pub const MAX_HOLD_TTL_SECONDS: u32 = 3600;
 
 impl QueueSettings {
-    pub fn parse(
-        admit_per_second: u32,
-        max_active: u32,
-        max_waiting: u32,
-        active_ttl_seconds: u64,
-        paused: bool,
-    ) -> Result<Self, String> {
-        if !(1..=MAX_ADMIT_PER_SECOND).contains(&admit_per_second) {
+    /// These settings, if every one is in range.
+    pub fn checked(self) -> Result<Self, String> {
+        if !(1..=MAX_ADMIT_PER_SECOND).contains(&self.admit_per_second) {
             return Err(format!(
                 "admit_per_second must be between 1 and {MAX_ADMIT_PER_SECOND}"
             ));
         }
-        if !(1..=MAX_ACTIVE).contains(&max_active) {
+        if !(1..=MAX_ACTIVE).contains(&self.max_active) {
             return Err(format!("max_active must be between 1 and {MAX_ACTIVE}"));
         }
-        if !(1..=MAX_ACTIVE_TTL_SECONDS).contains(&active_ttl_seconds) {
+        if !(1..=MAX_ACTIVE_TTL_SECONDS).contains(&self.active_ttl_seconds) {
             return Err(format!(
                 "active_ttl_seconds must be between 1 and {MAX_ACTIVE_TTL_SECONDS}"
             ));
         }
-        Ok(Self {
-            admit_per_second,
-            max_active,
-            max_waiting,
-            active_ttl_seconds: active_ttl_seconds as u32,
-            paused,
-        })
+        if !(1..=MAX_HOLD_TTL_SECONDS).contains(&self.hold_ttl_seconds) {
+            return Err(format!(
+                "hold_ttl_seconds must be between 1 and {MAX_HOLD_TTL_SECONDS}"
+            ));
+        }
+        Ok(self)
     }
 
     /// A copy with the fields of `change` that are set.
     pub fn apply(self, change: &QueueSettingsChange) -> Result<Self, String> {
-        Self::parse(
-            change.admit_per_second.unwrap_or(self.admit_per_second),
-            change.max_active.unwrap_or(self.max_active),
-            change.max_waiting.unwrap_or(self.max_waiting),
-            change
-                .active_ttl_seconds
-                .map_or(u64::from(self.active_ttl_seconds), u64::from),
-            change.paused.unwrap_or(self.paused),
-        )
+        QueueSettings {
+            admit_per_second: change.admit_per_second.unwrap_or(self.admit_per_second),
+            max_active: change.max_active.unwrap_or(self.max_active),
+            max_waiting: change.max_waiting.unwrap_or(self.max_waiting),
+            active_ttl_seconds: change.active_ttl_seconds.unwrap_or(self.active_ttl_seconds),
+            hold_ttl_seconds: change.hold_ttl_seconds.unwrap_or(self.hold_ttl_seconds),
+            paused: change.paused.unwrap_or(self.paused),
+        }
+        .checked()
     }
 
     /// The fields and values of the Redis `cfg` hash; the scripts read these names.
-    pub fn to_redis_fields(self) -> [(&'static str, String); 5] {
+    pub fn to_redis_fields(self) -> [(&'static str, String); 6] {
         [
             ("admit_per_second", self.admit_per_second.to_string()),
             ("max_active", self.max_active.to_string()),
@@ -74,6 +71,10 @@ impl QueueSettings {
                 "active_ttl_ms",
                 (u64::from(self.active_ttl_seconds) * 1000).to_string(),
             ),
+            (
+                "hold_ttl_ms",
+                (u64::from(self.hold_ttl_seconds) * 1000).to_string(),
+            ),
             ("paused", u8::from(self.paused).to_string()),
         ]
     }
@@ -81,14 +82,20 @@ impl QueueSettings {
     /// Settings from the Redis `cfg` hash, each missing field taken from `fallback`.
     pub fn from_redis_fields(fields: &[(String, String)], fallback: Self) -> Self {
         let mut settings = fallback;
+        let seconds = |ms: &str| ms.parse::<u64>().ok().map(|ms| (ms / 1000) as u32);
         for (name, value) in fields {
             match name.as_str() {
                 "admit_per_second" => set_parsed(&mut settings.admit_per_second, value),
                 "max_active" => set_parsed(&mut settings.max_active, value),
                 "max_waiting" => set_parsed(&mut settings.max_waiting, value),
                 "active_ttl_ms" => {
-                    if let Ok(ms) = value.parse::<u64>() {
-                        settings.active_ttl_seconds = (ms / 1000) as u32;
+                    if let Some(s) = seconds(value) {
+                        settings.active_ttl_seconds = s;
+                    }
+                }
+                "hold_ttl_ms" => {
+                    if let Some(s) = seconds(value) {
+                        settings.hold_ttl_seconds = s;
                     }
                 }
                 "paused" => settings.paused = value == "1",
@@ -113,6 +120,7 @@ pub struct QueueSettingsChange {
     pub max_active: Option<u32>,
     pub max_waiting: Option<u32>,
     pub active_ttl_seconds: Option<u32>,
+    pub hold_ttl_seconds: Option<u32>,
     pub paused: Option<bool>,
 }
 
@@ -120,8 +128,25 @@ pub struct QueueSettingsChange {
 mod tests {
     use super::*;
 
+    fn settings(
+        rate: u32,
+        max_active: u32,
+        max_waiting: u32,
+        active_ttl: u32,
+        paused: bool,
+    ) -> QueueSettings {
+        QueueSettings {
+            admit_per_second: rate,
+            max_active,
+            max_waiting,
+            active_ttl_seconds: active_ttl,
+            hold_ttl_seconds: 300,
+            paused,
+        }
+    }
+
     fn defaults() -> QueueSettings {
-        QueueSettings::parse(100, 1000, 0, 600, false).unwrap()
+        settings(100, 1000, 0, 600, false)
     }
 
     #[test]
@@ -152,6 +177,10 @@ mod tests {
                 active_ttl_seconds: Some(0),
                 ..Default::default()
             },
+            QueueSettingsChange {
+                hold_ttl_seconds: Some(3601),
+                ..Default::default()
+            },
         ] {
             assert!(defaults().apply(&change).is_err(), "{change:?}");
         }
@@ -159,7 +188,10 @@ mod tests {
 
     #[test]
     fn settings_round_trip_through_redis_fields() {
-        let settings = QueueSettings::parse(7, 30, 500, 90, true).unwrap();
+        let settings = QueueSettings {
+            hold_ttl_seconds: 45,
+            ..settings(7, 30, 500, 90, true)
+        };
         let fields: Vec<(String, String)> = settings
             .to_redis_fields()
             .into_iter()

@@ -15,27 +15,22 @@ use std::time::Duration;
 
 /// Margin of the `holding` marker over the hold, for clock skew.
 const HOLDING_SKEW: Duration = Duration::from_secs(1);
+/// A hold's length when the catalog does not know the concert yet.
+const DEFAULT_HOLD_TTL: Duration = Duration::from_secs(300);
 
 #[derive(Clone)]
 pub struct ReservationService {
     redis: RedisStore,
     catalog: Arc<Catalog>,
-    hold_ttl: Duration,
     /// A payment extends its holds this much; the `holding` key lives as long.
     payment_timeout: Duration,
 }
 
 impl ReservationService {
-    pub fn new(
-        redis: RedisStore,
-        catalog: Arc<Catalog>,
-        hold_ttl: Duration,
-        payment_timeout: Duration,
-    ) -> Self {
+    pub fn new(redis: RedisStore, catalog: Arc<Catalog>, payment_timeout: Duration) -> Self {
         Self {
             redis,
             catalog,
-            hold_ttl,
             payment_timeout,
         }
     }
@@ -84,10 +79,19 @@ impl ReservationService {
             })
             .ok_or_else(|| Error::internal("seat prices overflow"))?;
 
+        // The concert's hold TTL as this server knows it; the script uses the
+        // live setting in Redis when an operator has changed it.
+        let hold_ttl = self
+            .catalog
+            .snapshot()
+            .concert(claims.cid)
+            .map_or(DEFAULT_HOLD_TTL, |c| {
+                Duration::from_secs(u64::from(c.stored_settings.hold_ttl_seconds))
+            });
         let id = ReservationId::new();
-        self.mark_holding(claims.sub, id).await?;
+        self.mark_holding(claims.sub, id, hold_ttl).await?;
         let outcome = self
-            .run_hold(claims, &schedule, selection, id, amount)
+            .run_hold(claims, &schedule, selection, id, amount, hold_ttl)
             .await;
         if outcome.is_err() {
             self.unmark_holding(claims.sub, id).await;
@@ -102,6 +106,7 @@ impl ReservationService {
         selection: &SeatSelection,
         id: ReservationId,
         amount: Money,
+        hold_ttl: Duration,
     ) -> Result<Reservation> {
         let keys = self.redis.keys.concert(claims.cid);
         // Two rounds at most: the second after reloading the sold seats.
@@ -115,14 +120,15 @@ impl ReservationService {
                 .key(keys.sold(schedule.id))
                 .key(keys.sold_loaded(schedule.id))
                 .key(keys.held(schedule.id))
-                .key(keys.reservation(id));
-            invocation.key(keys.holds(schedule.id, selection.seats()));
+                .key(keys.reservation(id))
+                .key(keys.cfg())
+                .key(keys.holds(schedule.id, selection.seats()));
             invocation
                 .arg(claims.sub.to_string())
                 .arg(&claims.jti)
                 .arg(id.to_string())
                 .arg(schedule.id.to_string())
-                .arg(self.hold_ttl.as_millis() as u64)
+                .arg(hold_ttl.as_millis() as u64)
                 .arg(amount.won())
                 .arg(claims.cid.to_string())
                 .arg(seat_numbers(selection.seats()));
@@ -145,6 +151,7 @@ impl ReservationService {
                     });
                 }
                 Some("sold_not_loaded") => self.load_sold(claims.cid, schedule.id).await?,
+                Some("sale_closed") => return Err(Error::SALE_CLOSED),
                 Some("waiting") => return Err(Error::NOT_ADMITTED),
                 Some("expired") => return Err(Error::TOKEN_EXPIRED),
                 Some("reservation_exists") => {
@@ -171,11 +178,15 @@ impl ReservationService {
     /// refused until the hold ends (by this server's clock, plus a second for
     /// skew against Redis's). Set before the hold script runs and cleared if it
     /// fails, so a charge racing a hold errs on the side of refusing.
-    async fn mark_holding(&self, user: UserId, id: ReservationId) -> Result<()> {
+    async fn mark_holding(
+        &self,
+        user: UserId,
+        id: ReservationId,
+        hold_ttl: Duration,
+    ) -> Result<()> {
         let key = self.redis.keys.user_holding(user);
-        let until_ms =
-            Utc::now().timestamp_millis() + (self.hold_ttl + HOLDING_SKEW).as_millis() as i64;
-        let key_lifetime = self.hold_ttl + self.payment_timeout + HOLDING_SKEW;
+        let until_ms = Utc::now().timestamp_millis() + (hold_ttl + HOLDING_SKEW).as_millis() as i64;
+        let key_lifetime = hold_ttl + self.payment_timeout + HOLDING_SKEW;
         let () = redis::pipe()
             .zadd(&key, id.to_string(), until_ms)
             .ignore()
@@ -249,21 +260,35 @@ impl ReservationService {
 
     /// Releases a held reservation of the token's user.
     pub async fn release(&self, claims: &QueueClaims, id: ReservationId) -> Result<()> {
-        let stored = self.find_owned(claims, id).await?;
-        let keys = self.redis.keys.concert(claims.cid);
+        self.release_of(claims.cid, claims.sub, id).await
+    }
+
+    /// Releases a held reservation of `user` in `concert` (the owner check is
+    /// the release script's): for its holder, or an operator evicting them.
+    pub async fn release_of(
+        &self,
+        concert: ConcertId,
+        user: UserId,
+        id: ReservationId,
+    ) -> Result<()> {
+        let stored = self
+            .find(concert, id)
+            .await?
+            .ok_or_else(reservation_not_found)?;
+        let keys = self.redis.keys.concert(concert);
         let mut invocation = self.redis.scripts.release.prepare_invoke();
         invocation
             .key(keys.user_res())
             .key(keys.reservation(id))
             .key(keys.held(stored.schedule))
             .key(keys.holds(stored.schedule, &stored.seats))
-            .arg(claims.sub.to_string())
+            .arg(user.to_string())
             .arg(id.to_string())
             .arg(seat_numbers(&stored.seats));
         let outcome: String = invocation.invoke_async(&mut self.redis.conn()).await?;
         match outcome.as_str() {
             "released" => {
-                self.unmark_holding(claims.sub, id).await;
+                self.unmark_holding(user, id).await;
                 Ok(())
             }
             "not_found" => Err(reservation_not_found()),

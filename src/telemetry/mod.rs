@@ -13,6 +13,11 @@ pub fn init(format: LogFormat) {
         .with_target(false);
     let _ = match format {
         LogFormat::Pretty => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        // JSON keeps the target: collectors filter the audit log (`lineup::audit`) by it.
+        LogFormat::Json => builder
+            .with_target(true)
+            .json()
+            .flatten_event(true)
+            .try_init(),
     };
 }

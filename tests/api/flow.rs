@@ -148,7 +148,7 @@ async fn operators_change_queue_settings_and_they_persist(db: PgPool) {
     assert_eq!(
         before,
         json!({"admit_per_second": 100000, "max_active": 100000, "max_waiting": 0,
-               "active_ttl_seconds": 600, "paused": false, "waiting": 0, "active": 0})
+               "active_ttl_seconds": 600, "hold_ttl_seconds": 300, "paused": false, "waiting": 0, "active": 0})
     );
     let response = app
         .request(
@@ -161,7 +161,7 @@ async fn operators_change_queue_settings_and_they_persist(db: PgPool) {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         response.json::<Value>().await.unwrap(),
-        json!({"admit_per_second": 7, "max_active": 100000, "max_waiting": 0, "active_ttl_seconds": 600, "paused": true})
+        json!({"admit_per_second": 7, "max_active": 100000, "max_waiting": 0, "active_ttl_seconds": 600, "hold_ttl_seconds": 300, "paused": true})
     );
     let stored: (i32, bool) =
         sqlx::query_as("SELECT admit_per_second, paused FROM concerts WHERE concert_id = $1")

@@ -5,21 +5,16 @@
 mod helpers;
 
 mod admin;
-mod auth;
 mod bad_input;
-mod catalog;
-mod contract;
 mod cuttable;
 mod dependency_outage;
 mod exactly_once;
 mod flow;
 mod hardening;
 mod observability;
-mod outage;
 mod payments;
 mod queue;
 mod races;
 mod recovery;
 mod reservations;
 mod token_attacks;
-mod wallet;

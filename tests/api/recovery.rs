@@ -246,7 +246,7 @@ async fn a_payment_postgres_could_not_decide_leaves_the_one_reservation_held(db:
     config.database_timeout = Duration::from_millis(500);
     // A payment extends the holds by a second; the hold itself lasts longer.
     config.payment_timeout = Duration::from_secs(1);
-    config.hold_ttl = Duration::from_secs(20);
+    config.queue_defaults.hold_ttl_seconds = 20;
     let app = start(proxied, config).await;
     let concert = app.create_concert(2, 10).await;
     let (user, token) = app.admitted_user(concert.id, 100_000).await;
