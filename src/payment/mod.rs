@@ -26,7 +26,7 @@ use sqlx::PgPool;
 use std::time::Duration;
 use uuid::Uuid;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Payment {
     pub payment_id: PaymentId,
     pub reservation_id: ReservationId,
@@ -36,6 +36,7 @@ pub struct Payment {
     pub amount: i64,
     /// The balance right after this payment.
     pub balance: i64,
+    #[schema(value_type = String, example = "paid")]
     pub status: &'static str,
     pub paid_at: DateTime<Utc>,
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Where a queue token stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TicketStatus {
     Waiting,
@@ -21,7 +21,7 @@ pub enum TicketStatus {
 }
 
 /// The answer to joining and to every status poll.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct QueueTicket {
     pub token: String,
     pub user_id: UserId,
@@ -36,7 +36,7 @@ pub struct QueueTicket {
 }
 
 /// Live numbers of one concert's line, for operators.
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Copy, Debug, Serialize, utoipa::ToSchema)]
 pub struct QueueStats {
     pub waiting: u64,
     pub active: u64,

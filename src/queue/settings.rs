@@ -2,7 +2,7 @@ use serde::{Deserialize, Serialize};
 
 /// How one concert's line is admitted and held. Live in Redis (`cfg` hash) so
 /// every server sees an operator's change at once; also kept in PostgreSQL.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueueSettings {
     /// Users admitted per second, all servers together.
     pub admit_per_second: u32,
@@ -113,7 +113,7 @@ fn set_parsed(field: &mut u32, value: &str) {
 }
 
 /// An operator's change: any subset of the settings.
-#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QueueSettingsChange {
     pub admit_per_second: Option<u32>,

@@ -5,7 +5,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 
 /// A reservation as its holder sees it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Reservation {
     pub reservation_id: ReservationId,
     pub concert_id: ConcertId,
@@ -13,6 +13,7 @@ pub struct Reservation {
     pub seat_nos: Vec<u32>,
     pub amount: i64,
     /// Always `held`: a paid reservation ends and becomes a payment.
+    #[schema(value_type = String, example = "held")]
     pub status: &'static str,
     pub held_until: DateTime<Utc>,
 }
@@ -88,7 +89,7 @@ impl StoredReservation {
 }
 
 /// One seat of a seat map.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SeatStatus {
     Available,
@@ -96,14 +97,14 @@ pub enum SeatStatus {
     Sold,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct SeatView {
     pub seat_no: u32,
     pub price: i64,
     pub status: SeatStatus,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct SeatMap {
     pub schedule_id: ScheduleId,
     pub seats: Vec<SeatView>,

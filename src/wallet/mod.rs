@@ -12,13 +12,13 @@ use serde::Serialize;
 use serde_json::json;
 use sqlx::PgPool;
 
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Copy, Debug, Serialize, utoipa::ToSchema)]
 pub struct Balance {
     pub user_id: UserId,
     pub balance: i64,
 }
 
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Copy, Debug, Serialize, utoipa::ToSchema)]
 pub struct Charged {
     pub user_id: UserId,
     pub balance: i64,
