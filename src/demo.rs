@@ -18,6 +18,7 @@ pub async fn seed(catalog: &Catalog, settings: QueueSettings) -> anyhow::Result<
         .with_hour(19)
         .and_then(|t| t.with_minute(0))
         .and_then(|t| t.with_second(0))
+        .and_then(|t| t.with_nanosecond(0))
         .unwrap_or(now);
     let schedules = (30..33)
         .map(|days| {

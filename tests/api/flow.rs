@@ -292,3 +292,63 @@ async fn a_concert_made_on_one_server_is_served_at_once_by_another(db: PgPool) {
     )
     .await;
 }
+
+#[sqlx::test]
+async fn the_demo_concert_is_seeded_once_and_on_sale_at_once(db: PgPool) {
+    let app = spawn_app_with(db, |config| config.demo = true).await;
+    // A second start on the same database seeds nothing new.
+    let app = app.restart().await;
+    let demo = lineup::demo::DEMO_CONCERT_ID;
+
+    let listed: Value = app
+        .get("/api/v1/concerts", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let concerts: Vec<&Value> = listed["concerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["concert_id"] == json!(demo))
+        .collect();
+    assert_eq!(concerts.len(), 1, "{listed}");
+    let opens_at =
+        chrono::DateTime::parse_from_rfc3339(concerts[0]["opens_at"].as_str().unwrap()).unwrap();
+    assert!(opens_at < chrono::Utc::now(), "the line is open at once");
+
+    let schedules: Value = app
+        .get(&format!("/api/v1/concerts/{demo}/schedules"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let schedules = schedules["schedules"].as_array().unwrap();
+    assert_eq!(schedules.len(), 3, "{schedules:?}");
+    for schedule in schedules {
+        assert_eq!(schedule["total_seats"], 50);
+        assert_eq!(schedule["available_seats"], 50);
+        let starts_at = schedule["starts_at"].as_str().unwrap();
+        assert!(starts_at.ends_with("T19:00:00Z"), "{starts_at}");
+    }
+
+    let (_, ticket) = app.admitted_user(demo, 0).await;
+    let seats: Value = app
+        .get(
+            &format!(
+                "/api/v1/schedules/{}/seats",
+                schedules[0]["schedule_id"].as_str().unwrap()
+            ),
+            Some(&ticket),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let seats = seats["seats"].as_array().unwrap();
+    assert_eq!(seats.len(), 50);
+    assert!(seats.iter().all(|s| {
+        let price = s["price"].as_i64().unwrap();
+        (30_000..=150_000).contains(&price)
+    }));
+}
