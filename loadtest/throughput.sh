@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Requests/s, p50 and p99 of lineup's hot endpoints on one server, over HTTPS
+# with keep-alive, measured with oha (`cargo install oha`) in one run.
+#
+#   loadtest/throughput.sh                 # 10 s per step, 64 connections
+#   DURATION=20s CONNECTIONS=128 loadtest/throughput.sh
+#
+# Each endpoint gets two steps: as fast as it goes (the ceiling), then a fixed
+# rate of 80% of that ceiling (`oha -q --latency-correction`, so a slow answer
+# delays no later request's clock), where p50 and p99 are read. `/healthz` is
+# the ceiling of the HTTP stack itself; every other row is also given as its
+# ratio to it. The endpoints:
+#   healthz    GET /healthz: no Redis, no token
+#   status     GET /api/v1/queue/status for a person waiting in line
+#   join       POST /api/v1/concerts/{id}/queue by a person already in line:
+#              the same token check, the same join script, the same token
+#              signing as a first join (oha sends one token; new people joining
+#              are measured by loadtest/run.sh queue_surge)
+#   seat_map   GET /api/v1/schedules/{id}/seats (50 seats) for an admitted person
+# The abuse limits are switched off: every request comes from one address and
+# one user. Uses a fresh database `lineup_throughput` and a Redis prefix of its own.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-64}
+DB=lineup_throughput
+EXTRA_ENV="LINEUP_LIMIT_ADDRESS_RATE=0 LINEUP_LIMIT_USER_RATE=0 LINEUP_ADMIT_PER_SECOND=1000"
+# shellcheck source=loadtest/server.sh
+. loadtest/server.sh
+
+command -v oha >/dev/null || { echo "oha is missing: cargo install oha" >&2; exit 1; }
+command -v jq >/dev/null || { echo "jq is missing: apt-get install jq" >&2; exit 1; }
+start_server
+
+api() { # method path token [body]
+  curl -sk --fail-with-body -X "$1" -H "Authorization: Bearer $3" -H 'Content-Type: application/json' \
+    ${4:+-d "$4"} "$base$2"
+}
+concert_body() { # opens_at
+  jq -nc --arg opens "$1" '{title: "Throughput", venue: "Loopback", opens_at: $opens,
+    schedules: [{starts_at: "2099-01-01T19:00:00Z",
+                 seats: [range(1; 51) | {seat_no: ., price: 50000}]}]}'
+}
+
+# An open concert for the admitted person, a paused one for the waiting person.
+open=$(api POST /admin/v1/concerts "$admin_token" "$(concert_body 2020-01-01T00:00:00Z)")
+concert=$(echo "$open" | jq -r .concert_id)
+schedule=$(echo "$open" | jq -r '.schedules[0].schedule_id')
+paused=$(api POST /admin/v1/concerts "$admin_token" "$(concert_body 2020-01-01T00:00:00Z)" | jq -r .concert_id)
+api PUT "/admin/v1/concerts/$paused/queue" "$admin_token" '{"paused": true}' >/dev/null
+
+user() { api POST /api/v1/users "" "{}" | jq -r .access_token; }
+active_access=$(user)
+active_token=$(api POST "/api/v1/concerts/$concert/queue" "$active_access" | jq -r .token)
+waiting_access=$(user)
+waiting_token=$(api POST "/api/v1/concerts/$paused/queue" "$waiting_access" | jq -r .token)
+for _ in $(seq 1 50); do
+  [ "$(api GET /api/v1/queue/status "$active_token" | jq -r .status)" = active ] && break
+  sleep 0.1
+done
+
+# oha's JSON: requests/s and latencies in seconds; anything but the expected
+# status counts as an error, except the requests in flight when the step ends.
+measure() { # name expected-status rate(0 = as fast as it goes) oha-args...
+  local name=$1 expect=$2 rate=$3 out
+  shift 3
+  local pace=()
+  [ "$rate" != 0 ] && pace=(-q "$rate" --latency-correction)
+  out=$(oha --no-tui --insecure --output-format json -z "$DURATION" -c "$CONNECTIONS" "${pace[@]}" "$@")
+  echo "$out" | jq -r --arg name "$name" --arg expect "$expect" '
+    [$name,
+     (.summary.requestsPerSec | floor),
+     (.latencyPercentiles.p50 * 1000 * 100 | round / 100),
+     (.latencyPercentiles.p99 * 1000 * 100 | round / 100),
+     ([.statusCodeDistribution | to_entries[] | select(.key != $expect) | .value] | add // 0),
+     ([.errorDistribution // {} | to_entries[]
+       | select(.key != "aborted due to deadline") | .value] | add // 0)] | @tsv'
+}
+
+declare -A ceiling
+run() { # name expected-status oha-args...
+  local name=$1 expect=$2
+  shift 2
+  read -r _ rps p50 p99 wrong errors < <(measure "$name" "$expect" 0 "$@")
+  ceiling[$name]=$rps
+  local rate=$((rps * 8 / 10))
+  read -r _ paced_rps paced_p50 paced_p99 paced_wrong paced_errors < <(measure "$name" "$expect" "$rate" "$@")
+  local ratio
+  ratio=$(awk -v a="$rps" -v b="${ceiling[healthz]}" 'BEGIN { printf "%.2f", a / b }')
+  printf '| %-9s | %8s | %6s | %7s | %5s | %8s | %8s | %6s | %7s | %s |\n' \
+    "$name" "$rps" "$p50" "$p99" "$ratio" "$rate" "$paced_rps" "$paced_p50" "$paced_p99" \
+    "$((wrong + errors + paced_wrong + paced_errors))"
+}
+
+echo "lineup throughput, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $DURATION per step, $CONNECTIONS connections, HTTPS keep-alive (HTTP/1.1)"
+echo
+echo '| endpoint  | max req/s | p50 ms | p99 ms | ratio | 80% rate | achieved | p50 ms | p99 ms | errors |'
+echo '|-----------|----------:|-------:|-------:|------:|---------:|---------:|-------:|-------:|-------:|'
+run healthz 200 "$base/healthz"
+run status 200 -H "Authorization: Bearer $waiting_token" "$base/api/v1/queue/status"
+run join 200 -m POST -H "Authorization: Bearer $waiting_access" "$base/api/v1/concerts/$paused/queue"
+run seat_map 200 -H "Authorization: Bearer $active_token" "$base/api/v1/schedules/$schedule/seats"
