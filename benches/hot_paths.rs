@@ -1,6 +1,6 @@
 //! Round trips of lineup's hot paths, against the real Redis and PostgreSQL of
-//! `scripts/services.sh` (database from `LINEUP_DATABASE_URL`, default the
-//! `lineup` database of `make run`). Run: `cargo bench --bench hot_paths`.
+//! `scripts/services.sh` (database from `LINEUP_BENCH_DATABASE_URL`, default
+//! `lineup_bench`, made when missing). Run: `cargo bench --bench hot_paths`.
 //!
 //! Measures token signing and verification, each queue and hold script through
 //! its service (one Redis round trip each), and the admit tick moving a batch of
@@ -14,6 +14,7 @@ use lineup::domain::{ConcertId, ScheduleId, SeatSelection, UserId};
 use lineup::queue::{QueueSettings, admit_tick};
 use lineup::store::{RedisStore, postgres};
 use lineup::tokens::QueueClaims;
+use sqlx::migrate::MigrateDatabase;
 use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
 
@@ -48,8 +49,17 @@ struct Bench {
 async fn setup() -> Bench {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let config = config();
-    let url = std::env::var("LINEUP_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/lineup".into());
+    // A database of the benchmarks' own, so their concerts never show in the demo's list.
+    let url = std::env::var("LINEUP_BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/lineup_bench".into());
+    if !sqlx::Postgres::database_exists(&url)
+        .await
+        .expect("PostgreSQL")
+    {
+        sqlx::Postgres::create_database(&url)
+            .await
+            .expect("the bench database is created");
+    }
     let db = postgres::connect(&url, 10, Duration::from_secs(5))
         .await
         .expect("PostgreSQL");
