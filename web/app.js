@@ -49,6 +49,7 @@ const S = {
   admissionDeadline: null,
   checkingHold: false,
   lastAnnounced: null,
+  infoSeat: null,
   payment: null,
   payments: null,
   busy: false,
@@ -282,10 +283,11 @@ function renderSeats() {
     mine: mySeats(),
     onToggle: toggleSeat,
     onInfo: (seat) => {
-      const status = shownStatus(seat, S.selected, mySeats());
-      $('seat-info').textContent = t('seats.info', { seat: seat.seat_no, price: won(seat.price), status: statusText(status) });
+      S.infoSeat = seat.seat_no;
+      renderSeatInfo();
     },
   });
+  renderSeatInfo();
   const chosen = [...S.selected].sort((a, b) => a - b);
   $('selection').textContent = chosen.length
     ? t('seats.chosen', { seats: chosen.join(', '), amount: won(selectedTotal()) })
@@ -295,6 +297,13 @@ function renderSeats() {
   hold.disabled = chosen.length === 0 || S.busy;
   hold.textContent =
     chosen.length === 0 ? t('seats.holdNone') : chosen.length === 1 ? t('seats.holdOne') : t('seats.hold', { n: chosen.length });
+}
+
+/** The price and status of the seat last hovered or focused, as it is now. */
+function renderSeatInfo() {
+  const seat = S.seats.find((s) => s.seat_no === S.infoSeat);
+  const status = seat && shownStatus(seat, S.selected, mySeats());
+  $('seat-info').textContent = seat ? t('seats.info', { seat: seat.seat_no, price: won(seat.price), status: statusText(status) }) : '';
 }
 
 function renderReservation() {
@@ -650,7 +659,6 @@ async function holdSeats() {
     clearMessage();
     setReservation(r);
     S.selected.clear();
-    $('seat-info').textContent = '';
     loadSchedules();
     announce(t('res.title'));
     $('reservation-title').tabIndex = -1;
@@ -661,6 +669,7 @@ async function holdSeats() {
       const taken = e.body.seat_nos || seatNos;
       for (const no of taken) S.selected.delete(no);
       showMessage(taken.length === 1 ? 'err.seatTaken' : 'err.seatsTaken', { seats: taken.join(', ') });
+      loadSchedules();
     } else if (e.code === 'reservation_exists' && e.body.reservation_id) {
       S.reservation = { reservation_id: e.body.reservation_id, concert_id: line.concert_id };
       await restoreReservation();

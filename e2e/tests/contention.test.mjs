@@ -1,0 +1,45 @@
+// Two people, one seat: whoever holds it first has it; the other is told it
+// was taken, and their map shows it held (in text and icon, not colour only).
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { admitted, createConcert, openBrowser, seat, shot, signUpAndJoin, waitForText } from './helpers.mjs';
+
+test('a second browser that picks the same seat is told it is taken', async (t) => {
+  const concert = await createConcert({ title: 'Seat Race Night', seats: 12, price: 40_000 });
+  const first = await openBrowser(t);
+  const second = await openBrowser(t);
+  await signUpAndJoin(first.page, concert);
+  await signUpAndJoin(second.page, concert);
+  await admitted(first.page);
+  await admitted(second.page);
+  assert.equal(await seat(second.page, 7).getAttribute('data-status'), 'available');
+
+  // Both choose seat 7; the first holds it while the second's map still says available.
+  await seat(first.page, 7).click();
+  await seat(second.page, 7).click();
+  assert.equal(await seat(second.page, 7).getAttribute('aria-pressed'), 'true');
+  await first.page.getByRole('button', { name: 'Hold 1 seat' }).click();
+  await waitForText(first.page, '#res-seats', /^Seats 7 on /);
+
+  await second.page.getByRole('button', { name: 'Hold 1 seat' }).click();
+  const alert = second.page.getByRole('alert');
+  await alert.waitFor();
+  assert.equal(await second.page.locator('#message-text').textContent(), 'Seat 7 was just taken by someone else. Choose another seat.');
+  assert.equal(await second.page.locator('#reservation').isHidden(), true, 'the second person holds nothing');
+  await waitForText(second.page, '#seat-map button.seat[data-seat="7"]', /◐/);
+  assert.equal(await seat(second.page, 7).getAttribute('aria-label'), 'Seat 7, 40,000 won, held by someone');
+  assert.equal(await seat(second.page, 7).getAttribute('aria-disabled'), 'true');
+  assert.equal(await seat(second.page, 7).getAttribute('aria-pressed'), 'false');
+  assert.equal(await second.page.locator('#selection').textContent(), 'No seats chosen.');
+  await shot(second.page, 'seat-taken');
+
+  // Choosing it again (from the keyboard: it is aria-disabled, still focusable) is refused at once, with the reason.
+  await seat(second.page, 7).focus();
+  await second.page.keyboard.press('Enter');
+  assert.equal(await second.page.locator('#message-text').textContent(), 'Seat 7 is taken: it is held by someone. Choose another seat.');
+  // Another seat still works.
+  await seat(second.page, 8).click();
+  await second.page.getByRole('button', { name: 'Hold 1 seat' }).click();
+  await waitForText(second.page, '#res-seats', /^Seats 8 on /);
+});
