@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { admitted, createConcert, openBrowser, seat, shot, signUpAndJoin, waitForText } from './helpers.mjs';
+import { admitted, apiJoin, apiUser, call, createConcert, openBrowser, seat, shot, signUpAndJoin, visible, waitForText } from './helpers.mjs';
 
 test('a second browser that picks the same seat is told it is taken', async (t) => {
   const concert = await createConcert({ title: 'Seat Race Night', seats: 12, price: 40_000 });
@@ -42,4 +42,28 @@ test('a second browser that picks the same seat is told it is taken', async (t) 
   await seat(second.page, 8).click();
   await second.page.getByRole('button', { name: 'Hold 1 seat' }).click();
   await waitForText(second.page, '#res-seats', /^Seats 8 on /);
+});
+
+test('a person admitted when every seat is held or sold is told it is sold out', async (t) => {
+  const concert = await createConcert({ title: 'One Seat Only', seats: 1, price: 10_000 });
+  // Someone else is admitted first and holds the only seat.
+  const other = await apiUser();
+  const place = await apiJoin(other, concert.id);
+  let ticket = place;
+  for (let i = 0; i < 50 && ticket.status !== 'active'; i += 1) {
+    await new Promise((done) => setTimeout(done, 100));
+    ticket = (await call('GET', '/api/v1/queue/status', { token: place.token })).body;
+  }
+  assert.equal(ticket.status, 'active');
+  const hold = await call('POST', '/api/v1/reservations', { token: place.token, body: { schedule_id: concert.scheduleId, seat_nos: [1] } });
+  assert.equal(hold.status, 201);
+
+  const { page } = await openBrowser(t);
+  await signUpAndJoin(page, concert);
+  await visible(page, '#view-admitted');
+  await waitForText(page, '#dates-state', /Sold out/);
+  assert.match(await page.locator('#dates-state').textContent(), /^Sold out: every date is sold or held\./);
+  assert.equal(await page.locator('#dates button.date').count(), 0);
+  assert.equal(await page.locator('#seat-section').isHidden(), true);
+  await shot(page, 'sold-out');
 });

@@ -9,6 +9,7 @@ import {
   admitted,
   apiJoin,
   apiUser,
+  call,
   createConcert,
   openBrowser,
   seat,
@@ -18,12 +19,27 @@ import {
   waitForText,
 } from './helpers.mjs';
 
+/** Polls a queue token's status (as a person's app would) until it is admitted. */
+async function untilActive(token) {
+  for (let i = 0; i < 100; i += 1) {
+    const status = await call('GET', '/api/v1/queue/status', { token });
+    if (status.body.status === 'active') return;
+    assert.equal(status.body.status, 'waiting');
+    await new Promise((done) => setTimeout(done, 200));
+  }
+  assert.fail('never admitted');
+}
+
 test('a person waits in line, is admitted, picks a seat, charges, pays and sees the ticket', async (t) => {
   // Paused while the line forms, so the places are known; then one admission a second.
   const concert = await createConcert({ title: 'Spring Festival 2027', seats: 30, price: 55_000, settings: { paused: true, admit_per_second: 1 } });
-  for (let i = 0; i < 4; i += 1) await apiJoin(await apiUser(), concert.id);
+  const ahead = [];
+  for (let i = 0; i < 4; i += 1) {
+    const user = await apiUser();
+    ahead.push({ user, place: await apiJoin(user, concert.id) });
+  }
 
-  const { page } = await openBrowser(t);
+  const { page } = await openBrowser(t, { viewport: { width: 960, height: 640 } });
   await signUpAndJoin(page, concert);
 
   await visible(page, '#view-waiting');
@@ -48,13 +64,29 @@ test('a person waits in line, is admitted, picks a seat, charges, pays and sees 
   assert.ok(Number(await page.locator('#progress').getAttribute('value')) > 0, 'the progress bar moved');
   await shot(page, 'waiting-closer');
 
+  // The first two ahead are admitted first: one buys seats 20 and 21, the other holds 10 to 12.
+  const [buyer, holder] = ahead;
+  await untilActive(buyer.place.token);
+  assert.equal((await call('POST', `/api/v1/users/${buyer.user.user_id}/balance/charge`, { token: buyer.user.access_token, body: { amount: 200_000 } })).status, 200);
+  const bought = await call('POST', '/api/v1/reservations', { token: buyer.place.token, body: { schedule_id: concert.scheduleId, seat_nos: [20, 21] } });
+  assert.equal(bought.status, 201);
+  assert.equal((await call('POST', '/api/v1/payments', { token: buyer.place.token, body: { reservation_id: bought.body.reservation_id, amount: bought.body.amount } })).status, 201);
+  await untilActive(holder.place.token);
+  assert.equal((await call('POST', '/api/v1/reservations', { token: holder.place.token, body: { schedule_id: concert.scheduleId, seat_nos: [10, 11, 12] } })).status, 201);
+
   await admitted(page);
   assert.equal(await page.locator('#announcer').textContent(), 'It is your turn. You can choose seats now.');
+  // The map as it is now (it may have been drawn before the others were done).
+  await page.getByRole('button', { name: 'Refresh seats' }).click();
+  await waitForText(page, '#dates button.date', /25 of 30 seats left/);
+  await waitForText(page, '#seat-map button.seat[data-seat="21"]', /✕/);
+  assert.equal(await seat(page, 20).getAttribute('aria-label'), 'Seat 20, 55,000 won, sold');
+  assert.equal(await seat(page, 11).getAttribute('aria-label'), 'Seat 11, 55,000 won, held by someone');
+  assert.equal(await seat(page, 11).getAttribute('data-status'), 'held');
   assert.match(await page.locator('#admission-timer').textContent(), /^Time left to book: \d+:\d\d$/);
   const date = page.locator('#dates button.date');
   assert.equal(await date.count(), 1);
   assert.equal(await date.getAttribute('aria-pressed'), 'true');
-  assert.match(await date.textContent(), /30 of 30 seats left/);
   assert.equal(await page.locator('#seat-map button.seat').count(), 30);
   assert.equal(await page.locator('#balance').textContent(), '0 won');
 
@@ -100,7 +132,7 @@ test('a person waits in line, is admitted, picks a seat, charges, pays and sees 
   // What the page says is what the server did: one seat of the date sold.
   const all = await admin('GET', '/admin/v1/concerts');
   const mine = (all.concerts || all).find((c) => c.concert_id === concert.id);
-  assert.equal(mine.schedules[0].sold_seats, 1);
+  assert.equal(mine.schedules[0].sold_seats, 3);
 
   // A reload shows the stored user, who can carry on.
   await page.reload();
