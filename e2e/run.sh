@@ -6,7 +6,8 @@
 #
 # Starts the debug build (`target/debug/lineup serve`) on https://localhost:$E2E_PORT
 # (9560) with its metrics on $E2E_METRICS_PORT (9561), against a fresh database
-# `lineup_e2e` and a Redis key prefix of its own, then runs e2e/tests/*.test.mjs
+# `lineup_e2e` and a Redis key prefix of its own (the outage test also uses
+# $E2E_PORT + 2 for a server it kills), then runs e2e/tests/*.test.mjs
 # with node's test runner. Screenshots of each state land in e2e/screenshots/.
 # Needs /usr/bin/chromium (scripts/browser.sh), `npm ci` done in e2e/, and the
 # services of scripts/services.sh.
@@ -27,14 +28,16 @@ log="/tmp/lineup-e2e-$$.log"
 cargo build --quiet
 psql -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 
-LINEUP_DATABASE_URL="postgres://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT/$db" \
-LINEUP_TOKEN_KEY="e2e-token-key-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
-LINEUP_ADMIN_TOKEN="$admin_token" \
-LINEUP_LISTEN="127.0.0.1:$PORT" \
-LINEUP_METRICS_LISTEN="127.0.0.1:$METRICS_PORT" \
-LINEUP_REDIS_PREFIX="$prefix" \
-LINEUP_LOG_FORMAT=json \
-RUST_LOG=warn \
+# The server's settings, exported so a test can start a second server like it
+# (tests/outage.test.mjs kills and restarts one).
+export LINEUP_DATABASE_URL="postgres://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT/$db"
+export LINEUP_TOKEN_KEY="e2e-token-key-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export LINEUP_ADMIN_TOKEN="$admin_token"
+export LINEUP_REDIS_PREFIX="$prefix"
+export LINEUP_LOG_FORMAT=json RUST_LOG=warn
+# The abuse limits the busy test relies on, whatever the caller's environment says.
+export LINEUP_LIMIT_USER_RATE=2 LINEUP_LIMIT_USER_BURST=10 LINEUP_LIMIT_ADDRESS_RATE=50 LINEUP_LIMIT_ADDRESS_BURST=100
+LINEUP_LISTEN="127.0.0.1:$PORT" LINEUP_METRICS_LISTEN="127.0.0.1:$METRICS_PORT" \
   target/debug/lineup serve >"$log" 2>&1 &
 server=$!
 cleanup() {
@@ -55,6 +58,7 @@ mkdir -p e2e/screenshots
 status=0
 if [ "$#" -eq 0 ]; then set -- e2e/tests/*.test.mjs; fi
 E2E_BASE_URL="https://localhost:$PORT" E2E_ADMIN_TOKEN="$admin_token" E2E_SCREENSHOTS="$PWD/e2e/screenshots" \
+E2E_BINARY="$PWD/target/debug/lineup" E2E_SPARE_PORT=$((PORT + 2)) \
   node --test --test-concurrency=1 --test-reporter=spec "$@" || status=$?
 if [ "$status" -ne 0 ]; then
   echo "e2e: server log follows" >&2

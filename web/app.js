@@ -496,6 +496,8 @@ async function poll() {
   try {
     const ticket = await api.status(line.token);
     if (S.line !== line) return;
+    // Back after failures: say where the person stands again.
+    if (S.pollFailures > 0) S.lastAnnounced = null;
     S.pollFailures = 0;
     S.pollNote = { key: 'wait.updated', at: new Date() };
     onTicket(ticket);
@@ -511,6 +513,7 @@ async function poll() {
     const delay = retryDelayMs(e, S.pollFailures);
     S.pollNote = { key: e.busy ? 'err.busy' : 'err.offline', vars: { n: Math.ceil(delay / 1000) }, kind: 'warn' };
     renderPollNote();
+    if (S.pollFailures === 1) announce(t(S.pollNote.key, S.pollNote.vars));
     schedulePoll(delay);
   }
 }
