@@ -2,7 +2,7 @@
 // person made earlier, else from the browser's language; the switch in the
 // header flips it and remembers it.
 
-const STRINGS = {
+export const STRINGS = {
   en: {
     'skip': 'Skip to content',
     'lang.switch': '한국어',
@@ -234,9 +234,9 @@ const STRINGS = {
 const LANG_KEY = 'lineup.lang';
 
 function initialLang() {
-  const stored = localStorage.getItem(LANG_KEY);
+  const stored = globalThis.localStorage?.getItem(LANG_KEY);
   if (stored === 'ko' || stored === 'en') return stored;
-  const preferred = navigator.languages?.[0] || navigator.language || 'en';
+  const preferred = globalThis.navigator?.languages?.[0] || globalThis.navigator?.language || 'en';
   return preferred.toLowerCase().startsWith('ko') ? 'ko' : 'en';
 }
 
@@ -248,7 +248,7 @@ export function currentLang() {
 
 export function setLang(next) {
   lang = next === 'ko' ? 'ko' : 'en';
-  localStorage.setItem(LANG_KEY, lang);
+  globalThis.localStorage?.setItem(LANG_KEY, lang);
 }
 
 /** The text of `key` in the current language, `{name}` replaced from `vars`. */
