@@ -35,7 +35,8 @@ export LINEUP_TOKEN_KEY="e2e-token-key-$(head -c 16 /dev/urandom | od -An -tx1 |
 export LINEUP_ADMIN_TOKEN="$admin_token"
 export LINEUP_REDIS_PREFIX="$prefix"
 export LINEUP_LOG_FORMAT=json RUST_LOG=warn
-# The abuse limits the busy test relies on, whatever the caller's environment says.
+# lineup's default abuse limits, whatever the caller's environment says (busy.test.mjs
+# starts a server of its own with a slower one).
 export LINEUP_LIMIT_USER_RATE=2 LINEUP_LIMIT_USER_BURST=10 LINEUP_LIMIT_ADDRESS_RATE=50 LINEUP_LIMIT_ADDRESS_BURST=100
 LINEUP_LISTEN="127.0.0.1:$PORT" LINEUP_METRICS_LISTEN="127.0.0.1:$METRICS_PORT" \
   target/debug/lineup serve >"$log" 2>&1 &

@@ -2,6 +2,7 @@
 // admin and public API (for setting the scene), and a fresh headless Chromium.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
@@ -158,4 +159,40 @@ export async function admitted(page) {
 
 export function seat(page, no) {
   return page.locator(`#seat-map button.seat[data-seat="${no}"]`);
+}
+
+const SPARE_PORT = Number(process.env.E2E_SPARE_PORT || 9562);
+export const SPARE = `https://localhost:${SPARE_PORT}`;
+
+function spareReady() {
+  return new Promise((resolve) => {
+    const request = https.get(`${SPARE}/readyz`, { rejectUnauthorized: false }, (response) => {
+      response.resume();
+      resolve(response.statusCode === 200);
+    });
+    request.on('error', () => resolve(false));
+    request.setTimeout(1000, () => request.destroy());
+  });
+}
+
+/**
+ * A second lineup server like the suite's (same database, Redis prefix and
+ * keys, from the settings e2e/run.sh exports) at SPARE, with `env` changed;
+ * killed when the test ends. For tests that kill a server or need other limits.
+ * Make the test's concerts first: a server lists the concerts it loaded at start
+ * (and rereads its catalog every 10 s).
+ */
+export async function startSpareServer(t, env = {}) {
+  assert.ok(process.env.E2E_BINARY, 'E2E_BINARY is set by e2e/run.sh');
+  const child = spawn(process.env.E2E_BINARY, ['serve', '--listen', `127.0.0.1:${SPARE_PORT}`, '--no-metrics'], {
+    env: { ...process.env, ...env },
+    stdio: 'ignore',
+  });
+  t.after(() => child.kill('SIGKILL'));
+  for (let i = 0; i < 150; i += 1) {
+    if (await spareReady()) return child;
+    if (child.exitCode != null) break;
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  assert.fail('the spare server did not come up');
 }

@@ -3,44 +3,13 @@
 // when a server answers again (the place lives in Redis, not in the server).
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import https from 'node:https';
 import { test } from 'node:test';
-import { admin, apiJoin, apiUser, createConcert, openBrowser, shot, visible, waitForText } from './helpers.mjs';
-
-const PORT = Number(process.env.E2E_SPARE_PORT || 9562);
-const SPARE = `https://localhost:${PORT}`;
-
-function ready() {
-  return new Promise((resolve) => {
-    const request = https.get(`${SPARE}/readyz`, { rejectUnauthorized: false }, (response) => {
-      response.resume();
-      resolve(response.statusCode === 200);
-    });
-    request.on('error', () => resolve(false));
-    request.setTimeout(1000, () => request.destroy());
-  });
-}
-
-/** A second lineup server like the suite's (same database, Redis prefix and keys) on a port of its own. */
-async function startServer(t) {
-  assert.ok(process.env.E2E_BINARY, 'E2E_BINARY is set by e2e/run.sh');
-  const child = spawn(process.env.E2E_BINARY, ['serve', '--listen', `127.0.0.1:${PORT}`, '--no-metrics'], {
-    env: process.env,
-    stdio: 'ignore',
-  });
-  t.after(() => child.kill('SIGKILL'));
-  for (let i = 0; i < 150; i += 1) {
-    if (await ready()) return child;
-    await new Promise((done) => setTimeout(done, 100));
-  }
-  assert.fail('the spare server did not come up');
-}
+import { SPARE, admin, apiJoin, apiUser, createConcert, openBrowser, shot, startSpareServer, visible, waitForText } from './helpers.mjs';
 
 test('a person keeps the place through a server outage, told the server cannot be reached', async (t) => {
   const concert = await createConcert({ title: 'Power Cut Party', seats: 6, settings: { paused: true } });
   await apiJoin(await apiUser(), concert.id);
-  const first = await startServer(t);
+  const first = await startSpareServer(t);
 
   const { page } = await openBrowser(t);
   await page.goto(SPARE);
@@ -61,7 +30,7 @@ test('a person keeps the place through a server outage, told the server cannot b
   await shot(page, 'server-unreachable');
 
   // A server is back: the page carries on by itself, same place, then admitted.
-  await startServer(t);
+  await startSpareServer(t);
   await waitForText(page, '#poll-state', /^Updated /, 60_000);
   assert.equal(await page.locator('#position').textContent(), '2');
   assert.equal(await page.locator('#announcer').textContent(), 'You are number 2 in line.');
