@@ -260,7 +260,8 @@ function renderDates() {
     }),
   );
   $('dates-state').textContent = S.schedules && schedules.length === 0 && !S.reservation ? t('dates.none') : '';
-  $('dates-state').dataset.kind = S.schedules && schedules.length === 0 ? 'sold-out' : '';
+  $('dates-state').dataset.kind = S.schedules && schedules.length === 0 && !S.reservation ? 'sold-out' : '';
+  $('refresh-dates').hidden = $('dates-state').dataset.kind !== 'sold-out';
 }
 
 function selectedTotal() {
@@ -923,6 +924,10 @@ function wire() {
   $('refresh-seats').addEventListener('click', () => {
     loadSeats();
     loadSchedules();
+  });
+  $('refresh-dates').addEventListener('click', async () => {
+    await loadSchedules();
+    if (!S.scheduleId && S.schedules?.length) selectDate(S.schedules[0].schedule_id);
   });
   $('pay').addEventListener('click', pay);
   $('release').addEventListener('click', releaseSeats);

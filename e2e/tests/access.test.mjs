@@ -66,9 +66,18 @@ test('Korean on a phone, by keyboard, with a switch to English', async (t) => {
   assert.equal(await page.locator('#seat-info').textContent(), `Seat ${below}: 77,000 won, chosen`);
   await shot(page, 'phone-seats');
 
+  // Four seats at most: a fifth is refused with the reason.
+  for (const no of [30, 31, 32]) await seat(page, no).click();
+  await seat(page, 33).click();
+  assert.equal(await page.locator('#message-text').textContent(), 'You can hold up to 4 seats at once.');
+  assert.equal(await page.locator('#seat-map button.seat[aria-pressed="true"]').count(), 4);
+  assert.equal(await seat(page, 33).getAttribute('aria-pressed'), 'false');
+  assert.equal(await page.getByRole('button', { name: 'Hold 4 seats' }).isEnabled(), true);
+
   // Back to Korean: the map's labels follow.
   await page.getByRole('button', { name: 'Show the page in Korean' }).click();
   assert.equal(await seat(page, below).getAttribute('aria-label'), `${below}번 좌석, 77,000원, 선택함`);
+  assert.equal(await page.getByRole('button', { name: '4석 선점하기' }).isVisible(), true);
 });
 
 test('a person evicted from the line is told the place expired, and can join again', async (t) => {

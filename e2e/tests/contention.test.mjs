@@ -66,4 +66,12 @@ test('a person admitted when every seat is held or sold is told it is sold out',
   assert.equal(await page.locator('#dates button.date').count(), 0);
   assert.equal(await page.locator('#seat-section').isHidden(), true);
   await shot(page, 'sold-out');
+
+  // The hold is released: "Check again" finds the seat.
+  assert.equal((await call('DELETE', `/api/v1/reservations/${hold.body.reservation_id}`, { token: place.token })).status, 204);
+  await page.getByRole('button', { name: 'Check again' }).click();
+  await waitForText(page, '#dates button.date', /1 of 1 seats left/);
+  await seat(page, 1).waitFor();
+  assert.equal(await seat(page, 1).getAttribute('data-status'), 'available');
+  assert.equal(await page.locator('#dates-state').textContent(), '');
 });
