@@ -315,6 +315,10 @@ function renderReservation() {
   $('res-seats').textContent = t('res.seats', { seats: r.seat_nos.join(', '), date: date ? dateTime(date) : '' });
   $('res-amount').textContent = t('res.amount', { amount: won(r.amount) });
   $('pay').textContent = t('res.pay', { amount: won(r.amount) });
+  // Paying without the money ends the turn (the API's rule): say so before the click.
+  const short = S.balance != null && S.balance < r.amount;
+  $('res-note').hidden = !short;
+  if (short) $('res-note').textContent = t('res.short', { balance: won(S.balance) });
   $('pay').disabled = S.busy;
   $('release').disabled = S.busy;
   renderTimers();

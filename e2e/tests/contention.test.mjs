@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { admitted, apiJoin, apiUser, call, createConcert, openBrowser, seat, shot, signUpAndJoin, visible, waitForText } from './helpers.mjs';
+import { admin, admitted, apiJoin, apiUser, call, createConcert, openBrowser, seat, shot, signUpAndJoin, visible, waitForText } from './helpers.mjs';
 
 test('a second browser that picks the same seat is told it is taken', async (t) => {
   const concert = await createConcert({ title: 'Seat Race Night', seats: 12, price: 40_000 });
@@ -42,6 +42,17 @@ test('a second browser that picks the same seat is told it is taken', async (t) 
   await seat(second.page, 8).click();
   await second.page.getByRole('button', { name: 'Hold 1 seat' }).click();
   await waitForText(second.page, '#res-seats', /^Seats 8 on /);
+
+  // Releasing gives the seat back; leaving ends the turn.
+  await second.page.getByRole('button', { name: 'Release seats' }).click();
+  await waitForText(second.page, '#message-text', /^Seats released\.$/);
+  await waitForText(second.page, '#seat-map button.seat[data-seat="8"]', /^8$/);
+  assert.equal(await seat(second.page, 8).getAttribute('data-status'), 'available');
+  const before = await admin('GET', `/admin/v1/concerts/${concert.id}/queue`);
+  await second.page.getByRole('button', { name: 'Leave the line' }).click();
+  await visible(second.page, '#view-start');
+  const after = await admin('GET', `/admin/v1/concerts/${concert.id}/queue`);
+  assert.equal(after.active, before.active - 1);
 });
 
 test('a person admitted when every seat is held or sold is told it is sold out', async (t) => {

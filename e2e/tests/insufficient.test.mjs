@@ -18,6 +18,10 @@ test('a person with too little balance is told so, with the balance', async (t) 
   assert.equal(await page.locator('#wallet-note').textContent(), 'The seats you chose cost 120,000 won: charge at least 90,000 won more before you pay.');
   await page.getByRole('button', { name: 'Hold 1 seat' }).click();
   await visible(page, '#reservation');
+  assert.equal(
+    await page.locator('#res-note').textContent(),
+    'Your balance of 30,000 won does not cover this. Paying now would fail and end your turn: release the seats, charge, then hold them again.',
+  );
   await page.getByRole('button', { name: 'Pay 120,000 won' }).click();
 
   await page.getByRole('alert').waitFor();
