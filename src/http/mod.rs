@@ -18,7 +18,7 @@ mod queue;
 pub mod redirect;
 mod reservations;
 mod users;
-pub mod web;
+mod web;
 
 use crate::app::AppState;
 use crate::config::HttpLimits;

@@ -48,10 +48,6 @@ pub const ASSETS: &[Asset] = &[
     asset!("seats.js", "text/javascript; charset=utf-8"),
 ];
 
-/// The most the pages may weigh together, uncompressed: a phone on a slow
-/// network in a crowded venue still loads them at once.
-pub const PAGE_WEIGHT_BUDGET: usize = 100 * 1024;
-
 /// Each asset's `ETag`, computed once from its bytes.
 static ETAGS: LazyLock<Vec<HeaderValue>> = LazyLock::new(|| {
     ASSETS
@@ -129,6 +125,10 @@ fn serve(index: usize, request: &HeaderMap) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The most the pages may weigh together, uncompressed: a phone on a slow
+    /// network in a crowded venue still loads them at once.
+    const PAGE_WEIGHT_BUDGET: usize = 100 * 1024;
 
     #[test]
     fn the_pages_weigh_less_than_their_budget() {
