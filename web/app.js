@@ -385,6 +385,8 @@ function renderTicket() {
 
 function renderAll() {
   applyStatic();
+  // The switch names the other language in that language, and says so to screen readers.
+  $('lang').lang = currentLang() === 'ko' ? 'en' : 'ko';
   renderMessage();
   renderIdentity();
   renderConcerts();

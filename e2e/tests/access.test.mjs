@@ -43,7 +43,9 @@ test('Korean on a phone, by keyboard, with a switch to English', async (t) => {
   await shot(page, 'phone-waiting-ko');
 
   // The switch: English now, and after a reload too, in the same place in line.
+  assert.equal(await page.getByRole('button', { name: '영어로 보기' }).getAttribute('lang'), 'en');
   await page.getByRole('button', { name: '영어로 보기' }).click();
+  assert.equal(await page.getByRole('button', { name: 'Show the page in Korean' }).getAttribute('lang'), 'ko');
   assert.equal(await page.locator('html').getAttribute('lang'), 'en');
   assert.equal(await page.locator('#waiting-title').textContent(), 'You are in line');
   assert.equal(await page.locator('#ahead').textContent(), '1 person is ahead of you.');
