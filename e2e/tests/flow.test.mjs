@@ -83,6 +83,11 @@ test('a person waits in line, is admitted, picks a seat, charges, pays and sees 
   assert.equal(await seat(page, 20).getAttribute('aria-label'), 'Seat 20, 55,000 won, sold');
   assert.equal(await seat(page, 11).getAttribute('aria-label'), 'Seat 11, 55,000 won, held by someone');
   assert.equal(await seat(page, 11).getAttribute('data-status'), 'held');
+  // The price on hover, for any seat.
+  await seat(page, 20).hover();
+  assert.equal(await page.locator('#seat-info').textContent(), 'Seat 20: 55,000 won, sold');
+  assert.equal(await seat(page, 20).getAttribute('data-tip'), '55,000 won · sold');
+  await page.mouse.move(0, 0);
   assert.match(await page.locator('#admission-timer').textContent(), /^Time left to book: \d+:\d\d$/);
   const date = page.locator('#dates button.date');
   assert.equal(await date.count(), 1);
