@@ -29,7 +29,9 @@
 //!
 //! Outside `src/`: `lua/` (one script per atomic Redis operation), `migrations/`
 //! (the PostgreSQL schema), `tests/` (integration tests against real Redis and
-//! PostgreSQL), `scripts/` (services set-up).
+//! PostgreSQL), `scripts/` (services set-up), `web/` (the waiting-room pages,
+//! embedded in the binary and served at `/` by `http::web`), `e2e/` (their
+//! end-to-end tests in headless Chromium).
 
 pub mod abuse;
 pub mod app;

@@ -18,6 +18,7 @@ mod queue;
 pub mod redirect;
 mod reservations;
 mod users;
+mod web;
 
 use crate::app::AppState;
 use crate::config::HttpLimits;
@@ -65,6 +66,7 @@ pub fn router(state: AppState, limits: HttpLimits, tls: bool, log_polls: bool) -
         .layer(DefaultBodyLimit::max(limits.body_limit));
     let router = api
         .merge(admin::router().layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT)))
+        .merge(web::router())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)
