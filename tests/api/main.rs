@@ -12,6 +12,7 @@ mod exactly_once;
 mod flow;
 mod hardening;
 mod observability;
+mod openapi;
 mod payments;
 mod queue;
 mod races;
