@@ -18,11 +18,12 @@ run: services
 
 ## Start Redis and PostgreSQL if needed, then run the whole test suite, each
 ## benchmark once (criterion's test mode) and a few seconds of each k6 scenario,
-## so none of them rots.
+## so none of them rots; then schemathesis fuzzes every documented operation.
 test: services
 	DATABASE_URL=$(TEST_DATABASE_URL) cargo test --lib --bins --tests -- --test-threads=$(TEST_THREADS)
 	cargo test --benches
 	loadtest/smoke.sh
+	scripts/schemathesis.sh
 
 ## Make Redis and PostgreSQL available (installs them with apt where missing).
 services:

@@ -39,10 +39,13 @@ pub fn router() -> Router<AppState> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ConcertBody {
+    #[schema(min_length = 1, max_length = 200)]
     title: String,
+    #[schema(min_length = 1, max_length = 200)]
     venue: String,
     /// When the line opens.
     opens_at: DateTime<Utc>,
+    #[schema(min_items = 1, max_items = 100)]
     schedules: Vec<ScheduleBody>,
 }
 
@@ -50,6 +53,7 @@ pub(super) struct ConcertBody {
 #[serde(deny_unknown_fields)]
 pub(super) struct ScheduleBody {
     starts_at: DateTime<Utc>,
+    #[schema(min_items = 1, max_items = 100_000)]
     seats: Vec<SeatBody>,
 }
 
@@ -57,8 +61,10 @@ pub(super) struct ScheduleBody {
 #[serde(deny_unknown_fields)]
 pub(super) struct SeatBody {
     /// 1 or more, unique within the date.
+    #[schema(minimum = 1, maximum = 2_147_483_647)]
     seat_no: i64,
     /// In won.
+    #[schema(minimum = 0, maximum = 100_000_000)]
     price: i64,
 }
 

@@ -1,5 +1,6 @@
 use super::extract::{
-    AccessUser, ApiJson, ApiPath, IdempotencyKeyHeader, idempotent_response, integer_won,
+    AccessUser, ApiJson, ApiPath, IdempotencyKeyHeader, bytes_rejection, idempotent_response,
+    integer_won,
 };
 use super::openapi::ErrorBody;
 use crate::abuse::Action;
@@ -8,8 +9,9 @@ use crate::domain::{ChargeAmount, ChargePolicy, UserId};
 use crate::error::Error;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -50,10 +52,15 @@ pub(super) struct SignedUp {
 )]
 pub(super) async fn sign_up(
     State(state): State<AppState>,
-    body: Bytes,
-) -> Result<(StatusCode, Json<SignedUp>), Error> {
-    check_sign_up_body(&body)?;
-    let user = state.wallet.create_user().await?;
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<SignedUp>), Response> {
+    let body = body.map_err(bytes_rejection)?;
+    check_sign_up_body(&body).map_err(IntoResponse::into_response)?;
+    let user = state
+        .wallet
+        .create_user()
+        .await
+        .map_err(IntoResponse::into_response)?;
     let access_token = state.tokens.issue_access(user);
     Ok((
         StatusCode::CREATED,

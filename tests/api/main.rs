@@ -10,6 +10,7 @@ mod cuttable;
 mod dependency_outage;
 mod exactly_once;
 mod flow;
+mod fuzz_findings;
 mod hardening;
 mod observability;
 mod openapi;

@@ -141,3 +141,46 @@ async fn the_document_and_its_swagger_ui_are_served(db: PgPool) {
         "the page loads nothing from outside: {html}"
     );
 }
+
+/// The bounds the document gives each queue setting are the ones the server
+/// enforces: the documented minimum and maximum are accepted, one beyond is 400.
+#[sqlx::test]
+async fn the_documented_bounds_of_queue_settings_are_the_servers(db: PgPool) {
+    let app = spawn_app(db).await;
+    let concert = app.create_concert(1, 1).await;
+    let path = format!("/admin/v1/concerts/{}/queue", concert.id);
+    let spec = code_spec();
+    let fields = spec["components"]["schemas"]["QueueSettingsChange"]["properties"]
+        .as_object()
+        .unwrap();
+    let mut bounded = 0;
+    for (field, schema) in fields {
+        for (bound, step) in [("minimum", -1), ("maximum", 1)] {
+            let Some(limit) = schema[bound].as_i64() else {
+                continue;
+            };
+            bounded += 1;
+            let put = |value: i64| {
+                app.request(
+                    reqwest::Method::PUT,
+                    &path,
+                    Some(ADMIN_TOKEN),
+                    Some(serde_json::json!({ field.as_str(): value })),
+                )
+            };
+            let at = put(limit).await;
+            assert_eq!(at.status(), StatusCode::OK, "{field} = {limit}");
+            let body: Value = at.json().await.unwrap();
+            assert_eq!(body[field.as_str()], limit, "{field}");
+            let beyond = put(limit + step).await;
+            assert_eq!(
+                beyond.status(),
+                StatusCode::BAD_REQUEST,
+                "{field} = {} is past the documented {bound}",
+                limit + step
+            );
+        }
+    }
+    // Every setting but paused has a minimum and a maximum.
+    assert_eq!(bounded, 10, "{fields:?}");
+}
