@@ -37,6 +37,8 @@ pub enum Command {
     Migrate(DatabaseArgs),
     /// Print the API's OpenAPI 3.1 document (what `openapi.json` holds).
     Openapi,
+    /// Operate a running server: create concerts, read the line, change settings.
+    Admin(crate::admin_cli::AdminArgs),
 }
 
 #[derive(Debug, Clone, Args)]

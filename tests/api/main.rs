@@ -5,6 +5,7 @@
 mod helpers;
 
 mod admin;
+mod admin_cli;
 mod bad_input;
 mod cuttable;
 mod dependency_outage;
