@@ -32,11 +32,12 @@ prefix="schemathesis-$$"
 admin_token="schemathesis-admin-token-$$-0123456789"
 base="https://localhost:$PORT"
 work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 log="$work/lineup.log"
 
 if [ ! -x "$VENV/bin/st" ]; then
   echo "installing schemathesis into $VENV"
-  python3 -m venv "$VENV"
+  python3 -m venv "$VENV" || { echo "python3 -m venv failed (on Debian: apt-get install python3-venv)" >&2; exit 1; }
   "$VENV/bin/pip" install --quiet 'schemathesis>=4.32,<5'
 fi
 cargo build --quiet
