@@ -14,6 +14,7 @@ use crate::wallet::{Balance, Charged};
 use axum::Router;
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Ref, RefOr};
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -91,11 +92,12 @@ pub struct ErrorDetail {
         SeatMap,
         SeatView,
         SeatStatus,
+        reservations::SeatNumber,
         Payment,
         Balance,
         Charged,
     )),
-    modifiers(&BearerTokens),
+    modifiers(&BearerTokens, &SignUpBodyIsNeverNull),
     tags(
         (name = "users", description = "Sign-up, balances and charges"),
         (name = "concerts", description = "What is on sale"),
@@ -144,6 +146,25 @@ impl Modify for BearerTokens {
                 "An operator's token: LINEUP_ADMIN_TOKEN or one of LINEUP_ADMIN_TOKENS.",
             ),
         );
+    }
+}
+
+/// A sign-up's body is optional, but when there is one it is `{}`, never `null`;
+/// utoipa spells an optional body as nullable, so the null is taken out here.
+struct SignUpBodyIsNeverNull;
+
+impl Modify for SignUpBodyIsNeverNull {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let content = openapi
+            .paths
+            .paths
+            .get_mut("/api/v1/users")
+            .and_then(|item| item.post.as_mut())
+            .and_then(|operation| operation.request_body.as_mut())
+            .and_then(|body| body.content.get_mut("application/json"));
+        if let Some(content) = content {
+            content.schema = Some(RefOr::Ref(Ref::from_schema_name("SignUpBody")));
+        }
     }
 }
 

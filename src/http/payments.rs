@@ -51,7 +51,7 @@ impl PayBody {
     path = "/api/v1/payments",
     tag = "payments",
     security(("queue_token" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters: a retry with the same key and body gets the first answer back and moves no money again")),
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1 to 255 visible ASCII characters: a retry with the same key and body gets the first answer back and moves no money again")),
     request_body = PayBody,
     responses(
         (status = 201, description = "Paid: the seats are the user's", body = Payment,

@@ -2,7 +2,7 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, QueueToken};
 use super::openapi::ErrorBody;
 use crate::abuse::Action;
 use crate::app::AppState;
-use crate::domain::{ReservationId, ScheduleId, SeatSelection};
+use crate::domain::{MAX_SEAT_NO, ReservationId, ScheduleId, SeatSelection};
 use crate::error::Error;
 use crate::reservation::{Reservation, SeatMap, SeatStatus};
 use axum::extract::State;
@@ -11,6 +11,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -81,10 +83,28 @@ pub(super) async fn seats(
 #[serde(deny_unknown_fields)]
 pub(super) struct HoldBody {
     pub(super) schedule_id: ScheduleId,
-    /// 1 to 4 distinct seat numbers, each 1 or more.
-    #[schema(min_items = 1, max_items = 4, example = json!([7, 8]))]
+    /// 1 to 4 distinct seat numbers.
+    #[schema(value_type = BTreeSet<SeatNumber>, min_items = 1, max_items = 4, example = json!([7, 8]))]
     seat_nos: Vec<i64>,
 }
+
+/// A seat number, as the document spells it: 1 to [`MAX_SEAT_NO`] (the
+/// request takes any JSON integer; SeatSelection refuses the rest with a 400).
+pub(super) struct SeatNumber;
+
+impl utoipa::PartialSchema for SeatNumber {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .minimum(Some(1))
+            .maximum(Some(MAX_SEAT_NO))
+            .description(Some(format!("A seat number: 1 to {MAX_SEAT_NO}.")))
+            .into()
+    }
+}
+
+impl ToSchema for SeatNumber {}
 
 impl HoldBody {
     pub(super) fn selection(&self) -> Result<SeatSelection, Error> {

@@ -137,7 +137,7 @@ impl ChargeBody {
     security(("access_token" = [])),
     params(
         ("user_id" = UserId, Path, description = "The user; must be the access token's"),
-        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters: a retry with the same key and body gets the first answer back and moves no money again"),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1 to 255 visible ASCII characters: a retry with the same key and body gets the first answer back and moves no money again"),
     ),
     request_body = ChargeBody,
     responses(
