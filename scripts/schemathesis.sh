@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes every operation of the OpenAPI document with schemathesis against a
 # lineup server of its own, and fails on any 5xx answer (and on answers the
-# document does not describe: an undocumented status, content type or shape).
+# document does not describe: an undocumented status, content type, shape or
+# header).
 #
 #   scripts/schemathesis.sh [st run options...]     e.g. MAX_EXAMPLES=50 scripts/schemathesis.sh
 #
@@ -151,7 +152,7 @@ final_operations='^(leave|release|close_sale|evict)$'
 fuzz() {
   timeout --signal=INT --kill-after=10 "$TIME_LIMIT" \
     "$VENV/bin/st" --config-file "$work/schemathesis.toml" run "$base/api/openapi.json" \
-    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
+    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
     --phases examples,coverage,fuzzing \
     --max-examples "$MAX_EXAMPLES" \
     --seed "$seed" \

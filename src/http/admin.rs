@@ -113,7 +113,8 @@ pub(super) struct CreatedConcert {
         (status = 400, description = "`invalid_concert` (empty title, no dates, a seat number below 1 or twice, a negative price, ...), `invalid_json`, `invalid_body` or `invalid_content_type`", body = ErrorBody),
         (status = 401, description = "`missing_token`, `invalid_token` or `invalid_admin_token`", body = ErrorBody),
         (status = 413, description = "`body_too_large` (over 32 MiB)", body = ErrorBody),
-        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody),
+        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
 pub(super) async fn create_concert(
@@ -167,7 +168,8 @@ pub(super) struct SettingsWithStats {
         (status = 400, description = "`invalid_id`: the concert id is not a UUID", body = ErrorBody),
         (status = 401, description = "`missing_token`, `invalid_token` or `invalid_admin_token`", body = ErrorBody),
         (status = 404, description = "`concert_not_found`", body = ErrorBody),
-        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody),
+        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
 pub(super) async fn queue_settings(
@@ -197,7 +199,8 @@ pub(super) async fn queue_settings(
         (status = 401, description = "`missing_token`, `invalid_token` or `invalid_admin_token`", body = ErrorBody),
         (status = 404, description = "`concert_not_found`", body = ErrorBody),
         (status = 413, description = "`body_too_large`", body = ErrorBody),
-        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody),
+        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
 pub(super) async fn change_queue_settings(
@@ -221,7 +224,8 @@ pub(super) async fn change_queue_settings(
         (status = 400, description = "`invalid_id`: the concert id is not a UUID", body = ErrorBody),
         (status = 401, description = "`missing_token`, `invalid_token` or `invalid_admin_token`", body = ErrorBody),
         (status = 404, description = "`concert_not_found`", body = ErrorBody),
-        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody),
+        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
 pub(super) async fn pause(
@@ -248,7 +252,8 @@ pub(super) async fn pause(
         (status = 400, description = "`invalid_id`: the concert id is not a UUID", body = ErrorBody),
         (status = 401, description = "`missing_token`, `invalid_token` or `invalid_admin_token`", body = ErrorBody),
         (status = 404, description = "`concert_not_found`", body = ErrorBody),
-        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody),
+        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
 pub(super) async fn resume(
@@ -296,7 +301,8 @@ pub(super) struct Closed {
         (status = 400, description = "`invalid_id`: the concert id is not a UUID", body = ErrorBody),
         (status = 401, description = "`missing_token`, `invalid_token` or `invalid_admin_token`", body = ErrorBody),
         (status = 404, description = "`concert_not_found`", body = ErrorBody),
-        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody),
+        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
 pub(super) async fn close_sale(
@@ -340,7 +346,8 @@ pub(super) struct Evicted {
         (status = 400, description = "`invalid_id`", body = ErrorBody),
         (status = 401, description = "`missing_token`, `invalid_token` or `invalid_admin_token`", body = ErrorBody),
         (status = 404, description = "`concert_not_found`, or `not_in_line`: neither waiting nor admitted", body = ErrorBody),
-        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody),
+        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
 pub(super) async fn evict(
@@ -411,7 +418,8 @@ pub(super) struct ConcertsStats {
     responses(
         (status = 200, description = "Every concert with its settings, line and seats per date", body = ConcertsStats),
         (status = 401, description = "`missing_token`, `invalid_token` or `invalid_admin_token`", body = ErrorBody),
-        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody),
+        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
 pub(super) async fn list_concerts(

@@ -37,7 +37,8 @@ pub(super) struct Concerts {
     tag = "concerts",
     responses(
         (status = 200, description = "Every concert", body = Concerts),
-        (status = 503, description = "`timeout`: the request took too long", body = ErrorBody),
+        (status = 503, description = "`timeout`: the request took too long", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
 pub(super) async fn list(State(state): State<AppState>) -> Json<Concerts> {
@@ -82,7 +83,8 @@ pub(super) struct Schedules {
         (status = 200, description = "The concert's bookable dates, with the seats still available (total - sold - held)", body = Schedules),
         (status = 400, description = "`invalid_id`: the concert id is not a UUID", body = ErrorBody),
         (status = 404, description = "`concert_not_found`", body = ErrorBody),
-        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody),
+        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
 pub(super) async fn schedules(

@@ -31,8 +31,10 @@ pub fn router() -> Router<AppState> {
         (status = 401, description = "`missing_token` or `invalid_token`: no access token, a forged one or a queue token", body = ErrorBody),
         (status = 404, description = "`concert_not_found`", body = ErrorBody),
         (status = 409, description = "`sale_closed`: the sale was closed or every date has started", body = ErrorBody),
-        (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorBody),
-        (status = 503, description = "`queue_full` (the line is at its cap), `unavailable` (Redis) or `timeout`, with `Retry-After`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        (status = 503, description = "`queue_full` (the line is at its cap), `unavailable` (Redis) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
 pub(super) async fn join(
@@ -60,7 +62,8 @@ pub(super) async fn join(
     responses(
         (status = 200, description = "The ticket; poll again after `poll_after_ms`", body = QueueTicket),
         (status = 401, description = "`missing_token` or `invalid_token`: no queue token, a forged one or an access token", body = ErrorBody),
-        (status = 503, description = "`unavailable` (Redis) or `timeout`, with `Retry-After`", body = ErrorBody),
+        (status = 503, description = "`unavailable` (Redis) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
 pub(super) async fn status(
@@ -86,7 +89,8 @@ pub(super) async fn status(
         (status = 401, description = "`missing_token` or `invalid_token`", body = ErrorBody),
         (status = 403, description = "`token_expired`", body = ErrorBody),
         (status = 409, description = "`payment_in_progress`: a payment of the open reservation is under way", body = ErrorBody),
-        (status = 503, description = "`unavailable` (Redis) or `timeout`, with `Retry-After`", body = ErrorBody),
+        (status = 503, description = "`unavailable` (Redis) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
 pub(super) async fn leave(

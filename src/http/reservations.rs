@@ -64,7 +64,8 @@ impl From<SeatStatusParam> for SeatStatus {
         (status = 401, description = "`missing_token` or `invalid_token`", body = ErrorBody),
         (status = 403, description = "`not_admitted`, `token_expired` or `wrong_concert`", body = ErrorBody),
         (status = 404, description = "`schedule_not_found`", body = ErrorBody),
-        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody),
+        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
 pub(super) async fn seats(
@@ -128,8 +129,10 @@ impl HoldBody {
         (status = 404, description = "`schedule_not_found`, or `seat_not_found` with `seat_nos`", body = ErrorBody),
         (status = 409, description = "`seat_unavailable` with `seat_nos` (the taken ones), `reservation_exists` with `reservation_id`, `schedule_closed` or `sale_closed`", body = ErrorBody),
         (status = 413, description = "`body_too_large`", body = ErrorBody),
-        (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorBody),
-        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
 pub(super) async fn hold(
@@ -159,7 +162,8 @@ pub(super) async fn hold(
         (status = 401, description = "`missing_token` or `invalid_token`", body = ErrorBody),
         (status = 403, description = "`forbidden` (another user's), `token_expired` or `wrong_concert`", body = ErrorBody),
         (status = 404, description = "`reservation_not_found`: unknown, paid, released or expired", body = ErrorBody),
-        (status = 503, description = "`unavailable` (Redis) or `timeout`, with `Retry-After`", body = ErrorBody),
+        (status = 503, description = "`unavailable` (Redis) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
 pub(super) async fn get_one(
@@ -184,7 +188,8 @@ pub(super) async fn get_one(
         (status = 403, description = "`forbidden` (another user's), `token_expired` or `wrong_concert`", body = ErrorBody),
         (status = 404, description = "`reservation_not_found`", body = ErrorBody),
         (status = 409, description = "`payment_in_progress`", body = ErrorBody),
-        (status = 503, description = "`unavailable` (Redis) or `timeout`, with `Retry-After`", body = ErrorBody),
+        (status = 503, description = "`unavailable` (Redis) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
 pub(super) async fn release(

@@ -83,6 +83,12 @@ fn every_operation_documents_its_errors_with_the_error_body_and_a_known_token() 
                     "{what} {status}"
                 );
             }
+            if (code == 429 || code == 503) && path != "/readyz" {
+                assert!(
+                    response["headers"]["Retry-After"].is_object(),
+                    "{what} {status} does not document Retry-After"
+                );
+            }
         }
         if let Some(security) = operation["security"].as_array() {
             for requirement in security {
