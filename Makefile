@@ -18,13 +18,15 @@ run: services
 
 ## Start Redis and PostgreSQL if needed, then run the whole test suite, each
 ## benchmark once (criterion's test mode) and a few seconds of each k6 scenario,
-## so none of them rots; then the pages' end-to-end tests in headless Chromium
-## (installed with apt where missing, with playwright-core from npm).
+## so none of them rots; then schemathesis fuzzes every documented operation, and
+## the pages' end-to-end tests run in headless Chromium (installed with apt where
+## missing, with playwright-core from npm).
 test: services
 	DATABASE_URL=$(TEST_DATABASE_URL) cargo test --lib --bins --tests -- --test-threads=$(TEST_THREADS)
 	cargo test --benches
 	loadtest/smoke.sh
 	scripts/browser.sh && (cd e2e && npm ci --no-audit --no-fund) && e2e/run.sh
+	scripts/schemathesis.sh
 
 ## Make Redis and PostgreSQL available (installs them with apt where missing).
 services:

@@ -35,6 +35,10 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Apply the database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Print the API's OpenAPI 3.1 document (what `openapi.json` holds).
+    Openapi,
+    /// Operate a running server: create concerts, read the line, change settings.
+    Admin(crate::admin_cli::AdminArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -527,7 +531,7 @@ mod tests {
         argv.extend_from_slice(extra);
         match Cli::try_parse_from(argv)?.command {
             Command::Serve(args) => Config::from_args(*args),
-            Command::Migrate(_) => unreachable!(),
+            _ => unreachable!("only serve is parsed here"),
         }
     }
 

@@ -10,6 +10,7 @@
 //! # Layout
 //!
 //! - [`config`]: every setting, from CLI flags and `LINEUP_*` variables, checked at boot.
+//! - [`admin_cli`]: `lineup admin ...`, operators' commands against a running server's admin API.
 //! - [`app`]: builds connections, services and the router; runs until shutdown.
 //! - [`domain`]: pure types with parsing constructors: ids, money, seat numbers.
 //! - [`error`]: the one error type; [`http::error`] maps it to status codes.
@@ -22,6 +23,8 @@
 //! - [`payment`]: hold -> ledger -> ticket -> sold -> token expired.
 //! - [`idempotency`]: `Idempotency-Key`: a retried charge or payment moves money once.
 //! - [`http`]: axum routers per area, auth extractors; the only module importing axum.
+//!   [`http::openapi`] is the OpenAPI 3.1 document generated from the handlers, served at
+//!   `/api/openapi.json` with a Swagger UI at `/api/docs/`; `lineup openapi` prints it.
 //! - [`store`]: Redis connection, Lua script registry, key names; PostgreSQL pool and migrations.
 //! - [`tls`]: rustls configuration: PEM files or a self-signed localhost certificate.
 //! - [`demo`]: the demo concert of `make run`.
@@ -29,11 +32,13 @@
 //!
 //! Outside `src/`: `lua/` (one script per atomic Redis operation), `migrations/`
 //! (the PostgreSQL schema), `tests/` (integration tests against real Redis and
-//! PostgreSQL), `scripts/` (services set-up), `web/` (the waiting-room pages,
-//! embedded in the binary and served at `/` by `http::web`), `e2e/` (their
-//! end-to-end tests in headless Chromium).
+//! PostgreSQL), `scripts/` (services set-up; `schemathesis.sh` fuzzes the API from
+//! its OpenAPI document), `openapi.json` (that document, kept equal to the code's
+//! by a test), `web/` (the waiting-room pages, embedded in the binary and served
+//! at `/` by `http::web`), `e2e/` (their end-to-end tests in headless Chromium).
 
 pub mod abuse;
+pub mod admin_cli;
 pub mod app;
 pub mod catalog;
 pub mod config;

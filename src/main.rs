@@ -12,6 +12,11 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(*args).await,
         Command::Migrate(args) => migrate(args).await,
+        Command::Admin(args) => lineup::admin_cli::run(args).await,
+        Command::Openapi => {
+            print!("{}", lineup::http::openapi::spec_json());
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

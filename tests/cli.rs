@@ -286,3 +286,47 @@ async fn operators_actions_are_audited_by_name_and_no_secret_is_logged(db: PgPoo
         "{log}"
     );
 }
+
+#[sqlx::test]
+async fn lineup_admin_trusts_the_operator_certificate_it_is_given(db: PgPool) {
+    let dir = std::env::temp_dir().join(format!("lineup-cli-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert, key): (PathBuf, PathBuf) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+    let admin_token = "cli-admin-token-0123456789";
+    let mut server = Server::start(
+        &db,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+            "--admin-token",
+            admin_token,
+        ],
+    );
+    let url = format!("https://localhost:{}", server.port);
+    let admin = |extra: &[&str]| {
+        lineup()
+            .args(["admin", "--url", &url])
+            .env("LINEUP_ADMIN_TOKEN", admin_token)
+            .args(extra)
+            .arg("concerts")
+            .output()
+            .unwrap()
+    };
+    let trusted = admin(&["--ca-cert", cert.to_str().unwrap()]);
+    assert!(
+        trusted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&trusted.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&trusted.stdout), "no concerts\n");
+    let untrusted = admin(&[]);
+    assert!(!untrusted.status.success());
+    assert!(String::from_utf8_lossy(&untrusted.stderr).contains("--ca-cert"));
+    assert!(server.stop_with("-TERM").await);
+    std::fs::remove_dir_all(dir).unwrap();
+}

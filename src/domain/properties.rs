@@ -13,7 +13,7 @@ proptest! {
         let distinct: BTreeSet<i64> = numbers.iter().copied().collect();
         let allowed = (1..=MAX_SEATS_PER_RESERVATION).contains(&numbers.len())
             && distinct.len() == numbers.len()
-            && numbers.iter().all(|n| (1..=i64::from(u32::MAX)).contains(n));
+            && numbers.iter().all(|n| (1..=i64::from(MAX_SEAT_NO)).contains(n));
         match SeatSelection::parse(&numbers) {
             Ok(selection) => {
                 prop_assert!(allowed);
@@ -64,7 +64,8 @@ proptest! {
         ttl in any::<u32>(), hold in any::<u32>(), paused in any::<bool>()
     ) {
         let allowed = (1..=100_000).contains(&rate) && (1..=1_000_000).contains(&max_active)
-            && (1..=86_400).contains(&ttl) && (1..=3_600).contains(&hold);
+            && (1..=86_400).contains(&ttl) && (1..=3_600).contains(&hold)
+            && max_waiting <= i32::MAX as u32;
         let settings = QueueSettings {
             admit_per_second: rate,
             max_active,

@@ -3,14 +3,19 @@ use std::fmt;
 /// The most seats one reservation may hold.
 pub const MAX_SEATS_PER_RESERVATION: usize = 4;
 
-/// A seat number within one schedule: 1 or more.
+/// The highest seat number: what PostgreSQL's `integer` seat columns hold.
+pub const MAX_SEAT_NO: u32 = i32::MAX as u32;
+
+/// A seat number within one schedule: 1 to [`MAX_SEAT_NO`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SeatNo(u32);
 
 impl SeatNo {
     pub fn parse(n: i64) -> Result<Self, String> {
-        if n < 1 || n > i64::from(u32::MAX) {
-            return Err(format!("seat number {n} is out of range (1 or more)"));
+        if n < 1 || n > i64::from(MAX_SEAT_NO) {
+            return Err(format!(
+                "seat number {n} is out of range (1 to {MAX_SEAT_NO})"
+            ));
         }
         Ok(Self(n as u32))
     }
@@ -77,7 +82,8 @@ mod tests {
             &[7, 7],
             &[0],
             &[-3],
-            &[i64::from(u32::MAX) + 1],
+            &[i64::from(MAX_SEAT_NO) + 1],
+            &[i64::from(u32::MAX)],
         ] {
             assert!(SeatSelection::parse(bad).is_err(), "{bad:?}");
         }

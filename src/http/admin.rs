@@ -1,4 +1,5 @@
 use super::extract::{Admin, ApiJson, ApiPath};
+use super::openapi::ErrorBody;
 use crate::app::AppState;
 use crate::catalog::NewConcert;
 use crate::domain::{ConcertId, ReservationId, ScheduleId, UserId};
@@ -10,6 +11,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// What operators do is logged under this target, with their name.
 const AUDIT: &str = "lineup::audit";
@@ -33,26 +35,36 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-#[derive(Deserialize)]
+/// A new concert: its dates and, per date, every seat with its price.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ConcertBody {
+    #[schema(min_length = 1, max_length = 200)]
     title: String,
+    #[schema(min_length = 1, max_length = 200)]
     venue: String,
+    /// When the line opens.
     opens_at: DateTime<Utc>,
+    #[schema(min_items = 1, max_items = 100)]
     schedules: Vec<ScheduleBody>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ScheduleBody {
     starts_at: DateTime<Utc>,
+    #[schema(min_items = 1, max_items = 100_000)]
     seats: Vec<SeatBody>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SeatBody {
+    /// 1 or more, unique within the date.
+    #[schema(minimum = 1, maximum = 2_147_483_647)]
     seat_no: i64,
+    /// In won.
+    #[schema(minimum = 0, maximum = 100_000_000)]
     price: i64,
 }
 
@@ -76,19 +88,36 @@ impl ConcertBody {
     }
 }
 
-#[derive(Serialize)]
-struct CreatedSchedule {
+#[derive(Serialize, ToSchema)]
+pub(super) struct CreatedSchedule {
     schedule_id: ScheduleId,
     starts_at: DateTime<Utc>,
 }
 
-#[derive(Serialize)]
-struct CreatedConcert {
+#[derive(Serialize, ToSchema)]
+pub(super) struct CreatedConcert {
     concert_id: ConcertId,
     schedules: Vec<CreatedSchedule>,
 }
 
-async fn create_concert(
+/// Creates a concert with its dates and seats; its line starts with the
+/// server's default queue settings.
+#[utoipa::path(
+    post,
+    path = "/admin/v1/concerts",
+    tag = "admin",
+    security(("admin_token" = [])),
+    request_body = ConcertBody,
+    responses(
+        (status = 201, description = "Created; the ids of the concert and its dates", body = CreatedConcert),
+        (status = 400, description = "`invalid_concert` (empty title, no dates, a seat number below 1 or twice, a negative price, ...), `invalid_json`, `invalid_body` or `invalid_content_type`", body = ErrorBody),
+        (status = 401, description = "`missing_token`, `invalid_token` or `invalid_admin_token`", body = ErrorBody),
+        (status = 413, description = "`body_too_large` (over 32 MiB)", body = ErrorBody),
+        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+    )
+)]
+pub(super) async fn create_concert(
     State(state): State<AppState>,
     admin: Admin,
     ApiJson(body): ApiJson<ConcertBody>,
@@ -119,15 +148,31 @@ async fn create_concert(
     ))
 }
 
-#[derive(Serialize)]
-struct SettingsWithStats {
+#[derive(Serialize, ToSchema)]
+pub(super) struct SettingsWithStats {
     #[serde(flatten)]
     settings: QueueSettings,
     #[serde(flatten)]
     stats: QueueStats,
 }
 
-async fn queue_settings(
+/// A concert's live queue settings and line.
+#[utoipa::path(
+    get,
+    path = "/admin/v1/concerts/{concert_id}/queue",
+    tag = "admin",
+    security(("admin_token" = [])),
+    params(("concert_id" = ConcertId, Path, description = "The concert")),
+    responses(
+        (status = 200, description = "The settings, with how many wait and how many are admitted", body = SettingsWithStats),
+        (status = 400, description = "`invalid_id`: the concert id is not a UUID", body = ErrorBody),
+        (status = 401, description = "`missing_token`, `invalid_token` or `invalid_admin_token`", body = ErrorBody),
+        (status = 404, description = "`concert_not_found`", body = ErrorBody),
+        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+    )
+)]
+pub(super) async fn queue_settings(
     State(state): State<AppState>,
     _: Admin,
     ApiPath(concert_id): ApiPath<ConcertId>,
@@ -140,7 +185,25 @@ async fn queue_settings(
     Ok(Json(SettingsWithStats { settings, stats }))
 }
 
-async fn change_queue_settings(
+/// Changes any subset of a concert's queue settings, at once on every server.
+#[utoipa::path(
+    put,
+    path = "/admin/v1/concerts/{concert_id}/queue",
+    tag = "admin",
+    security(("admin_token" = [])),
+    params(("concert_id" = ConcertId, Path, description = "The concert")),
+    request_body = QueueSettingsChange,
+    responses(
+        (status = 200, description = "The settings now in force", body = QueueSettings),
+        (status = 400, description = "`invalid_settings` (a value out of range), `invalid_id`, `invalid_json`, `invalid_body` or `invalid_content_type`", body = ErrorBody),
+        (status = 401, description = "`missing_token`, `invalid_token` or `invalid_admin_token`", body = ErrorBody),
+        (status = 404, description = "`concert_not_found`", body = ErrorBody),
+        (status = 413, description = "`body_too_large`", body = ErrorBody),
+        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+    )
+)]
+pub(super) async fn change_queue_settings(
     State(state): State<AppState>,
     admin: Admin,
     ApiPath(concert_id): ApiPath<ConcertId>,
@@ -149,7 +212,23 @@ async fn change_queue_settings(
     change_settings(&state, &admin, concert_id, change, "change_settings").await
 }
 
-async fn pause(
+/// Stops admitting from the line (people keep their places).
+#[utoipa::path(
+    post,
+    path = "/admin/v1/concerts/{concert_id}/queue/pause",
+    tag = "admin",
+    security(("admin_token" = [])),
+    params(("concert_id" = ConcertId, Path, description = "The concert")),
+    responses(
+        (status = 200, description = "The settings now in force", body = QueueSettings),
+        (status = 400, description = "`invalid_id`: the concert id is not a UUID", body = ErrorBody),
+        (status = 401, description = "`missing_token`, `invalid_token` or `invalid_admin_token`", body = ErrorBody),
+        (status = 404, description = "`concert_not_found`", body = ErrorBody),
+        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+    )
+)]
+pub(super) async fn pause(
     State(state): State<AppState>,
     admin: Admin,
     ApiPath(concert_id): ApiPath<ConcertId>,
@@ -161,7 +240,23 @@ async fn pause(
     change_settings(&state, &admin, concert_id, change, "pause").await
 }
 
-async fn resume(
+/// Admits from the line again.
+#[utoipa::path(
+    post,
+    path = "/admin/v1/concerts/{concert_id}/queue/resume",
+    tag = "admin",
+    security(("admin_token" = [])),
+    params(("concert_id" = ConcertId, Path, description = "The concert")),
+    responses(
+        (status = 200, description = "The settings now in force", body = QueueSettings),
+        (status = 400, description = "`invalid_id`: the concert id is not a UUID", body = ErrorBody),
+        (status = 401, description = "`missing_token`, `invalid_token` or `invalid_admin_token`", body = ErrorBody),
+        (status = 404, description = "`concert_not_found`", body = ErrorBody),
+        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+    )
+)]
+pub(super) async fn resume(
     State(state): State<AppState>,
     admin: Admin,
     ApiPath(concert_id): ApiPath<ConcertId>,
@@ -186,8 +281,8 @@ async fn change_settings(
     Ok(Json(settings))
 }
 
-#[derive(Serialize)]
-struct Closed {
+#[derive(Serialize, ToSchema)]
+pub(super) struct Closed {
     concert_id: ConcertId,
     closed_at: DateTime<Utc>,
     /// People still waiting when the sale closed; their tickets read `expired`.
@@ -195,7 +290,22 @@ struct Closed {
 }
 
 /// Ends the sale: no more joins, admissions or holds; the line is dismissed.
-async fn close_sale(
+#[utoipa::path(
+    post,
+    path = "/admin/v1/concerts/{concert_id}/close",
+    tag = "admin",
+    security(("admin_token" = [])),
+    params(("concert_id" = ConcertId, Path, description = "The concert")),
+    responses(
+        (status = 200, description = "Closed: what is held may still be paid", body = Closed),
+        (status = 400, description = "`invalid_id`: the concert id is not a UUID", body = ErrorBody),
+        (status = 401, description = "`missing_token`, `invalid_token` or `invalid_admin_token`", body = ErrorBody),
+        (status = 404, description = "`concert_not_found`", body = ErrorBody),
+        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+    )
+)]
+pub(super) async fn close_sale(
     State(state): State<AppState>,
     admin: Admin,
     ApiPath(concert_id): ApiPath<ConcertId>,
@@ -210,18 +320,37 @@ async fn close_sale(
     }))
 }
 
-#[derive(Serialize)]
-struct Evicted {
+#[derive(Serialize, ToSchema)]
+pub(super) struct Evicted {
     user_id: UserId,
     /// Where they stood: `waiting` or `active`.
     was: TicketStatus,
     /// Their open reservation, released; null when they held none.
+    #[schema(required = true)]
     released_reservation_id: Option<ReservationId>,
 }
 
 /// Removes one person from the line or their admission, releasing their held
 /// seats (a payment already under way is left to finish).
-async fn evict(
+#[utoipa::path(
+    delete,
+    path = "/admin/v1/concerts/{concert_id}/queue/users/{user_id}",
+    tag = "admin",
+    security(("admin_token" = [])),
+    params(
+        ("concert_id" = ConcertId, Path, description = "The concert"),
+        ("user_id" = UserId, Path, description = "The person to remove"),
+    ),
+    responses(
+        (status = 200, description = "Removed; their held seats released", body = Evicted),
+        (status = 400, description = "`invalid_id`", body = ErrorBody),
+        (status = 401, description = "`missing_token`, `invalid_token` or `invalid_admin_token`", body = ErrorBody),
+        (status = 404, description = "`concert_not_found`, or `not_in_line`: neither waiting nor admitted", body = ErrorBody),
+        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+    )
+)]
+pub(super) async fn evict(
     State(state): State<AppState>,
     admin: Admin,
     ApiPath((concert_id, user_id)): ApiPath<(ConcertId, UserId)>,
@@ -250,8 +379,8 @@ async fn evict(
     }))
 }
 
-#[derive(Serialize)]
-struct ScheduleStats {
+#[derive(Serialize, ToSchema)]
+pub(super) struct ScheduleStats {
     schedule_id: ScheduleId,
     starts_at: DateTime<Utc>,
     total_seats: u64,
@@ -260,12 +389,14 @@ struct ScheduleStats {
     available_seats: u64,
 }
 
-#[derive(Serialize)]
-struct ConcertStats {
+#[derive(Serialize, ToSchema)]
+pub(super) struct ConcertStats {
     concert_id: ConcertId,
     title: String,
     venue: String,
     opens_at: DateTime<Utc>,
+    /// When an operator closed the sale; null while it is open.
+    #[schema(required = true)]
     closed_at: Option<DateTime<Utc>>,
     settings: QueueSettings,
     #[serde(flatten)]
@@ -273,13 +404,25 @@ struct ConcertStats {
     schedules: Vec<ScheduleStats>,
 }
 
-#[derive(Serialize)]
-struct ConcertsStats {
+#[derive(Serialize, ToSchema)]
+pub(super) struct ConcertsStats {
     concerts: Vec<ConcertStats>,
 }
 
 /// Every concert with its live line and seats.
-async fn list_concerts(
+#[utoipa::path(
+    get,
+    path = "/admin/v1/concerts",
+    tag = "admin",
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "Every concert with its settings, line and seats per date", body = ConcertsStats),
+        (status = 401, description = "`missing_token`, `invalid_token` or `invalid_admin_token`", body = ErrorBody),
+        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+    )
+)]
+pub(super) async fn list_concerts(
     State(state): State<AppState>,
     _: Admin,
 ) -> Result<Json<ConcertsStats>, Error> {

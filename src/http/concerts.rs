@@ -1,4 +1,5 @@
 use super::extract::ApiPath;
+use super::openapi::ErrorBody;
 use crate::app::AppState;
 use crate::domain::{ConcertId, ScheduleId};
 use crate::error::Error;
@@ -8,6 +9,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -15,20 +17,31 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/concerts/{concert_id}/schedules", get(schedules))
 }
 
-#[derive(Serialize)]
-struct ConcertView {
+#[derive(Serialize, ToSchema)]
+pub(super) struct ConcertView {
     concert_id: ConcertId,
     title: String,
     venue: String,
     opens_at: DateTime<Utc>,
 }
 
-#[derive(Serialize)]
-struct Concerts {
+#[derive(Serialize, ToSchema)]
+pub(super) struct Concerts {
     concerts: Vec<ConcertView>,
 }
 
-async fn list(State(state): State<AppState>) -> Json<Concerts> {
+/// Every concert on sale or announced.
+#[utoipa::path(
+    get,
+    path = "/api/v1/concerts",
+    tag = "concerts",
+    responses(
+        (status = 200, description = "Every concert", body = Concerts),
+        (status = 503, description = "`timeout`: the request took too long", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+    )
+)]
+pub(super) async fn list(State(state): State<AppState>) -> Json<Concerts> {
     let snapshot = state.catalog.snapshot();
     let concerts = snapshot
         .concerts
@@ -43,23 +56,38 @@ async fn list(State(state): State<AppState>) -> Json<Concerts> {
     Json(Concerts { concerts })
 }
 
-#[derive(Serialize)]
-struct ScheduleView {
+#[derive(Serialize, ToSchema)]
+pub(super) struct ScheduleView {
     schedule_id: ScheduleId,
     concert_id: ConcertId,
     starts_at: DateTime<Utc>,
+    /// The day of `starts_at` (UTC), `YYYY-MM-DD`.
+    #[schema(format = Date)]
     date: String,
     total_seats: u64,
     available_seats: u64,
 }
 
-#[derive(Serialize)]
-struct Schedules {
+#[derive(Serialize, ToSchema)]
+pub(super) struct Schedules {
     schedules: Vec<ScheduleView>,
 }
 
 /// Bookable dates: not started, at least one seat neither sold nor held.
-async fn schedules(
+#[utoipa::path(
+    get,
+    path = "/api/v1/concerts/{concert_id}/schedules",
+    tag = "concerts",
+    params(("concert_id" = ConcertId, Path, description = "The concert")),
+    responses(
+        (status = 200, description = "The concert's bookable dates, with the seats still available (total - sold - held)", body = Schedules),
+        (status = 400, description = "`invalid_id`: the concert id is not a UUID", body = ErrorBody),
+        (status = 404, description = "`concert_not_found`", body = ErrorBody),
+        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+    )
+)]
+pub(super) async fn schedules(
     State(state): State<AppState>,
     ApiPath(concert_id): ApiPath<ConcertId>,
 ) -> Result<Json<Schedules>, Error> {

@@ -5,7 +5,7 @@ use crate::app::AppState;
 use crate::domain::UserId;
 use crate::error::Error;
 use crate::tokens::{QueueClaims, TokenError};
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -39,6 +39,18 @@ fn json_rejection(rejection: JsonRejection) -> Response {
             (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
         }
         _ => (StatusCode::BAD_REQUEST, "invalid_body"),
+    };
+    super::error::error_response(status, code, &rejection.body_text(), Default::default())
+}
+
+/// A raw body that could not be read: past the body limit is a 413
+/// `body_too_large`, anything else a 400 `invalid_body`, both with the error body
+/// (axum's own answer is plain text).
+pub fn bytes_rejection(rejection: BytesRejection) -> Response {
+    let (status, code) = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
+    } else {
+        (StatusCode::BAD_REQUEST, "invalid_body")
     };
     super::error::error_response(status, code, &rejection.body_text(), Default::default())
 }

@@ -4,7 +4,8 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -12,13 +13,55 @@ pub fn router() -> Router<AppState> {
         .route("/readyz", get(readyz))
 }
 
+/// `ok`, or `unavailable` for a dependency that does not answer.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum Health {
+    Ok,
+    Unavailable,
+}
+
+impl Health {
+    fn of(ok: bool) -> Self {
+        if ok { Self::Ok } else { Self::Unavailable }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub(super) struct Liveness {
+    status: Health,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(super) struct Readiness {
+    /// `ok` when both Redis and PostgreSQL answer.
+    status: Health,
+    redis: Health,
+    postgres: Health,
+}
+
 /// Liveness: the process answers.
-async fn healthz() -> impl IntoResponse {
-    Json(json!({ "status": "ok" }))
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    responses((status = 200, description = "The process answers", body = Liveness))
+)]
+pub(super) async fn healthz() -> Json<Liveness> {
+    Json(Liveness { status: Health::Ok })
 }
 
 /// Readiness: Redis and PostgreSQL both answer.
-async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    responses(
+        (status = 200, description = "Redis and PostgreSQL answer", body = Readiness),
+        (status = 503, description = "Redis or PostgreSQL does not answer", body = Readiness),
+    )
+)]
+pub(super) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let (redis, postgres) = tokio::join!(
         state.redis.ping(),
         sqlx::query("SELECT 1").execute(&state.db)
@@ -29,11 +72,12 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let word = |ok: bool| if ok { "ok" } else { "unavailable" };
     (
         status,
-        Json(
-            json!({ "status": word(redis && postgres), "redis": word(redis), "postgres": word(postgres) }),
-        ),
+        Json(Readiness {
+            status: Health::of(redis && postgres),
+            redis: Health::of(redis),
+            postgres: Health::of(postgres),
+        }),
     )
 }

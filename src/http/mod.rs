@@ -13,6 +13,7 @@ pub mod fuzzing;
 pub mod guard;
 mod health;
 mod observe;
+pub mod openapi;
 mod payments;
 mod queue;
 pub mod redirect;
@@ -67,6 +68,7 @@ pub fn router(state: AppState, limits: HttpLimits, tls: bool, log_polls: bool) -
     let router = api
         .merge(admin::router().layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT)))
         .merge(web::router())
+        .merge(openapi::router())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)

@@ -2,6 +2,7 @@ use super::extract::{
     AccessUser, ApiJson, ApiPath, IdempotencyKeyHeader, QueueToken, idempotent_response,
     integer_won,
 };
+use super::openapi::ErrorBody;
 use crate::abuse::Action;
 use crate::app::AppState;
 use crate::domain::{ReservationId, UserId};
@@ -13,6 +14,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -20,10 +22,12 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/users/{user_id}/payments", get(history))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct PayBody {
     reservation_id: ReservationId,
+    /// The reservation's amount, in won.
+    #[schema(value_type = i64, minimum = 0, example = 120000)]
     amount: serde_json::Value,
 }
 
@@ -40,7 +44,33 @@ impl PayBody {
     }
 }
 
-async fn pay(
+/// Pays one's own held reservation from the balance. 201 and 402 both end the
+/// queue token.
+#[utoipa::path(
+    post,
+    path = "/api/v1/payments",
+    tag = "payments",
+    security(("queue_token" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1 to 255 visible ASCII characters: a retry with the same key and body gets the first answer back and moves no money again")),
+    request_body = PayBody,
+    responses(
+        (status = 201, description = "Paid: the seats are the user's", body = Payment,
+            headers(("idempotent-replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same key"))),
+        (status = 400, description = "`invalid_amount`, `invalid_json`, `invalid_body`, `invalid_content_type` or `invalid_idempotency_key`", body = ErrorBody),
+        (status = 401, description = "`missing_token` or `invalid_token`", body = ErrorBody),
+        (status = 402, description = "`insufficient_balance` with `balance` and `amount`: nothing debited, the holds released, the token ended", body = ErrorBody),
+        (status = 403, description = "`forbidden` (another user's), `not_admitted`, `token_expired` or `wrong_concert`", body = ErrorBody),
+        (status = 404, description = "`reservation_not_found`", body = ErrorBody),
+        (status = 409, description = "`payment_in_progress`, or `seat_unavailable` with `seat_nos`", body = ErrorBody),
+        (status = 413, description = "`body_too_large`", body = ErrorBody),
+        (status = 422, description = "`amount_mismatch` with `amount` and `expected_amount`; `idempotency_key_reused`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+    )
+)]
+pub(super) async fn pay(
     State(state): State<AppState>,
     QueueToken(claims): QueueToken,
     IdempotencyKeyHeader(key): IdempotencyKeyHeader,
@@ -61,12 +91,28 @@ async fn pay(
     Ok(idempotent_response(StatusCode::CREATED, outcome))
 }
 
-#[derive(Serialize)]
-struct Payments {
+#[derive(Serialize, ToSchema)]
+pub(super) struct Payments {
     payments: Vec<Payment>,
 }
 
-async fn history(
+/// One's own payments, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{user_id}/payments",
+    tag = "payments",
+    security(("access_token" = [])),
+    params(("user_id" = UserId, Path, description = "The user; must be the access token's")),
+    responses(
+        (status = 200, description = "The payments, newest first", body = Payments),
+        (status = 400, description = "`invalid_id`", body = ErrorBody),
+        (status = 401, description = "`missing_token` or `invalid_token`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: another user's payments", body = ErrorBody),
+        (status = 503, description = "`unavailable` (PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+    )
+)]
+pub(super) async fn history(
     State(state): State<AppState>,
     auth: AccessUser,
     ApiPath(user): ApiPath<UserId>,

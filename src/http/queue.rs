@@ -1,4 +1,5 @@
 use super::extract::{AccessUser, AnyAgeQueueToken, ApiPath, QueueToken};
+use super::openapi::ErrorBody;
 use crate::abuse::Action;
 use crate::app::AppState;
 use crate::domain::ConcertId;
@@ -17,7 +18,26 @@ pub fn router() -> Router<AppState> {
 }
 
 /// 201 for a new place in line, 200 for the place the user already has.
-async fn join(
+#[utoipa::path(
+    post,
+    path = "/api/v1/concerts/{concert_id}/queue",
+    tag = "queue",
+    security(("access_token" = [])),
+    params(("concert_id" = ConcertId, Path, description = "The concert to stand in line for")),
+    responses(
+        (status = 201, description = "A new place in line: the queue token and the position", body = QueueTicket),
+        (status = 200, description = "The place the user already has (waiting or admitted): the same token", body = QueueTicket),
+        (status = 400, description = "`invalid_id`: the concert id is not a UUID", body = ErrorBody),
+        (status = 401, description = "`missing_token` or `invalid_token`: no access token, a forged one or a queue token", body = ErrorBody),
+        (status = 404, description = "`concert_not_found`", body = ErrorBody),
+        (status = 409, description = "`sale_closed`: the sale was closed or every date has started", body = ErrorBody),
+        (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        (status = 503, description = "`queue_full` (the line is at its cap), `unavailable` (Redis) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+    )
+)]
+pub(super) async fn join(
     State(state): State<AppState>,
     AccessUser(user): AccessUser,
     ApiPath(concert): ApiPath<ConcertId>,
@@ -32,7 +52,21 @@ async fn join(
     Ok((status, Json(ticket)))
 }
 
-async fn status(
+/// Where the queue token stands: its position while waiting, its remaining
+/// time once admitted, `expired` once it is no longer valid.
+#[utoipa::path(
+    get,
+    path = "/api/v1/queue/status",
+    tag = "queue",
+    security(("queue_token" = [])),
+    responses(
+        (status = 200, description = "The ticket; poll again after `poll_after_ms`", body = QueueTicket),
+        (status = 401, description = "`missing_token` or `invalid_token`: no queue token, a forged one or an access token", body = ErrorBody),
+        (status = 503, description = "`unavailable` (Redis) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+    )
+)]
+pub(super) async fn status(
     State(state): State<AppState>,
     token: AnyAgeQueueToken,
 ) -> Result<Json<QueueTicket>, Error> {
@@ -45,7 +79,21 @@ async fn status(
 }
 
 /// Leaves the line or gives up the admission; an open reservation is released.
-async fn leave(
+#[utoipa::path(
+    delete,
+    path = "/api/v1/queue",
+    tag = "queue",
+    security(("queue_token" = [])),
+    responses(
+        (status = 204, description = "Out of the line; the token is no longer valid"),
+        (status = 401, description = "`missing_token` or `invalid_token`", body = ErrorBody),
+        (status = 403, description = "`token_expired`", body = ErrorBody),
+        (status = 409, description = "`payment_in_progress`: a payment of the open reservation is under way", body = ErrorBody),
+        (status = 503, description = "`unavailable` (Redis) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+    )
+)]
+pub(super) async fn leave(
     State(state): State<AppState>,
     QueueToken(claims): QueueToken,
 ) -> Result<StatusCode, Error> {

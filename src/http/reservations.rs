@@ -1,7 +1,8 @@
 use super::extract::{ApiJson, ApiPath, ApiQuery, QueueToken};
+use super::openapi::ErrorBody;
 use crate::abuse::Action;
 use crate::app::AppState;
-use crate::domain::{ReservationId, ScheduleId, SeatSelection};
+use crate::domain::{MAX_SEAT_NO, ReservationId, ScheduleId, SeatSelection};
 use crate::error::Error;
 use crate::reservation::{Reservation, SeatMap, SeatStatus};
 use axum::extract::State;
@@ -9,6 +10,9 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -22,13 +26,13 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SeatFilter {
+pub(super) struct SeatFilter {
     status: Option<SeatStatusParam>,
 }
 
 #[derive(Clone, Copy, Deserialize)]
 #[serde(rename_all = "snake_case")]
-enum SeatStatusParam {
+pub(super) enum SeatStatusParam {
     Available,
     Held,
     Sold,
@@ -44,7 +48,27 @@ impl From<SeatStatusParam> for SeatStatus {
     }
 }
 
-async fn seats(
+/// One date's seat map, for an admitted holder of a queue token of its concert.
+#[utoipa::path(
+    get,
+    path = "/api/v1/schedules/{schedule_id}/seats",
+    tag = "reservations",
+    security(("queue_token" = [])),
+    params(
+        ("schedule_id" = ScheduleId, Path, description = "The date"),
+        ("status" = Option<SeatStatus>, Query, description = "Only the seats of this status"),
+    ),
+    responses(
+        (status = 200, description = "The seats, ordered by seat number", body = SeatMap),
+        (status = 400, description = "`invalid_id` or `invalid_query`", body = ErrorBody),
+        (status = 401, description = "`missing_token` or `invalid_token`", body = ErrorBody),
+        (status = 403, description = "`not_admitted`, `token_expired` or `wrong_concert`", body = ErrorBody),
+        (status = 404, description = "`schedule_not_found`", body = ErrorBody),
+        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+    )
+)]
+pub(super) async fn seats(
     State(state): State<AppState>,
     QueueToken(claims): QueueToken,
     ApiPath(schedule): ApiPath<ScheduleId>,
@@ -56,12 +80,32 @@ async fn seats(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct HoldBody {
     pub(super) schedule_id: ScheduleId,
+    /// 1 to 4 distinct seat numbers.
+    #[schema(value_type = BTreeSet<SeatNumber>, min_items = 1, max_items = 4, example = json!([7, 8]))]
     seat_nos: Vec<i64>,
 }
+
+/// A seat number, as the document spells it: 1 to [`MAX_SEAT_NO`] (the
+/// request takes any JSON integer; SeatSelection refuses the rest with a 400).
+pub(super) struct SeatNumber;
+
+impl utoipa::PartialSchema for SeatNumber {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .minimum(Some(1))
+            .maximum(Some(MAX_SEAT_NO))
+            .description(Some(format!("A seat number: 1 to {MAX_SEAT_NO}.")))
+            .into()
+    }
+}
+
+impl ToSchema for SeatNumber {}
 
 impl HoldBody {
     pub(super) fn selection(&self) -> Result<SeatSelection, Error> {
@@ -70,7 +114,28 @@ impl HoldBody {
     }
 }
 
-async fn hold(
+/// Holds 1 to 4 seats of one date, all or none, for the concert's hold time.
+#[utoipa::path(
+    post,
+    path = "/api/v1/reservations",
+    tag = "reservations",
+    security(("queue_token" = [])),
+    request_body = HoldBody,
+    responses(
+        (status = 201, description = "The seats are held until `held_until`", body = Reservation),
+        (status = 400, description = "`invalid_seats`, `invalid_json`, `invalid_body` or `invalid_content_type`", body = ErrorBody),
+        (status = 401, description = "`missing_token` or `invalid_token`", body = ErrorBody),
+        (status = 403, description = "`not_admitted`, `token_expired` or `wrong_concert`", body = ErrorBody),
+        (status = 404, description = "`schedule_not_found`, or `seat_not_found` with `seat_nos`", body = ErrorBody),
+        (status = 409, description = "`seat_unavailable` with `seat_nos` (the taken ones), `reservation_exists` with `reservation_id`, `schedule_closed` or `sale_closed`", body = ErrorBody),
+        (status = 413, description = "`body_too_large`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+    )
+)]
+pub(super) async fn hold(
     State(state): State<AppState>,
     QueueToken(claims): QueueToken,
     ApiJson(body): ApiJson<HoldBody>,
@@ -84,7 +149,24 @@ async fn hold(
     Ok((StatusCode::CREATED, Json(reservation)))
 }
 
-async fn get_one(
+/// One's own open reservation.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reservations/{reservation_id}",
+    tag = "reservations",
+    security(("queue_token" = [])),
+    params(("reservation_id" = ReservationId, Path, description = "The reservation")),
+    responses(
+        (status = 200, description = "The reservation", body = Reservation),
+        (status = 400, description = "`invalid_id`", body = ErrorBody),
+        (status = 401, description = "`missing_token` or `invalid_token`", body = ErrorBody),
+        (status = 403, description = "`forbidden` (another user's), `token_expired` or `wrong_concert`", body = ErrorBody),
+        (status = 404, description = "`reservation_not_found`: unknown, paid, released or expired", body = ErrorBody),
+        (status = 503, description = "`unavailable` (Redis) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+    )
+)]
+pub(super) async fn get_one(
     State(state): State<AppState>,
     QueueToken(claims): QueueToken,
     ApiPath(id): ApiPath<ReservationId>,
@@ -92,7 +174,25 @@ async fn get_one(
     Ok(Json(state.reservations.get(&claims, id).await?))
 }
 
-async fn release(
+/// Releases one's own hold.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/reservations/{reservation_id}",
+    tag = "reservations",
+    security(("queue_token" = [])),
+    params(("reservation_id" = ReservationId, Path, description = "The reservation")),
+    responses(
+        (status = 204, description = "Released: the seats are available again"),
+        (status = 400, description = "`invalid_id`", body = ErrorBody),
+        (status = 401, description = "`missing_token` or `invalid_token`", body = ErrorBody),
+        (status = 403, description = "`forbidden` (another user's), `token_expired` or `wrong_concert`", body = ErrorBody),
+        (status = 404, description = "`reservation_not_found`", body = ErrorBody),
+        (status = 409, description = "`payment_in_progress`", body = ErrorBody),
+        (status = 503, description = "`unavailable` (Redis) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+    )
+)]
+pub(super) async fn release(
     State(state): State<AppState>,
     QueueToken(claims): QueueToken,
     ApiPath(id): ApiPath<ReservationId>,

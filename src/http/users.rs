@@ -1,18 +1,22 @@
 use super::extract::{
-    AccessUser, ApiJson, ApiPath, IdempotencyKeyHeader, idempotent_response, integer_won,
+    AccessUser, ApiJson, ApiPath, IdempotencyKeyHeader, bytes_rejection, idempotent_response,
+    integer_won,
 };
+use super::openapi::ErrorBody;
 use crate::abuse::Action;
 use crate::app::AppState;
 use crate::domain::{ChargeAmount, ChargePolicy, UserId};
 use crate::error::Error;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -21,21 +25,71 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/users/{user_id}/balance/charge", post(charge))
 }
 
+/// A sign-up's body, when there is one: `{}`.
+#[derive(ToSchema)]
+#[schema(max_properties = 0)]
+pub(super) struct SignUpBody {}
+
+#[derive(Serialize, ToSchema)]
+pub(super) struct SignedUp {
+    user_id: UserId,
+    /// Who you are: `Authorization: Bearer <access_token>` (an HS256 JWT, `typ: access`).
+    access_token: String,
+}
+
 /// A new user with a zero balance and an access token. The body is empty or `{}`.
-async fn sign_up(
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "users",
+    request_body(content = Option<SignUpBody>, description = "Empty, or `{}`", content_type = "application/json"),
+    responses(
+        (status = 201, description = "A new user with a zero balance", body = SignedUp),
+        (status = 400, description = "`invalid_json` or `invalid_body`: a body other than `{}`", body = ErrorBody),
+        (status = 413, description = "`body_too_large`", body = ErrorBody),
+        (status = 503, description = "`unavailable` (PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+    )
+)]
+pub(super) async fn sign_up(
     State(state): State<AppState>,
-    body: Bytes,
-) -> Result<(StatusCode, Json<Value>), Error> {
-    check_sign_up_body(&body)?;
-    let user = state.wallet.create_user().await?;
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<SignedUp>), Response> {
+    let body = body.map_err(bytes_rejection)?;
+    check_sign_up_body(&body).map_err(IntoResponse::into_response)?;
+    let user = state
+        .wallet
+        .create_user()
+        .await
+        .map_err(IntoResponse::into_response)?;
     let access_token = state.tokens.issue_access(user);
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "user_id": user, "access_token": access_token })),
+        Json(SignedUp {
+            user_id: user,
+            access_token,
+        }),
     ))
 }
 
-async fn balance(
+/// One's own prepaid balance.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{user_id}/balance",
+    tag = "users",
+    security(("access_token" = [])),
+    params(("user_id" = UserId, Path, description = "The user; must be the access token's")),
+    responses(
+        (status = 200, description = "The balance, in won", body = crate::wallet::Balance),
+        (status = 400, description = "`invalid_id`: the user id is not a UUID", body = ErrorBody),
+        (status = 401, description = "`missing_token` or `invalid_token`: no access token, a forged one or a queue token", body = ErrorBody),
+        (status = 403, description = "`forbidden`: another user's balance", body = ErrorBody),
+        (status = 404, description = "`user_not_found`", body = ErrorBody),
+        (status = 503, description = "`unavailable` (PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+    )
+)]
+pub(super) async fn balance(
     State(state): State<AppState>,
     auth: AccessUser,
     ApiPath(user): ApiPath<UserId>,
@@ -62,9 +116,11 @@ pub(super) fn check_sign_up_body(body: &[u8]) -> Result<(), Error> {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ChargeBody {
+    /// Won to add: an integer within the charge policy (1,000 to 10,000,000 by default).
+    #[schema(value_type = i64, example = 300000)]
     amount: Value,
 }
 
@@ -75,7 +131,34 @@ impl ChargeBody {
     }
 }
 
-async fn charge(
+/// Adds to one's own balance. Refused while the user holds a seat.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{user_id}/balance/charge",
+    tag = "users",
+    security(("access_token" = [])),
+    params(
+        ("user_id" = UserId, Path, description = "The user; must be the access token's"),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1 to 255 visible ASCII characters: a retry with the same key and body gets the first answer back and moves no money again"),
+    ),
+    request_body = ChargeBody,
+    responses(
+        (status = 200, description = "Charged; the new balance", body = crate::wallet::Charged,
+            headers(("idempotent-replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same key"))),
+        (status = 400, description = "`invalid_amount`, `invalid_json`, `invalid_body`, `invalid_content_type`, `invalid_id` or `invalid_idempotency_key`", body = ErrorBody),
+        (status = 401, description = "`missing_token` or `invalid_token`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: another user's balance", body = ErrorBody),
+        (status = 404, description = "`user_not_found`", body = ErrorBody),
+        (status = 409, description = "`reservation_in_progress` while the user holds seats; `balance_limit` when the balance could not hold the sum", body = ErrorBody),
+        (status = 413, description = "`body_too_large`", body = ErrorBody),
+        (status = 422, description = "`idempotency_key_reused`: the same key with another body", body = ErrorBody),
+        (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        (status = 503, description = "`unavailable` (PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+    )
+)]
+pub(super) async fn charge(
     State(state): State<AppState>,
     auth: AccessUser,
     ApiPath(user): ApiPath<UserId>,

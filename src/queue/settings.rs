@@ -23,6 +23,8 @@ pub const MAX_ADMIT_PER_SECOND: u32 = 100_000;
 pub const MAX_ACTIVE: u32 = 1_000_000;
 pub const MAX_ACTIVE_TTL_SECONDS: u32 = 24 * 3600;
 pub const MAX_HOLD_TTL_SECONDS: u32 = 3600;
+/// The longest cap on a line: what PostgreSQL's `integer` column holds.
+pub const MAX_WAITING: u32 = i32::MAX as u32;
 
 impl QueueSettings {
     /// These settings, if every one is in range.
@@ -34,6 +36,11 @@ impl QueueSettings {
         }
         if !(1..=MAX_ACTIVE).contains(&self.max_active) {
             return Err(format!("max_active must be between 1 and {MAX_ACTIVE}"));
+        }
+        if self.max_waiting > MAX_WAITING {
+            return Err(format!(
+                "max_waiting must be between 0 (no cap) and {MAX_WAITING}"
+            ));
         }
         if !(1..=MAX_ACTIVE_TTL_SECONDS).contains(&self.active_ttl_seconds) {
             return Err(format!(
@@ -116,10 +123,16 @@ fn set_parsed(field: &mut u32, value: &str) {
 #[derive(Clone, Copy, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QueueSettingsChange {
+    #[schema(minimum = 1, maximum = 100_000)]
     pub admit_per_second: Option<u32>,
+    #[schema(minimum = 1, maximum = 1_000_000)]
     pub max_active: Option<u32>,
+    /// 0 = no cap.
+    #[schema(maximum = 2_147_483_647)]
     pub max_waiting: Option<u32>,
+    #[schema(minimum = 1, maximum = 86_400)]
     pub active_ttl_seconds: Option<u32>,
+    #[schema(minimum = 1, maximum = 3_600)]
     pub hold_ttl_seconds: Option<u32>,
     pub paused: Option<bool>,
 }

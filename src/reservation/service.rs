@@ -438,6 +438,10 @@ impl ReservationService {
         concert: ConcertId,
         schedules: &[Arc<Schedule>],
     ) -> Result<Vec<SeatCounts>> {
+        // An empty pipeline is an error in Redis, not an empty answer.
+        if schedules.is_empty() {
+            return Ok(Vec::new());
+        }
         let keys = self.redis.keys.concert(concert);
         for _ in 0..2 {
             let now_ms = Utc::now().timestamp_millis();

@@ -5,13 +5,16 @@
 mod helpers;
 
 mod admin;
+mod admin_cli;
 mod bad_input;
 mod cuttable;
 mod dependency_outage;
 mod exactly_once;
 mod flow;
+mod fuzz_findings;
 mod hardening;
 mod observability;
+mod openapi;
 mod pages;
 mod payments;
 mod queue;

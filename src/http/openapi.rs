@@ -1,0 +1,189 @@
+//! The OpenAPI 3.1 description of the HTTP API, generated from the handlers'
+//! `#[utoipa::path]` annotations and the types they take and answer, so the
+//! contract integrators read cannot drift from the code. Served at
+//! `/api/openapi.json` with a Swagger UI at `/api/docs/`; `lineup openapi`
+//! prints it, and `openapi.json` at the repository root is that output, checked
+//! by a test.
+
+use super::{admin, concerts, health, payments, queue, reservations, users};
+use crate::domain::{ConcertId, PaymentId, ReservationId, ScheduleId, UserId};
+use crate::payment::Payment;
+use crate::queue::{QueueSettings, QueueSettingsChange, QueueStats, QueueTicket, TicketStatus};
+use crate::reservation::{Reservation, SeatMap, SeatStatus, SeatView};
+use crate::wallet::{Balance, Charged};
+use axum::Router;
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_swagger_ui::SwaggerUi;
+
+/// Where the spec is served.
+pub const SPEC_PATH: &str = "/api/openapi.json";
+/// Where the Swagger UI is served (`/api/docs` redirects to `/api/docs/`).
+pub const DOCS_PATH: &str = "/api/docs";
+
+/// Every error of the API: `{"error": {"code", "message"}}`. Some errors add
+/// fields beside `error` (`seat_nos`, `reservation_id`, `balance`, `amount`,
+/// `expected_amount`), so other top-level properties may appear.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"error": {"code": "seat_unavailable", "message": "seats 7, 8 are taken"}, "seat_nos": [7, 8]}))]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, snake_case: what a program matches on.
+    code: String,
+    /// For people; may change.
+    message: String,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "lineup",
+        description = "A waiting room and seat reservations for concert ticket sales. \
+            JSON in and out, times in RFC 3339 UTC, money as integer won. Every error reads \
+            `{\"error\": {\"code\", \"message\"}}`, with any extra fields beside `error`; a 429 \
+            or 503 carries `Retry-After`."
+    ),
+    paths(
+        health::healthz,
+        health::readyz,
+        users::sign_up,
+        users::balance,
+        users::charge,
+        concerts::list,
+        concerts::schedules,
+        queue::join,
+        queue::status,
+        queue::leave,
+        reservations::seats,
+        reservations::hold,
+        reservations::get_one,
+        reservations::release,
+        payments::pay,
+        payments::history,
+        admin::create_concert,
+        admin::list_concerts,
+        admin::queue_settings,
+        admin::change_queue_settings,
+        admin::pause,
+        admin::resume,
+        admin::close_sale,
+        admin::evict,
+    ),
+    components(schemas(
+        ErrorBody,
+        ErrorDetail,
+        ConcertId,
+        ScheduleId,
+        ReservationId,
+        PaymentId,
+        UserId,
+        QueueTicket,
+        TicketStatus,
+        QueueSettings,
+        QueueSettingsChange,
+        QueueStats,
+        Reservation,
+        SeatMap,
+        SeatView,
+        SeatStatus,
+        reservations::SeatNumber,
+        Payment,
+        Balance,
+        Charged,
+    )),
+    modifiers(&BearerTokens, &SignUpBodyIsNeverNull),
+    tags(
+        (name = "users", description = "Sign-up, balances and charges"),
+        (name = "concerts", description = "What is on sale"),
+        (name = "queue", description = "The waiting line"),
+        (name = "reservations", description = "Seat maps and holds"),
+        (name = "payments", description = "Paying a hold"),
+        (name = "admin", description = "Operators: concerts and the line's settings"),
+        (name = "health", description = "Liveness and readiness"),
+    )
+)]
+struct ApiDoc;
+
+/// The three kinds of bearer token, as security schemes.
+struct BearerTokens;
+
+impl Modify for BearerTokens {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let bearer = |format: Option<&str>, description: &str| {
+            let mut builder = HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some(description));
+            if let Some(format) = format {
+                builder = builder.bearer_format(format);
+            }
+            SecurityScheme::Http(builder.build())
+        };
+        components.add_security_scheme(
+            "access_token",
+            bearer(
+                Some("JWT"),
+                "Who you are: the `access_token` of POST /api/v1/users (HS256, `typ: access`).",
+            ),
+        );
+        components.add_security_scheme(
+            "queue_token",
+            bearer(
+                Some("JWT"),
+                "Your place in one concert's line: the `token` of a QueueTicket (HS256, `typ: queue`).",
+            ),
+        );
+        components.add_security_scheme(
+            "admin_token",
+            bearer(
+                None,
+                "An operator's token: LINEUP_ADMIN_TOKEN or one of LINEUP_ADMIN_TOKENS.",
+            ),
+        );
+    }
+}
+
+/// A sign-up's body is optional, but when there is one it is `{}`, never `null`;
+/// utoipa spells an optional body as nullable, so the null is taken out here.
+struct SignUpBodyIsNeverNull;
+
+impl Modify for SignUpBodyIsNeverNull {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let content = openapi
+            .paths
+            .paths
+            .get_mut("/api/v1/users")
+            .and_then(|item| item.post.as_mut())
+            .and_then(|operation| operation.request_body.as_mut())
+            .and_then(|body| body.content.get_mut("application/json"));
+        if let Some(content) = content {
+            content.schema = Some(RefOr::Ref(Ref::from_schema_name("SignUpBody")));
+        }
+    }
+}
+
+/// The API's OpenAPI document.
+pub fn spec() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The document as `lineup openapi` prints it and `openapi.json` holds it:
+/// pretty JSON ending in a newline.
+pub fn spec_json() -> String {
+    let mut text = spec()
+        .to_pretty_json()
+        .expect("the OpenAPI document serializes");
+    text.push('\n');
+    text
+}
+
+/// `GET /api/openapi.json` and the Swagger UI reading it.
+pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    SwaggerUi::new(DOCS_PATH).url(SPEC_PATH, spec()).into()
+}
