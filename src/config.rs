@@ -156,6 +156,12 @@ pub struct ServeArgs {
     #[arg(long, env = "LINEUP_DATABASE_TIMEOUT", default_value = "3s", value_parser = humantime::parse_duration)]
     pub database_timeout: Duration,
 
+    /// Longest a PostgreSQL statement may run (a lock wait included) before it
+    /// is cancelled and answered 503; a session idle in a transaction for twice
+    /// this is ended.
+    #[arg(long, env = "LINEUP_DATABASE_STATEMENT_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub database_statement_timeout: Duration,
+
     /// HS256 key that signs access and queue tokens (32 bytes or more). Shared by
     /// every server of a deployment. Required unless --demo.
     #[arg(
@@ -310,6 +316,7 @@ pub struct Config {
     pub database_url: SecretString,
     pub database_max_connections: u32,
     pub database_timeout: Duration,
+    pub database_statement_timeout: Duration,
     pub token_key: SecretString,
     pub admin_token: Option<SecretString>,
     /// Named operators' tokens, besides `admin_token`.
@@ -443,6 +450,10 @@ impl Config {
         for (name, value) in [
             ("LINEUP_REDIS_TIMEOUT", args.redis_timeout),
             ("LINEUP_DATABASE_TIMEOUT", args.database_timeout),
+            (
+                "LINEUP_DATABASE_STATEMENT_TIMEOUT",
+                args.database_statement_timeout,
+            ),
             ("LINEUP_ACCESS_TOKEN_TTL", args.access_token_ttl),
             ("LINEUP_QUEUE_TOKEN_TTL", args.queue_token_ttl),
             ("LINEUP_ADMIT_INTERVAL", args.admit_interval),
@@ -476,6 +487,7 @@ impl Config {
             database_url: SecretString::from(args.database.database_url),
             database_max_connections: args.database_max_connections,
             database_timeout: args.database_timeout,
+            database_statement_timeout: args.database_statement_timeout,
             token_key,
             admin_token,
             admin_tokens: args.admin_tokens,

@@ -181,8 +181,13 @@ impl From<sqlx::Error> for Error {
             | sqlx::Error::WorkerCrashed => true,
             sqlx::Error::Database(db) => db.code().is_some_and(|code| {
                 // 08: connection exception; 57P: operator intervention (shutdown);
-                // 53: insufficient resources.
-                code.starts_with("08") || code.starts_with("57P") || code.starts_with("53")
+                // 53: insufficient resources; 57014: statement_timeout cancelled
+                // it; 25P03: idle_in_transaction_session_timeout ended the session.
+                code.starts_with("08")
+                    || code.starts_with("57P")
+                    || code.starts_with("53")
+                    || code == "57014"
+                    || code == "25P03"
             }),
             _ => false,
         };

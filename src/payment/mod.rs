@@ -236,9 +236,12 @@ impl PaymentService {
                 expected: reservation.amount.won(),
             });
         }
+        // PostgreSQL first: when it is out of reach the answer is 503 before
+        // anything in Redis has changed for this payment.
+        let tx = postgres::begin(&self.pool).await?;
         self.begin(claims, &reservation).await?;
 
-        let settled = match self.settle(claims.sub, &reservation, keyed).await {
+        let settled = match self.settle(tx, claims.sub, &reservation, keyed).await {
             Ok(settled) => settled,
             Err(e) => {
                 // Undecided (PostgreSQL unreachable): nothing was written, so the
@@ -317,12 +320,12 @@ impl PaymentService {
     #[tracing::instrument(level = "debug", name = "sql_payment", skip_all, fields(reservation_id = %reservation.id))]
     async fn settle(
         &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
         user: UserId,
         reservation: &StoredReservation,
         keyed: Option<&KeyedRequest>,
     ) -> Result<Settled> {
         let amount = reservation.amount.won();
-        let mut tx = postgres::begin(&self.pool).await?;
         if let Some(keyed) = keyed
             && let Some(stored) = idempotency::claim(&mut tx, keyed).await?
         {
