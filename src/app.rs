@@ -70,8 +70,9 @@ impl Application {
         )
         .await?;
         postgres::migrate(&db).await?;
-        let redis = RedisStore::connect(
+        let redis = RedisStore::connect_to(
             &config.redis_url,
+            &config.redis_cluster_nodes,
             &config.redis_prefix,
             config.redis_timeout,
         )

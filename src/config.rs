@@ -137,6 +137,11 @@ pub struct ServeArgs {
     )]
     pub redis_url: String,
 
+    /// A Redis Cluster to use instead of LINEUP_REDIS_URL: comma-separated URLs
+    /// of some of its nodes (redis://host:port), from which lineup learns the rest.
+    #[arg(long, env = "LINEUP_REDIS_CLUSTER_NODES", value_delimiter = ',')]
+    pub redis_cluster_nodes: Vec<String>,
+
     /// Prefix of every Redis key, so several deployments can share one Redis.
     #[arg(long, env = "LINEUP_REDIS_PREFIX", default_value = "lineup")]
     pub redis_prefix: String,
@@ -311,6 +316,8 @@ pub struct Config {
     pub listen: SocketAddr,
     pub transport: Transport,
     pub redis_url: String,
+    /// When not empty, a Redis Cluster through these nodes instead of `redis_url`.
+    pub redis_cluster_nodes: Vec<String>,
     pub redis_prefix: String,
     pub redis_timeout: Duration,
     pub database_url: SecretString,
@@ -431,6 +438,12 @@ impl Config {
             !args.redis_prefix.is_empty() && !args.redis_prefix.contains(['{', '}', ' ']),
             "LINEUP_REDIS_PREFIX (--redis-prefix) must be non-empty, without braces or spaces"
         );
+        for node in &args.redis_cluster_nodes {
+            ensure!(
+                redis::parse_redis_url(node).is_some(),
+                "LINEUP_REDIS_CLUSTER_NODES (--redis-cluster-nodes): {node:?} is not a redis:// URL"
+            );
+        }
         ensure!(
             args.database_max_connections >= 1,
             "LINEUP_DATABASE_MAX_CONNECTIONS must be 1 or more"
@@ -482,6 +495,7 @@ impl Config {
             listen: args.listen,
             transport,
             redis_url: args.redis_url,
+            redis_cluster_nodes: args.redis_cluster_nodes,
             redis_prefix: args.redis_prefix,
             redis_timeout: args.redis_timeout,
             database_url: SecretString::from(args.database.database_url),
@@ -571,6 +585,27 @@ mod tests {
 
         assert!(parse(&["--hold-ttl", "five minutes"]).is_err());
         assert!(parse(&["--tls-cert", "cert.pem"]).is_err());
+    }
+
+    #[test]
+    fn cluster_nodes_are_a_comma_separated_list_of_redis_urls() {
+        assert!(parse(&[]).unwrap().redis_cluster_nodes.is_empty());
+        let config = parse(&[
+            "--redis-cluster-nodes",
+            "redis://10.0.0.1:7001,redis://10.0.0.2:7001",
+        ])
+        .unwrap();
+        assert_eq!(
+            config.redis_cluster_nodes,
+            ["redis://10.0.0.1:7001", "redis://10.0.0.2:7001"]
+        );
+        let err = parse(&[
+            "--redis-cluster-nodes",
+            "redis://10.0.0.1:7001,10.0.0.2:7001",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("LINEUP_REDIS_CLUSTER_NODES"), "{err}");
     }
 
     #[test]

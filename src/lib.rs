@@ -22,14 +22,16 @@
 //! - [`payment`]: hold -> ledger -> ticket -> sold -> token expired.
 //! - [`idempotency`]: `Idempotency-Key`: a retried charge or payment moves money once.
 //! - [`http`]: axum routers per area, auth extractors; the only module importing axum.
-//! - [`store`]: Redis connection, Lua script registry, key names; PostgreSQL pool and migrations.
+//! - [`store`]: Redis connection (one Redis or a Redis Cluster), Lua script registry, key
+//!   names; PostgreSQL pool (every wait bounded) and migrations.
 //! - [`tls`]: rustls configuration: PEM files or a self-signed localhost certificate.
 //! - [`demo`]: the demo concert of `make run`.
 //! - [`telemetry`]: logs, and every Prometheus metric lineup exports.
 //!
 //! Outside `src/`: `lua/` (one script per atomic Redis operation), `migrations/`
 //! (the PostgreSQL schema), `tests/` (integration tests against real Redis and
-//! PostgreSQL), `scripts/` (services set-up).
+//! PostgreSQL; `multi_server.rs` and `redis_cluster.rs` run the real binary
+//! several times over), `scripts/` (services set-up, a local Redis Cluster).
 
 pub mod abuse;
 pub mod app;

@@ -163,6 +163,7 @@ async fn without_redis_the_line_answers_503_and_recovers(db: PgPool) {
     let proxy = CuttableProxy::start("127.0.0.1:6379".parse().unwrap()).await;
     let mut config = test_config();
     config.redis_url = format!("redis://{}", proxy.addr);
+    config.redis_cluster_nodes.clear();
     config.redis_timeout = Duration::from_millis(500);
     let app = start(db, config).await;
     let concert = app.create_concert(1, 10).await;
@@ -218,6 +219,7 @@ async fn a_hung_redis_or_postgres_answers_unavailable_long_before_the_request_li
         .unwrap();
     let mut config = test_config();
     config.redis_url = format!("redis://{}", redis_proxy.addr);
+    config.redis_cluster_nodes.clear();
     config.redis_timeout = Duration::from_millis(300);
     config.database_timeout = Duration::from_millis(500);
     config.limits.request_timeout = Duration::from_secs(60);
