@@ -30,8 +30,9 @@
 //!
 //! Outside `src/`: `lua/` (one script per atomic Redis operation), `migrations/`
 //! (the PostgreSQL schema), `tests/` (integration tests against real Redis and
-//! PostgreSQL; `multi_server.rs` and `redis_cluster.rs` run the real binary
-//! several times over), `scripts/` (services set-up, a local Redis Cluster).
+//! PostgreSQL; `multi_server.rs`, `redis_cluster.rs` and `faults.rs` run the
+//! real binary several times over), `scripts/` (services set-up, a local Redis
+//! Cluster).
 
 pub mod abuse;
 pub mod app;
