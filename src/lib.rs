@@ -30,9 +30,10 @@
 //!
 //! Outside `src/`: `lua/` (one script per atomic Redis operation), `migrations/`
 //! (the PostgreSQL schema), `tests/` (integration tests against real Redis and
-//! PostgreSQL; `multi_server.rs`, `redis_cluster.rs` and `faults.rs` run the
-//! real binary several times over), `scripts/` (services set-up, a local Redis
-//! Cluster).
+//! PostgreSQL; `multi_server.rs`, `redis_cluster.rs`, `faults.rs` and
+//! `store_tls.rs` run the real binary several times over), `scripts/` (services
+//! set-up, a local Redis Cluster, a bench of one Redis primary), and
+//! `docs/OPERATIONS.md` (running a sale in production).
 
 pub mod abuse;
 pub mod app;

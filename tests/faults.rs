@@ -105,8 +105,8 @@ async fn redis_restarted_empty_mid_sale_loses_no_sale_and_no_payment(db: PgPool)
         .await;
         assert_eq!(ticket["status"], "expired", "{ticket}");
     }
-    // The line's settings were in Redis too: the operator's pause is gone with
-    // them, the concert's stored settings apply. Unpause to be sure.
+    // The operator's pause outlives Redis (settings are kept in PostgreSQL
+    // too); the operator resumes the sale.
     servers[1]
         .set_queue(concert, json!({"paused": false}))
         .await;

@@ -82,12 +82,25 @@ impl Server {
         prefix: &str,
         extra: &[&str],
     ) -> Self {
+        Self::start_with_env(database_url, redis_args, prefix, extra, &[]).await
+    }
+
+    /// [`start`](Self::start) with environment variables of its own (such as
+    /// `SSL_CERT_FILE`).
+    pub async fn start_with_env(
+        database_url: &str,
+        redis_args: &[String],
+        prefix: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_lineup"));
         for (name, _) in std::env::vars() {
             if name.starts_with("LINEUP_") {
                 command.env_remove(name);
             }
         }
+        command.envs(env.iter().copied());
         let mut child = command
             .env("NO_COLOR", "1")
             .env("RUST_LOG", "info")
