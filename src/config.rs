@@ -438,7 +438,14 @@ impl Config {
             !args.redis_prefix.is_empty() && !args.redis_prefix.contains(['{', '}', ' ']),
             "LINEUP_REDIS_PREFIX (--redis-prefix) must be non-empty, without braces or spaces"
         );
-        for node in &args.redis_cluster_nodes {
+        // An empty entry (`LINEUP_REDIS_CLUSTER_NODES=` or a trailing comma) names no node.
+        let redis_cluster_nodes: Vec<String> = args
+            .redis_cluster_nodes
+            .into_iter()
+            .map(|node| node.trim().to_owned())
+            .filter(|node| !node.is_empty())
+            .collect();
+        for node in &redis_cluster_nodes {
             ensure!(
                 redis::parse_redis_url(node).is_some(),
                 "LINEUP_REDIS_CLUSTER_NODES (--redis-cluster-nodes): {node:?} is not a redis:// URL"
@@ -495,7 +502,7 @@ impl Config {
             listen: args.listen,
             transport,
             redis_url: args.redis_url,
-            redis_cluster_nodes: args.redis_cluster_nodes,
+            redis_cluster_nodes,
             redis_prefix: args.redis_prefix,
             redis_timeout: args.redis_timeout,
             database_url: SecretString::from(args.database.database_url),
@@ -590,9 +597,15 @@ mod tests {
     #[test]
     fn cluster_nodes_are_a_comma_separated_list_of_redis_urls() {
         assert!(parse(&[]).unwrap().redis_cluster_nodes.is_empty());
+        assert!(
+            parse(&["--redis-cluster-nodes", ""])
+                .unwrap()
+                .redis_cluster_nodes
+                .is_empty()
+        );
         let config = parse(&[
             "--redis-cluster-nodes",
-            "redis://10.0.0.1:7001,redis://10.0.0.2:7001",
+            "redis://10.0.0.1:7001, redis://10.0.0.2:7001,",
         ])
         .unwrap();
         assert_eq!(
