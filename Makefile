@@ -5,6 +5,10 @@ TEST_DATABASE_URL ?= postgres://postgres:postgres@127.0.0.1:5432/postgres
 LINEUP_DATABASE_URL ?= postgres://postgres:postgres@127.0.0.1:5432/lineup
 export LINEUP_DATABASE_URL
 
+# The local Redis Cluster of scripts/redis-cluster.sh: `make test` runs the
+# integration and multi-server tests against it as well.
+TEST_REDIS_CLUSTER ?= redis://127.0.0.1:7001,redis://127.0.0.1:7002,redis://127.0.0.1:7003
+
 # Tests mostly wait on Redis, PostgreSQL and timers, so more run at once than there are cores.
 TEST_THREADS ?= 8
 
@@ -18,13 +22,16 @@ run: services
 
 ## Start Redis and PostgreSQL if needed, then run the whole test suite, each
 ## benchmark once (criterion's test mode) and a few seconds of each k6 scenario,
-## so none of them rots; then schemathesis fuzzes every documented operation, and
-## the pages' end-to-end tests run in headless Chromium (installed with apt where
-## missing, with playwright-core from npm).
+## so none of them rots; then the integration and multi-server tests again on a
+## local three-primary Redis Cluster (scripts/redis-cluster.sh); then the pages'
+## end-to-end tests in headless Chromium (installed with apt where missing, with
+## playwright-core from npm); then schemathesis fuzzes every documented operation.
 test: services
 	DATABASE_URL=$(TEST_DATABASE_URL) cargo test --lib --bins --tests -- --test-threads=$(TEST_THREADS)
 	cargo test --benches
 	loadtest/smoke.sh
+	scripts/redis-cluster.sh
+	LINEUP_TEST_REDIS_CLUSTER=$(TEST_REDIS_CLUSTER) DATABASE_URL=$(TEST_DATABASE_URL) cargo test --test api --test multi_server -- --test-threads=$(TEST_THREADS)
 	scripts/browser.sh && (cd e2e && npm ci --no-audit --no-fund) && e2e/run.sh
 	scripts/schemathesis.sh
 

@@ -62,15 +62,17 @@ impl Application {
     /// Connects to PostgreSQL (applying migrations) and Redis, loads the catalog
     /// and the sold seats, and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let db = postgres::connect(
+        let db = postgres::connect_bounded(
             config.database_url.expose_secret(),
             config.database_max_connections,
             config.database_timeout,
+            config.database_statement_timeout,
         )
         .await?;
         postgres::migrate(&db).await?;
-        let redis = RedisStore::connect(
+        let redis = RedisStore::connect_to(
             &config.redis_url,
+            &config.redis_cluster_nodes,
             &config.redis_prefix,
             config.redis_timeout,
         )
@@ -319,8 +321,13 @@ async fn refresh_catalog(catalog: Arc<Catalog>, shutdown: impl Future<Output = (
             _ = &mut shutdown => return,
             _ = tokio::time::sleep(CATALOG_REFRESH) => {}
         }
-        if let Err(e) = catalog.reload().await {
-            tracing::warn!(error = ?e, "catalog refresh failed; serving the last snapshot");
+        // Bounded: a PostgreSQL that stops answering must not stall the refresh for good.
+        match tokio::time::timeout(CATALOG_REFRESH, catalog.reload()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = ?e, "catalog refresh failed; serving the last snapshot")
+            }
+            Err(_) => tracing::warn!("catalog refresh timed out; serving the last snapshot"),
         }
     }
 }

@@ -141,6 +141,11 @@ pub struct ServeArgs {
     )]
     pub redis_url: String,
 
+    /// A Redis Cluster to use instead of LINEUP_REDIS_URL: comma-separated URLs
+    /// of some of its nodes (redis://host:port), from which lineup learns the rest.
+    #[arg(long, env = "LINEUP_REDIS_CLUSTER_NODES", value_delimiter = ',')]
+    pub redis_cluster_nodes: Vec<String>,
+
     /// Prefix of every Redis key, so several deployments can share one Redis.
     #[arg(long, env = "LINEUP_REDIS_PREFIX", default_value = "lineup")]
     pub redis_prefix: String,
@@ -159,6 +164,12 @@ pub struct ServeArgs {
     /// Longest wait for a PostgreSQL connection before answering 503.
     #[arg(long, env = "LINEUP_DATABASE_TIMEOUT", default_value = "3s", value_parser = humantime::parse_duration)]
     pub database_timeout: Duration,
+
+    /// Longest a PostgreSQL statement may run (a lock wait included) before it
+    /// is cancelled and answered 503; a session idle in a transaction for twice
+    /// this is ended.
+    #[arg(long, env = "LINEUP_DATABASE_STATEMENT_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub database_statement_timeout: Duration,
 
     /// HS256 key that signs access and queue tokens (32 bytes or more). Shared by
     /// every server of a deployment. Required unless --demo.
@@ -309,11 +320,14 @@ pub struct Config {
     pub listen: SocketAddr,
     pub transport: Transport,
     pub redis_url: String,
+    /// When not empty, a Redis Cluster through these nodes instead of `redis_url`.
+    pub redis_cluster_nodes: Vec<String>,
     pub redis_prefix: String,
     pub redis_timeout: Duration,
     pub database_url: SecretString,
     pub database_max_connections: u32,
     pub database_timeout: Duration,
+    pub database_statement_timeout: Duration,
     pub token_key: SecretString,
     pub admin_token: Option<SecretString>,
     /// Named operators' tokens, besides `admin_token`.
@@ -428,6 +442,19 @@ impl Config {
             !args.redis_prefix.is_empty() && !args.redis_prefix.contains(['{', '}', ' ']),
             "LINEUP_REDIS_PREFIX (--redis-prefix) must be non-empty, without braces or spaces"
         );
+        // An empty entry (`LINEUP_REDIS_CLUSTER_NODES=` or a trailing comma) names no node.
+        let redis_cluster_nodes: Vec<String> = args
+            .redis_cluster_nodes
+            .into_iter()
+            .map(|node| node.trim().to_owned())
+            .filter(|node| !node.is_empty())
+            .collect();
+        for node in &redis_cluster_nodes {
+            ensure!(
+                redis::parse_redis_url(node).is_some(),
+                "LINEUP_REDIS_CLUSTER_NODES (--redis-cluster-nodes): {node:?} is not a redis:// URL"
+            );
+        }
         ensure!(
             args.database_max_connections >= 1,
             "LINEUP_DATABASE_MAX_CONNECTIONS must be 1 or more"
@@ -447,6 +474,10 @@ impl Config {
         for (name, value) in [
             ("LINEUP_REDIS_TIMEOUT", args.redis_timeout),
             ("LINEUP_DATABASE_TIMEOUT", args.database_timeout),
+            (
+                "LINEUP_DATABASE_STATEMENT_TIMEOUT",
+                args.database_statement_timeout,
+            ),
             ("LINEUP_ACCESS_TOKEN_TTL", args.access_token_ttl),
             ("LINEUP_QUEUE_TOKEN_TTL", args.queue_token_ttl),
             ("LINEUP_ADMIT_INTERVAL", args.admit_interval),
@@ -475,11 +506,13 @@ impl Config {
             listen: args.listen,
             transport,
             redis_url: args.redis_url,
+            redis_cluster_nodes,
             redis_prefix: args.redis_prefix,
             redis_timeout: args.redis_timeout,
             database_url: SecretString::from(args.database.database_url),
             database_max_connections: args.database_max_connections,
             database_timeout: args.database_timeout,
+            database_statement_timeout: args.database_statement_timeout,
             token_key,
             admin_token,
             admin_tokens: args.admin_tokens,
@@ -563,6 +596,33 @@ mod tests {
 
         assert!(parse(&["--hold-ttl", "five minutes"]).is_err());
         assert!(parse(&["--tls-cert", "cert.pem"]).is_err());
+    }
+
+    #[test]
+    fn cluster_nodes_are_a_comma_separated_list_of_redis_urls() {
+        assert!(parse(&[]).unwrap().redis_cluster_nodes.is_empty());
+        assert!(
+            parse(&["--redis-cluster-nodes", ""])
+                .unwrap()
+                .redis_cluster_nodes
+                .is_empty()
+        );
+        let config = parse(&[
+            "--redis-cluster-nodes",
+            "redis://10.0.0.1:7001, redis://10.0.0.2:7001,",
+        ])
+        .unwrap();
+        assert_eq!(
+            config.redis_cluster_nodes,
+            ["redis://10.0.0.1:7001", "redis://10.0.0.2:7001"]
+        );
+        let err = parse(&[
+            "--redis-cluster-nodes",
+            "redis://10.0.0.1:7001,10.0.0.2:7001",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("LINEUP_REDIS_CLUSTER_NODES"), "{err}");
     }
 
     #[test]

@@ -179,10 +179,19 @@ impl From<sqlx::Error> for Error {
             | sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
             | sqlx::Error::WorkerCrashed => true,
+            // The other end answered outside the protocol: a connection cut
+            // while being set up (during TLS negotiation, sqlx reads the cut
+            // as an unexpected answer to its SSLRequest) or a broken proxy.
+            sqlx::Error::Protocol(_) => true,
             sqlx::Error::Database(db) => db.code().is_some_and(|code| {
                 // 08: connection exception; 57P: operator intervention (shutdown);
-                // 53: insufficient resources.
-                code.starts_with("08") || code.starts_with("57P") || code.starts_with("53")
+                // 53: insufficient resources; 57014: statement_timeout cancelled
+                // it; 25P03: idle_in_transaction_session_timeout ended the session.
+                code.starts_with("08")
+                    || code.starts_with("57P")
+                    || code.starts_with("53")
+                    || code == "57014"
+                    || code == "25P03"
             }),
             _ => false,
         };

@@ -25,17 +25,21 @@
 //! - [`http`]: axum routers per area, auth extractors; the only module importing axum.
 //!   [`http::openapi`] is the OpenAPI 3.1 document generated from the handlers, served at
 //!   `/api/openapi.json` with a Swagger UI at `/api/docs/`; `lineup openapi` prints it.
-//! - [`store`]: Redis connection, Lua script registry, key names; PostgreSQL pool and migrations.
+//! - [`store`]: Redis connection (one Redis or a Redis Cluster), Lua script registry, key
+//!   names; PostgreSQL pool (every wait bounded) and migrations.
 //! - [`tls`]: rustls configuration: PEM files or a self-signed localhost certificate.
 //! - [`demo`]: the demo concert of `make run`.
 //! - [`telemetry`]: logs, and every Prometheus metric lineup exports.
 //!
 //! Outside `src/`: `lua/` (one script per atomic Redis operation), `migrations/`
 //! (the PostgreSQL schema), `tests/` (integration tests against real Redis and
-//! PostgreSQL), `scripts/` (services set-up; `schemathesis.sh` fuzzes the API from
-//! its OpenAPI document), `openapi.json` (that document, kept equal to the code's
-//! by a test), `web/` (the waiting-room pages, embedded in the binary and served
-//! at `/` by `http::web`), `e2e/` (their end-to-end tests in headless Chromium).
+//! PostgreSQL; `multi_server.rs`, `redis_cluster.rs`, `faults.rs` and
+//! `store_tls.rs` run the real binary several times over), `scripts/` (services
+//! set-up, a local Redis Cluster, a bench of one Redis primary; `schemathesis.sh`
+//! fuzzes the API from its OpenAPI document), `openapi.json` (that document, kept
+//! equal to the code's by a test), `web/` (the waiting-room pages, embedded in the
+//! binary and served at `/` by `http::web`), `e2e/` (their end-to-end tests in
+//! headless Chromium) and `docs/OPERATIONS.md` (running a sale in production).
 
 pub mod abuse;
 pub mod admin_cli;

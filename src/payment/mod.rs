@@ -183,6 +183,7 @@ impl PaymentService {
             return self.pay_once(claims, reservation_id, amount, None).await;
         };
         if let Some(stored) = idempotency::lookup(&self.pool, &keyed).await? {
+            self.finish_replayed(claims, reservation_id, &stored).await;
             return replay(stored);
         }
         match self
@@ -191,7 +192,10 @@ impl PaymentService {
         {
             // Another attempt with this key is deciding: wait for its answer.
             Err(e) if e.is_code("payment_in_progress") => match self.await_stored(&keyed).await? {
-                Some(stored) => replay(stored),
+                Some(stored) => {
+                    self.finish_replayed(claims, reservation_id, &stored).await;
+                    replay(stored)
+                }
                 None => Err(e),
             },
             // Another attempt with this key may have finished and ended the
@@ -203,6 +207,32 @@ impl PaymentService {
                 }
             }
             other => other,
+        }
+    }
+
+    /// A committed payment whose reservation Redis still has as `paying`: the
+    /// attempt that committed it died before its Redis half (a server killed
+    /// between PostgreSQL's commit and pay_finish). The retry finishes it, so
+    /// the seats read sold and the token ends now, not when the hold lapses.
+    /// pay_finish is idempotent: when the first attempt is alive and finishes
+    /// too, nothing changes twice.
+    async fn finish_replayed(
+        &self,
+        claims: &QueueClaims,
+        reservation_id: ReservationId,
+        stored: &Stored,
+    ) {
+        if stored.status != 201 {
+            return;
+        }
+        match self.reservations.find_owned(claims, reservation_id).await {
+            Ok(reservation) if reservation.paying => {
+                self.finish(claims, &reservation, Finish::Paid).await;
+                self.reservations
+                    .unmark_holding(claims.sub, reservation_id)
+                    .await;
+            }
+            _ => {}
         }
     }
 
@@ -236,9 +266,12 @@ impl PaymentService {
                 expected: reservation.amount.won(),
             });
         }
+        // PostgreSQL first: when it is out of reach the answer is 503 before
+        // anything in Redis has changed for this payment.
+        let tx = postgres::begin(&self.pool).await?;
         self.begin(claims, &reservation).await?;
 
-        let settled = match self.settle(claims.sub, &reservation, keyed).await {
+        let settled = match self.settle(tx, claims.sub, &reservation, keyed).await {
             Ok(settled) => settled,
             Err(e) => {
                 // Undecided (PostgreSQL unreachable): nothing was written, so the
@@ -317,12 +350,12 @@ impl PaymentService {
     #[tracing::instrument(level = "debug", name = "sql_payment", skip_all, fields(reservation_id = %reservation.id))]
     async fn settle(
         &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
         user: UserId,
         reservation: &StoredReservation,
         keyed: Option<&KeyedRequest>,
     ) -> Result<Settled> {
         let amount = reservation.amount.won();
-        let mut tx = postgres::begin(&self.pool).await?;
         if let Some(keyed) = keyed
             && let Some(stored) = idempotency::claim(&mut tx, keyed).await?
         {

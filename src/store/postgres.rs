@@ -10,8 +10,54 @@ use std::time::Duration;
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// A pool whose checkout wait is bounded, so an outage answers 503 quickly.
+/// Statements run unbounded: this is the pool of `lineup migrate`, whose index
+/// builds may take long; the server's pool is [`connect_bounded`].
 pub async fn connect(url: &str, max_connections: u32, timeout: Duration) -> anyhow::Result<PgPool> {
     let options = PgConnectOptions::from_str(url).context("invalid database URL")?;
+    pool(url, options, max_connections, timeout).await
+}
+
+/// The server's pool: the checkout wait is bounded by `acquire_timeout`, and
+/// every statement by `statement_timeout` (see [`bounded`]), so neither a dead
+/// PostgreSQL nor a lock held too long piles requests up.
+pub async fn connect_bounded(
+    url: &str,
+    max_connections: u32,
+    acquire_timeout: Duration,
+    statement_timeout: Duration,
+) -> anyhow::Result<PgPool> {
+    let options = PgConnectOptions::from_str(url).context("invalid database URL")?;
+    pool(
+        url,
+        bounded(options, statement_timeout),
+        max_connections,
+        acquire_timeout,
+    )
+    .await
+}
+
+/// Session settings that bound what PostgreSQL itself waits for: a statement
+/// (a lock wait included) is cancelled after `statement_timeout` (SQLSTATE
+/// 57014, answered 503), and a session idle inside a transaction for twice
+/// that (a server that died mid-transaction behind a silent network) is ended,
+/// releasing its row locks.
+pub fn bounded(options: PgConnectOptions, statement_timeout: Duration) -> PgConnectOptions {
+    let millis = statement_timeout.as_millis().max(1);
+    options.options([
+        ("statement_timeout", millis.to_string()),
+        (
+            "idle_in_transaction_session_timeout",
+            (millis * 2).to_string(),
+        ),
+    ])
+}
+
+async fn pool(
+    url: &str,
+    options: PgConnectOptions,
+    max_connections: u32,
+    timeout: Duration,
+) -> anyhow::Result<PgPool> {
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(timeout)

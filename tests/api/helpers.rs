@@ -49,7 +49,23 @@ pub fn test_config() -> Config {
     };
     let mut config = Config::from_args(*args).expect("test config is valid");
     config.redis_prefix = format!("test-{}", Uuid::new_v4().simple());
+    config.redis_cluster_nodes = test_cluster_nodes();
     config
+}
+
+/// The Redis Cluster to run against instead of the single Redis, when
+/// `LINEUP_TEST_REDIS_CLUSTER` names some of its nodes (comma-separated URLs;
+/// `make test` runs the flow tests so against `scripts/redis-cluster.sh`).
+pub fn test_cluster_nodes() -> Vec<String> {
+    std::env::var("LINEUP_TEST_REDIS_CLUSTER")
+        .map(|nodes| {
+            nodes
+                .split(',')
+                .filter(|node| !node.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn init_once() {
@@ -90,13 +106,14 @@ pub async fn spawn_app_with(db: PgPool, change: impl FnOnce(&mut Config)) -> Tes
 /// Starts a server on `config` with connections of its own to Redis.
 pub async fn start(db: PgPool, config: Config) -> TestApp {
     init_once();
-    let redis = RedisStore::connect(
+    let redis = RedisStore::connect_to(
         &config.redis_url,
+        &config.redis_cluster_nodes,
         &config.redis_prefix,
         config.redis_timeout,
     )
     .await
-    .expect("Redis is running on 127.0.0.1:6379 (scripts/services.sh starts it)");
+    .expect("Redis is running on 127.0.0.1:6379 (scripts/services.sh starts it), or the cluster of LINEUP_TEST_REDIS_CLUSTER (scripts/redis-cluster.sh)");
     let app = Application::build_with(config.clone(), db.clone(), redis.clone())
         .await
         .expect("the app builds");
