@@ -3,9 +3,11 @@
 //! number of servers together admit at each concert's configured rate. Each
 //! tick's outcome also sets the line's metrics.
 
-use crate::catalog::{Catalog, Concert};
+use crate::catalog::{Catalog, Concert, Schedule};
+use crate::domain::{ConcertId, ScheduleId, seat_numbers};
 use crate::error::Result;
 use crate::store::RedisStore;
+use crate::store::redis::reply_field as field;
 use crate::telemetry::metrics as m;
 use chrono::Utc;
 use std::collections::{HashMap, VecDeque};
@@ -23,44 +25,113 @@ pub struct AdmitOutcome {
     pub admit_per_second: f64,
     pub max_active: u64,
     pub paused: bool,
+    /// Waiting people dropped for not polling within the idle timeout.
+    pub idle_dropped: u64,
+    /// Seats of the dates on sale neither sold nor held (`None` while a date's
+    /// sold seats were being reloaded from PostgreSQL).
+    pub free_seats: Option<u64>,
+    /// No seat is free: nobody is admitted, waiting tickets read `sold_out`.
+    pub sold_out: bool,
 }
 
-/// Runs one admit tick for one concert.
-pub async fn admit_tick(redis: &RedisStore, concert: &Concert) -> Result<AdmitOutcome> {
+/// Runs one admit tick for one concert. The tick counts the free seats of the
+/// concert's dates that have not started; a date whose sold seats Redis has lost
+/// is reloaded from PostgreSQL and the tick runs again.
+pub async fn admit_tick(
+    redis: &RedisStore,
+    catalog: &Catalog,
+    concert: &Concert,
+) -> Result<AdmitOutcome> {
+    let now = Utc::now();
+    let snapshot = catalog.snapshot();
+    let dates: Vec<&Arc<Schedule>> = snapshot
+        .schedules_of(concert)
+        .filter(|s| !s.has_started(now))
+        .collect();
+    // Two rounds at most: the second after reloading sold seats.
+    let mut outcome = run_admit_script(redis, concert, &dates).await?;
+    if !outcome.1.is_empty() {
+        for index in &outcome.1 {
+            if let Some(date) = index.checked_sub(1).and_then(|i| dates.get(i)) {
+                load_sold(redis, catalog, concert.id, date.id).await?;
+            }
+        }
+        outcome = run_admit_script(redis, concert, &dates).await?;
+    }
+    Ok(outcome.0)
+}
+
+async fn run_admit_script(
+    redis: &RedisStore,
+    concert: &Concert,
+    dates: &[&Arc<Schedule>],
+) -> Result<(AdmitOutcome, Vec<usize>)> {
     let keys = redis.keys.concert(concert.id);
     let defaults = concert.stored_settings;
-    let (admitted, expired_dropped, waiting, active, admit_per_second, max_active, paused): (
-        u64,
-        u64,
-        u64,
-        u64,
-        f64,
-        u64,
-        u8,
-    ) = redis
-        .scripts
-        .admit
+    let mut invocation = redis.scripts.admit.prepare_invoke();
+    invocation
         .key(keys.wait())
         .key(keys.active())
         .key(keys.jti())
         .key(keys.cfg())
         .key(keys.bucket())
         .key(keys.user_res())
+        .key(keys.seen())
+        .key(keys.line_stats());
+    for date in dates {
+        invocation
+            .key(keys.sold(date.id))
+            .key(keys.sold_loaded(date.id))
+            .key(keys.held(date.id));
+    }
+    invocation
         .arg(defaults.admit_per_second)
         .arg(defaults.max_active)
         .arg(u64::from(defaults.active_ttl_seconds) * 1000)
         .arg(u8::from(defaults.paused))
-        .invoke_async(&mut redis.conn())
-        .await?;
-    Ok(AdmitOutcome {
-        admitted,
-        expired_dropped,
-        waiting,
-        active,
-        admit_per_second,
-        max_active,
-        paused: paused == 1,
-    })
+        .arg(u64::from(defaults.idle_timeout_seconds) * 1000)
+        .arg(defaults.admit_seat_factor);
+    for date in dates {
+        invocation.arg(date.total_seats());
+    }
+    let reply: Vec<redis::Value> = invocation.invoke_async(&mut redis.conn()).await?;
+    let free_seats: i64 = field(&reply, 8)?;
+    let sold_out: u8 = field(&reply, 9)?;
+    let unloaded: Vec<usize> = field(&reply, 10)?;
+    let paused: u8 = field(&reply, 6)?;
+    Ok((
+        AdmitOutcome {
+            admitted: field(&reply, 0)?,
+            expired_dropped: field(&reply, 1)?,
+            waiting: field(&reply, 2)?,
+            active: field(&reply, 3)?,
+            admit_per_second: field(&reply, 4)?,
+            max_active: field(&reply, 5)?,
+            paused: paused == 1,
+            idle_dropped: field(&reply, 7)?,
+            free_seats: u64::try_from(free_seats).ok(),
+            sold_out: sold_out == 1,
+        },
+        unloaded,
+    ))
+}
+
+/// Copies a date's sold seats from PostgreSQL into Redis (Redis lost them).
+async fn load_sold(
+    redis: &RedisStore,
+    catalog: &Catalog,
+    concert: ConcertId,
+    schedule: ScheduleId,
+) -> Result<()> {
+    let sold = catalog.sold_seats(schedule).await?;
+    let keys = redis.keys.concert(concert);
+    let mut invocation = redis.scripts.load_sold.prepare_invoke();
+    invocation
+        .key(keys.sold(schedule))
+        .key(keys.sold_loaded(schedule))
+        .arg(seat_numbers(&sold));
+    let _: u64 = invocation.invoke_async(&mut redis.conn()).await?;
+    Ok(())
 }
 
 /// How far back this server's admission rate is measured.
@@ -126,11 +197,14 @@ pub async fn run_admission_loop(
             if !on_sale {
                 continue;
             }
-            match admit_tick(&redis, concert).await {
+            match admit_tick(&redis, &catalog, concert).await {
                 Ok(outcome) => {
                     let rate = recent.record(concert.id, outcome.admitted, Instant::now());
                     record_metrics(concert, &outcome, rate);
-                    if outcome.admitted > 0 || outcome.expired_dropped > 0 {
+                    if outcome.admitted > 0
+                        || outcome.expired_dropped > 0
+                        || outcome.idle_dropped > 0
+                    {
                         tracing::debug!(concert_id = %concert.id, ?outcome, "admit tick");
                     }
                 }

@@ -6,4 +6,7 @@ mod settings;
 
 pub use admission::{AdmitOutcome, admit_tick, run_admission_loop};
 pub use service::{QueueService, QueueStats, QueueTicket, TicketStatus};
-pub use settings::{QueueSettings, QueueSettingsChange};
+pub use settings::{
+    DEFAULT_ADMIT_SEAT_FACTOR, DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_POLL_BUDGET_PER_SECOND,
+    QueueSettings, QueueSettingsChange,
+};

@@ -18,6 +18,10 @@ pub enum TicketStatus {
     Waiting,
     Active,
     Expired,
+    /// Still in line, but no seat of the concert is neither sold nor held: nobody
+    /// is admitted until seats come back (holds ending), when the place reads
+    /// `waiting` again, in the same order.
+    SoldOut,
 }
 
 /// The answer to joining and to every status poll.
@@ -27,7 +31,8 @@ pub struct QueueTicket {
     pub user_id: UserId,
     pub concert_id: ConcertId,
     pub status: TicketStatus,
-    /// 1-based while waiting, 0 otherwise.
+    /// 1-based while waiting or sold out (the place kept should seats come
+    /// back), 0 otherwise.
     pub position: u64,
     pub estimated_wait_seconds: u64,
     pub active_remaining_seconds: u64,
@@ -99,9 +104,12 @@ impl QueueService {
             .key(keys.jti())
             .key(keys.seq())
             .key(keys.cfg())
+            .key(keys.seen())
+            .key(keys.line_stats())
             .arg(user.to_string())
             .arg(settings.max_waiting)
             .arg(settings.admit_per_second)
+            .arg(u64::from(settings.idle_timeout_seconds) * 1000)
             .invoke_async(&mut self.redis.conn())
             .await?;
         let state: String = field(&reply, 0)?;
@@ -118,8 +126,12 @@ impl QueueService {
         let position: u64 = field(&reply, 2)?;
         let remaining_ms: u64 = field(&reply, 3)?;
         let rate: u32 = field(&reply, 4)?;
+        let idle_timeout_ms: u64 = field(&reply, 5)?;
+        let sold_out: u8 = field(&reply, 6)?;
         let status = if state == "active" {
             TicketStatus::Active
+        } else if sold_out == 1 {
+            TicketStatus::SoldOut
         } else {
             TicketStatus::Waiting
         };
@@ -129,6 +141,7 @@ impl QueueService {
             position,
             active_remaining_ms: remaining_ms,
             admit_per_second: rate,
+            idle_timeout_ms,
         };
         Ok((
             standing.into_ticket(token, user, concert_id, Some(concert.opens_at)),
@@ -155,11 +168,9 @@ impl QueueService {
             ));
         }
         let keys = self.redis.keys.concert(claims.cid);
-        let default_rate = concert
+        let defaults = concert
             .as_ref()
-            .map_or(self.defaults.admit_per_second, |c| {
-                c.stored_settings.admit_per_second
-            });
+            .map_or(self.defaults, |c| c.stored_settings);
         let reply: Vec<redis::Value> = self
             .redis
             .scripts
@@ -168,15 +179,19 @@ impl QueueService {
             .key(keys.active())
             .key(keys.jti())
             .key(keys.cfg())
+            .key(keys.seen())
+            .key(keys.line_stats())
             .arg(claims.sub.to_string())
             .arg(&claims.jti)
-            .arg(default_rate)
+            .arg(defaults.admit_per_second)
+            .arg(u64::from(defaults.idle_timeout_seconds) * 1000)
             .invoke_async(&mut self.redis.conn())
             .await?;
         let state: String = field(&reply, 0)?;
         let status = match state.as_str() {
             "waiting" => TicketStatus::Waiting,
             "active" => TicketStatus::Active,
+            "sold_out" => TicketStatus::SoldOut,
             _ => TicketStatus::Expired,
         };
         let standing = Standing {
@@ -184,6 +199,7 @@ impl QueueService {
             position: field(&reply, 1)?,
             active_remaining_ms: field(&reply, 2)?,
             admit_per_second: field(&reply, 3)?,
+            idle_timeout_ms: field(&reply, 4)?,
         };
         Ok(standing.into_ticket(token.into(), claims.sub, claims.cid, opens_at))
     }
@@ -320,6 +336,8 @@ struct Standing {
     position: u64,
     active_remaining_ms: u64,
     admit_per_second: u32,
+    /// The concert's idle timeout: polls are asked for at most a third of it apart.
+    idle_timeout_ms: u64,
 }
 
 impl Standing {
@@ -328,6 +346,7 @@ impl Standing {
         position: 0,
         active_remaining_ms: 0,
         admit_per_second: 1,
+        idle_timeout_ms: 0,
     };
 
     /// The ticket, with the estimated wait (the line ahead at the current rate,
@@ -347,12 +366,19 @@ impl Standing {
                         opens_at.map_or(0, |at| (at - Utc::now()).num_seconds().max(0) as u64);
                     let wait = self.position.div_ceil(rate) + until_open;
                     // A tenth of the expected wait: people far back poll rarely.
-                    let poll = (wait * 100).clamp(MIN_POLL_MS, MAX_POLL_MS);
+                    let poll = (wait * 100)
+                        .clamp(MIN_POLL_MS, MAX_POLL_MS)
+                        .min(self.idle_timeout_ms / 3);
                     (self.position, wait, 0, poll)
                 }
                 TicketStatus::Active => {
                     let poll = self.active_remaining_ms.clamp(MIN_POLL_MS, ACTIVE_POLL_MS);
                     (0, 0, self.active_remaining_ms.div_ceil(1000), poll)
+                }
+                // The place is kept; no estimate holds until seats come back.
+                TicketStatus::SoldOut => {
+                    let poll = MAX_POLL_MS.min(self.idle_timeout_ms / 3);
+                    (self.position, 0, 0, poll)
                 }
                 TicketStatus::Expired => (0, 0, 0, 0),
             };

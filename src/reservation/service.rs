@@ -315,9 +315,12 @@ impl ReservationService {
             .key(keys.active())
             .key(keys.jti())
             .key(keys.cfg())
+            .key(keys.seen())
+            .key(keys.line_stats())
             .arg(claims.sub.to_string())
             .arg(&claims.jti)
             .arg(1)
+            .arg(0)
             .invoke_async(&mut self.redis.conn())
             .await?;
         if reply_field::<String>(&standing, 0)? != "active" {

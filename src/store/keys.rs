@@ -79,6 +79,15 @@ impl ConcertKeys {
     pub fn bucket(&self) -> String {
         self.key("bucket")
     }
+    /// ZSET user -> last poll ms of each waiting person: who has gone idle.
+    pub fn seen(&self) -> String {
+        self.key("seen")
+    }
+    /// HASH of what the admit tick learns of the line for every server to read:
+    /// `sold_out` (0 or 1) and `free_seats`.
+    pub fn line_stats(&self) -> String {
+        self.key("line-stats")
+    }
     /// HASH user -> "<reservation id>|<until ms>": one open reservation per user.
     pub fn user_res(&self) -> String {
         self.key("user-res")
@@ -139,6 +148,8 @@ mod tests {
             keys.cfg(),
             keys.bucket(),
             keys.user_res(),
+            keys.seen(),
+            keys.line_stats(),
             keys.reservation(ReservationId::new()),
             keys.hold(schedule, seat),
             keys.held(schedule),

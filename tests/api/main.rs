@@ -9,6 +9,7 @@ mod bad_input;
 mod cuttable;
 mod dependency_outage;
 mod exactly_once;
+mod fairness;
 mod flow;
 mod hardening;
 mod observability;
