@@ -18,25 +18,35 @@
 -- is not loaded (Redis lost it), nobody is admitted this tick and the date's
 -- index is returned so the server loads it from PostgreSQL.
 --
+-- Last, it keeps the measured admission rate in line-stats (`rate_admitted` and
+-- `rate_seconds`, exponentially weighted over about a minute, from Redis TIME),
+-- from which every server estimates waits.
+--
 -- KEYS: 1 wait, 2 active, 3 jti, 4 cfg, 5 bucket (HASH tokens, ts_us), 6 user-res,
 --       7 seen (ZSET user -> last poll ms), 8 line-stats (HASH),
 --       then for each date on sale three keys: sold (SET), sold-loaded, held (ZSET)
 -- ARGV: defaults for settings missing from cfg: 1 admit_per_second, 2 max_active,
---       3 active_ttl_ms, 4 paused (0 or 1), 5 idle_timeout_ms, 6 admit_seat_factor;
---       7.. the total seats of each date, in the order of their keys
+--       3 active_ttl_ms, 4 paused (0 or 1), 5 idle_timeout_ms, 6 admit_seat_factor,
+--       7 poll_budget_per_second; 8.. the total seats of each date, in the order of their keys
 -- Returns: {admitted, expired_dropped, waiting, active, admit_per_second, max_active,
 --   paused (0 or 1), idle_dropped, free_seats (-1 when unknown), sold_out (0 or 1),
 --   {1-based indexes of dates whose sold set is not loaded}}: the outcome and the
 --   settings it ran with, for the metrics.
 local now_ms, now_us = redis_now()
 local cfg = redis.call('HMGET', KEYS[4], 'admit_per_second', 'max_active', 'active_ttl_ms', 'paused', 'closed',
-  'idle_timeout_ms', 'admit_seat_factor')
+  'idle_timeout_ms', 'admit_seat_factor', 'poll_budget_per_second')
 local rate = tonumber(cfg[1]) or tonumber(ARGV[1])
 local max_active = tonumber(cfg[2]) or tonumber(ARGV[2])
 local ttl_ms = tonumber(cfg[3]) or tonumber(ARGV[3])
 -- A closed sale admits nobody, as a paused one.
 local paused = (cfg[4] or ARGV[4]) == '1' or cfg[5] == '1'
 local idle_ms = tonumber(cfg[6]) or tonumber(ARGV[5])
+-- A line too long for everyone to poll every idle/3 within the poll budget is
+-- asked to poll up to 2n/budget seconds apart, and the idle timeout stretches
+-- to three times that (src/queue/polling.rs computes the same).
+local poll_budget = tonumber(cfg[8]) or tonumber(ARGV[7])
+local poll_ceiling_ms = math.max(math.floor(idle_ms / 3), math.ceil(2000 * redis.call('ZCARD', KEYS[1]) / poll_budget), 1000)
+idle_ms = math.max(idle_ms, 3 * poll_ceiling_ms)
 local idle_before_ms = now_ms - idle_ms
 local seat_factor = tonumber(cfg[7]) or tonumber(ARGV[6])
 
@@ -98,16 +108,17 @@ end
 
 -- Free seats: total - sold - held of every date on sale.
 local free, unloaded = 0, {}
-for date = 1, #ARGV - 6 do
+for date = 1, #ARGV - 7 do
   local k = 9 + (date - 1) * 3
   if redis.call('EXISTS', KEYS[k + 1]) == 0 then
     unloaded[#unloaded + 1] = date
   else
     local taken = redis.call('SCARD', KEYS[k]) + redis.call('ZCOUNT', KEYS[k + 2], '(' .. now_ms, '+inf')
-    free = free + math.max(0, tonumber(ARGV[6 + date]) - taken)
+    free = free + math.max(0, tonumber(ARGV[7 + date]) - taken)
   end
 end
 local sold_out = 0
+local waiting_before = redis.call('ZCARD', KEYS[1])
 local active = redis.call('ZCARD', KEYS[2])
 local batch = math.min(math.floor(tokens), max_active - active)
 if #unloaded > 0 then
@@ -143,5 +154,23 @@ if batch > 0 then
 end
 
 redis.call('HSET', KEYS[5], 'tokens', string.format('%.6f', tokens), 'ts_us', int_str(now_us))
+
+-- The measured admission rate: admissions and seconds of demand (someone was
+-- waiting), both decayed exponentially with a one-minute time constant, from
+-- the first admission on; their ratio is the rate over about the last minute.
+local measured = redis.call('HMGET', KEYS[8], 'rate_admitted', 'rate_seconds', 'rate_ts_us')
+local rate_admitted = tonumber(measured[1]) or 0
+local rate_seconds = tonumber(measured[2]) or 0
+local rate_last_us = tonumber(measured[3]) or now_us
+local elapsed = math.max(0, now_us - rate_last_us) / 1000000
+local decay = math.exp(-elapsed / 60)
+if rate_admitted > 0 and waiting_before > 0 then
+  rate_seconds = rate_seconds * decay + elapsed
+else
+  rate_seconds = rate_seconds * decay
+end
+rate_admitted = rate_admitted * decay + admitted
+redis.call('HSET', KEYS[8], 'rate_admitted', string.format('%.6f', rate_admitted),
+  'rate_seconds', string.format('%.6f', rate_seconds), 'rate_ts_us', int_str(now_us))
 return {admitted, #ended, redis.call('ZCARD', KEYS[1]), active + admitted, rate, max_active,
   paused and 1 or 0, idle_dropped, free, sold_out, unloaded}

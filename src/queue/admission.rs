@@ -90,7 +90,8 @@ async fn run_admit_script(
         .arg(u64::from(defaults.active_ttl_seconds) * 1000)
         .arg(u8::from(defaults.paused))
         .arg(u64::from(defaults.idle_timeout_seconds) * 1000)
-        .arg(defaults.admit_seat_factor);
+        .arg(defaults.admit_seat_factor)
+        .arg(defaults.poll_budget_per_second);
     for date in dates {
         invocation.arg(date.total_seats());
     }

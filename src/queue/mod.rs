@@ -1,6 +1,8 @@
 //! The line: joining, status, leaving, the admission loop and the queue settings.
 
 mod admission;
+mod estimate;
+mod polling;
 mod service;
 mod settings;
 

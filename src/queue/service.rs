@@ -1,4 +1,4 @@
-use super::{QueueSettings, QueueSettingsChange};
+use super::{QueueSettings, QueueSettingsChange, estimate, polling};
 use crate::catalog::{Catalog, Concert};
 use crate::domain::{ConcertId, ReservationId, UserId};
 use crate::error::{Error, Result};
@@ -34,7 +34,11 @@ pub struct QueueTicket {
     /// 1-based while waiting or sold out (the place kept should seats come
     /// back), 0 otherwise.
     pub position: u64,
+    /// The expected wait, from the admission rate measured over about the last
+    /// minute (the setting until there is one); 0 unless waiting.
     pub estimated_wait_seconds: u64,
+    /// Nine waits in ten end by then (same model); 0 unless waiting.
+    pub estimated_wait_seconds_p90: u64,
     pub active_remaining_seconds: u64,
     /// When the client should ask again.
     pub poll_after_ms: u64,
@@ -47,9 +51,8 @@ pub struct QueueStats {
     pub active: u64,
 }
 
-/// Polls never come faster than this, nor slower than the ceiling.
+/// Admitted people poll no more often than this.
 const MIN_POLL_MS: u64 = 1_000;
-const MAX_POLL_MS: u64 = 10_000;
 /// Admitted people poll to see their remaining time; every few seconds is enough.
 const ACTIVE_POLL_MS: u64 = 5_000;
 /// How long the answer to a full line tells clients to wait.
@@ -110,6 +113,7 @@ impl QueueService {
             .arg(settings.max_waiting)
             .arg(settings.admit_per_second)
             .arg(u64::from(settings.idle_timeout_seconds) * 1000)
+            .arg(settings.poll_budget_per_second)
             .invoke_async(&mut self.redis.conn())
             .await?;
         let state: String = field(&reply, 0)?;
@@ -125,9 +129,7 @@ impl QueueService {
         let jti: String = field(&reply, 1)?;
         let position: u64 = field(&reply, 2)?;
         let remaining_ms: u64 = field(&reply, 3)?;
-        let rate: u32 = field(&reply, 4)?;
-        let idle_timeout_ms: u64 = field(&reply, 5)?;
-        let sold_out: u8 = field(&reply, 6)?;
+        let sold_out: u8 = field(&reply, 4)?;
         let status = if state == "active" {
             TicketStatus::Active
         } else if sold_out == 1 {
@@ -140,8 +142,7 @@ impl QueueService {
             status,
             position,
             active_remaining_ms: remaining_ms,
-            admit_per_second: rate,
-            idle_timeout_ms,
+            line: LineFacts::from_reply(&reply, 5)?,
         };
         Ok((
             standing.into_ticket(token, user, concert_id, Some(concert.opens_at)),
@@ -185,6 +186,7 @@ impl QueueService {
             .arg(&claims.jti)
             .arg(defaults.admit_per_second)
             .arg(u64::from(defaults.idle_timeout_seconds) * 1000)
+            .arg(defaults.poll_budget_per_second)
             .invoke_async(&mut self.redis.conn())
             .await?;
         let state: String = field(&reply, 0)?;
@@ -198,8 +200,7 @@ impl QueueService {
             status,
             position: field(&reply, 1)?,
             active_remaining_ms: field(&reply, 2)?,
-            admit_per_second: field(&reply, 3)?,
-            idle_timeout_ms: field(&reply, 4)?,
+            line: LineFacts::from_reply(&reply, 3)?,
         };
         Ok(standing.into_ticket(token.into(), claims.sub, claims.cid, opens_at))
     }
@@ -335,9 +336,56 @@ struct Standing {
     status: TicketStatus,
     position: u64,
     active_remaining_ms: u64,
+    line: LineFacts,
+}
+
+/// What the join and status scripts say of the whole line (`line_facts` in
+/// `lua/_lib.lua`): the estimate and the poll interval are computed from it.
+#[derive(Clone, Copy, Debug)]
+struct LineFacts {
     admit_per_second: u32,
     /// The concert's idle timeout: polls are asked for at most a third of it apart.
     idle_timeout_ms: u64,
+    poll_budget_per_second: u32,
+    /// The measured admission rate's numerator and denominator (see `lua/admit.lua`).
+    rate_admitted: f64,
+    rate_seconds: f64,
+    /// People in line.
+    waiting: u64,
+}
+
+impl LineFacts {
+    const NONE: LineFacts = LineFacts {
+        admit_per_second: 1,
+        idle_timeout_ms: 0,
+        poll_budget_per_second: 1,
+        rate_admitted: 0.0,
+        rate_seconds: 0.0,
+        waiting: 0,
+    };
+
+    /// When the person at `position` should poll again: within the line's poll
+    /// budget, every second at the head (see [`polling`]).
+    fn poll_after_ms(&self, position: u64) -> u64 {
+        polling::poll_after_ms(
+            position,
+            self.waiting,
+            self.poll_budget_per_second,
+            self.idle_timeout_ms,
+        )
+    }
+
+    /// The six facts starting at `offset` of a script's reply.
+    fn from_reply(reply: &[redis::Value], offset: usize) -> Result<Self> {
+        Ok(Self {
+            admit_per_second: field(reply, offset)?,
+            idle_timeout_ms: field(reply, offset + 1)?,
+            poll_budget_per_second: field(reply, offset + 2)?,
+            rate_admitted: field(reply, offset + 3)?,
+            rate_seconds: field(reply, offset + 4)?,
+            waiting: field(reply, offset + 5)?,
+        })
+    }
 }
 
 impl Standing {
@@ -345,8 +393,7 @@ impl Standing {
         status: TicketStatus::Expired,
         position: 0,
         active_remaining_ms: 0,
-        admit_per_second: 1,
-        idle_timeout_ms: 0,
+        line: LineFacts::NONE,
     };
 
     /// The ticket, with the estimated wait (the line ahead at the current rate,
@@ -358,28 +405,26 @@ impl Standing {
         concert: ConcertId,
         opens_at: Option<DateTime<Utc>>,
     ) -> QueueTicket {
-        let rate = u64::from(self.admit_per_second.max(1));
+        let line = self.line;
+        let rate =
+            estimate::admission_rate(line.admit_per_second, line.rate_admitted, line.rate_seconds);
+        let mut estimated_wait_seconds_p90 = 0;
         let (position, estimated_wait_seconds, active_remaining_seconds, poll_after_ms) =
             match self.status {
                 TicketStatus::Waiting => {
                     let until_open =
                         opens_at.map_or(0, |at| (at - Utc::now()).num_seconds().max(0) as u64);
-                    let wait = self.position.div_ceil(rate) + until_open;
-                    // A tenth of the expected wait: people far back poll rarely.
-                    let poll = (wait * 100)
-                        .clamp(MIN_POLL_MS, MAX_POLL_MS)
-                        .min(self.idle_timeout_ms / 3);
-                    (self.position, wait, 0, poll)
+                    let (wait, p90) = estimate::wait_seconds(self.position, rate);
+                    estimated_wait_seconds_p90 = p90 + until_open;
+                    let wait = wait + until_open;
+                    (self.position, wait, 0, line.poll_after_ms(self.position))
                 }
                 TicketStatus::Active => {
                     let poll = self.active_remaining_ms.clamp(MIN_POLL_MS, ACTIVE_POLL_MS);
                     (0, 0, self.active_remaining_ms.div_ceil(1000), poll)
                 }
                 // The place is kept; no estimate holds until seats come back.
-                TicketStatus::SoldOut => {
-                    let poll = MAX_POLL_MS.min(self.idle_timeout_ms / 3);
-                    (self.position, 0, 0, poll)
-                }
+                TicketStatus::SoldOut => (self.position, 0, 0, line.poll_after_ms(self.position)),
                 TicketStatus::Expired => (0, 0, 0, 0),
             };
         QueueTicket {
@@ -389,6 +434,7 @@ impl Standing {
             status: self.status,
             position,
             estimated_wait_seconds,
+            estimated_wait_seconds_p90,
             active_remaining_seconds,
             poll_after_ms,
         }

@@ -321,6 +321,7 @@ impl ReservationService {
             .arg(&claims.jti)
             .arg(1)
             .arg(0)
+            .arg(1)
             .invoke_async(&mut self.redis.conn())
             .await?;
         if reply_field::<String>(&standing, 0)? != "active" {

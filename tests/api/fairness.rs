@@ -253,3 +253,148 @@ async fn a_sale_admits_no_more_shoppers_than_free_seats_times_the_factor(db: PgP
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(app.status(&tokens[4]).await["status"], "waiting");
 }
+
+#[sqlx::test]
+async fn estimates_come_from_the_measured_admission_rate_not_the_setting(db: PgPool) {
+    let app = spawn_app(db).await;
+    let concert = app.create_concert(1, 50).await;
+    app.set_queue(concert.id, json!({"paused": true, "admit_per_second": 2}))
+        .await;
+    let people = line_up(&app, concert.id, 12).await;
+    let tokens: Vec<String> = people.iter().map(|(_, t)| t.clone()).collect();
+
+    // Before any admission the setting stands in: position 10 at 2 a second.
+    let tenth = app.status(&tokens[9]).await;
+    assert_eq!(tenth["position"], 10);
+    assert_eq!(tenth["estimated_wait_seconds"], 5, "{tenth}");
+    assert!(
+        tenth["estimated_wait_seconds_p90"].as_u64().unwrap() > 5,
+        "{tenth}"
+    );
+
+    // Two a second for a while, then the operator pauses and sets 1,000 a second:
+    // the estimate follows what was measured (about two a second), not 1,000.
+    app.set_queue(concert.id, json!({"paused": false})).await;
+    app.wait_for_status(&tokens[3], "active").await;
+    app.set_queue(
+        concert.id,
+        json!({"paused": true, "admit_per_second": 1000}),
+    )
+    .await;
+    let last = app.status(&tokens[11]).await;
+    assert_eq!(last["status"], "waiting");
+    let position = last["position"].as_u64().unwrap();
+    let wait = last["estimated_wait_seconds"].as_u64().unwrap();
+    let p90 = last["estimated_wait_seconds_p90"].as_u64().unwrap();
+    assert!(
+        wait >= position.div_ceil(4) && wait > 1,
+        "position {position} waits {wait} s: the setting's 1,000/s would say 1 s"
+    );
+    assert!(p90 > wait, "{last}");
+    // The measured rate lives in Redis for every server.
+    let stats: std::collections::HashMap<String, String> = redis::AsyncCommands::hgetall(
+        &mut app.redis_conn(),
+        app.redis
+            .keys
+            .concert(lineup::domain::ConcertId::from_uuid(concert.id))
+            .line_stats(),
+    )
+    .await
+    .unwrap();
+    let admitted: f64 = stats["rate_admitted"].parse().unwrap();
+    assert!((3.0..=5.0).contains(&admitted), "{stats:?}");
+}
+
+/// Positions only ever fall, whatever happens in the line: admissions, idle
+/// people dropped, people leaving, newcomers, the line selling out and coming back.
+#[sqlx::test]
+async fn a_waiting_persons_position_never_increases(db: PgPool) {
+    let app = spawn_app_with(db, |c| c.queue_defaults.idle_timeout_seconds = 3).await;
+    let concert = app.create_concert(1, 4).await;
+    app.set_queue(
+        concert.id,
+        json!({"paused": true, "admit_per_second": 3, "admit_seat_factor": 1.0, "hold_ttl_seconds": 2}),
+    )
+    .await;
+    let people = line_up(&app, concert.id, 14).await;
+    let tokens: Vec<String> = people.iter().map(|(_, t)| t.clone()).collect();
+    // Persons 9 and 12 never poll (dropped as idle); person 8 leaves after 2 s.
+    let silent = [9usize, 12];
+    let mut last: Vec<Option<u64>> = vec![None; tokens.len()];
+    let mut newcomers = Vec::new();
+    app.set_queue(concert.id, json!({"paused": false})).await;
+    let started = Instant::now();
+    let (mut left, mut held, mut fell, mut saw_sold_out) = (false, false, false, false);
+    while started.elapsed() < Duration::from_secs(7) {
+        if !left && started.elapsed() > Duration::from_secs(2) {
+            app.delete("/api/v1/queue", Some(&tokens[8])).await;
+            left = true;
+        }
+        for (i, token) in tokens.iter().enumerate() {
+            if silent.contains(&i) || (left && i == 8) {
+                continue;
+            }
+            let ticket = app.status(token).await;
+            match ticket["status"].as_str().unwrap() {
+                "waiting" | "sold_out" => {
+                    saw_sold_out |= ticket["status"] == "sold_out";
+                    let now = ticket["position"].as_u64().unwrap();
+                    if let Some(before) = last[i] {
+                        assert!(now <= before, "person {i}: position grew {before} -> {now}");
+                        fell |= now < before;
+                    }
+                    last[i] = Some(now);
+                }
+                "active" => {
+                    // The first admitted holds every seat once: the line sells
+                    // out until the hold ends two seconds later.
+                    if !held {
+                        app.hold_ok(token, concert.schedules[0], &[1, 2, 3, 4])
+                            .await;
+                        held = true;
+                    }
+                    last[i] = None;
+                }
+                other => panic!("person {i} reads {other}: {ticket}"),
+            }
+        }
+        let newcomer = app.sign_up().await;
+        newcomers.push(app.join_token(&newcomer, concert.id).await);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(fell, "nobody moved up");
+    assert!(saw_sold_out, "the line never sold out");
+    for i in silent {
+        assert_eq!(app.status(&tokens[i]).await["status"], "expired");
+    }
+}
+
+#[sqlx::test]
+async fn a_line_polls_within_its_budget_with_the_head_every_second(db: PgPool) {
+    let app = spawn_app(db).await;
+    let concert = app.create_concert(1, 10).await;
+    // A budget of 5 polls a second for a line of 30.
+    app.set_queue(
+        concert.id,
+        json!({"paused": true, "poll_budget_per_second": 5}),
+    )
+    .await;
+    let people = line_up(&app, concert.id, 30).await;
+    let mut polls = Vec::new();
+    for (_, token) in &people {
+        let ticket = app.status(token).await;
+        polls.push(ticket["poll_after_ms"].as_u64().unwrap());
+    }
+    assert_eq!(polls[0], 1_000, "the head polls every second");
+    assert!(
+        polls.windows(2).all(|w| w[0] <= w[1]),
+        "intervals grow with position: {polls:?}"
+    );
+    assert!(polls.iter().all(|p| *p <= 40_000), "{polls:?}");
+    let rate: f64 = polls.iter().map(|ms| 1000.0 / *ms as f64).sum();
+    assert!(rate <= 5.0, "{rate} polls/s from {polls:?}");
+    // Under budget, everyone polls every second.
+    app.set_queue(concert.id, json!({"poll_budget_per_second": 20_000}))
+        .await;
+    assert_eq!(app.status(&people[29].1).await["poll_after_ms"], 1_000);
+}
