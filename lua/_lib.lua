@@ -108,3 +108,21 @@ local function append(list, tail)
   end
   return list
 end
+
+-- The 1-based position of a waiting user. A pre-queue member (order number
+-- below the opening's) reads 0 until the draw is made, then their rank in the
+-- draw; everyone else their rank in the line, which counts every pre-queue
+-- member still waiting (their order numbers are all lower).
+local function line_position(wait_key, draw_key, drawn_key, user, opens_at_us)
+  local order = tonumber(redis.call('ZSCORE', wait_key, user))
+  if order and order < tonumber(opens_at_us) then
+    if redis.call('EXISTS', drawn_key) == 0 then
+      return 0
+    end
+    local rank = redis.call('ZRANK', draw_key, user)
+    if rank then
+      return rank + 1
+    end
+  end
+  return redis.call('ZRANK', wait_key, user) + 1
+end

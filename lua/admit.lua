@@ -23,16 +23,24 @@
 -- from which every server estimates waits.
 --
 -- KEYS: 1 wait, 2 active, 3 jti, 4 cfg, 5 bucket (HASH tokens, ts_us), 6 user-res,
---       7 seen (ZSET user -> last poll ms), 8 line-stats (HASH),
---       then for each date on sale three keys: sold (SET), sold-loaded, held (ZSET)
+--       7 seen (ZSET user -> last poll ms), 8 line-stats (HASH), 9 draw (ZSET user ->
+--       drawn rank), 10 drawn (marker), then for each date on sale three keys:
+--       sold (SET), sold-loaded, held (ZSET)
 -- ARGV: defaults for settings missing from cfg: 1 admit_per_second, 2 max_active,
 --       3 active_ttl_ms, 4 paused (0 or 1), 5 idle_timeout_ms, 6 admit_seat_factor,
 --       7 poll_budget_per_second; 8.. the total seats of each date, in the order of their keys
--- Returns: {admitted, expired_dropped, waiting, active, admit_per_second, max_active,
+-- Pre-queue: nothing happens until the pre-queue's draw has been made (the
+-- server makes it, see src/queue/draw.rs); then the drawn people are taken
+-- from the head first, in their drawn order, before anyone who joined later.
+--
+-- Returns: {'undrawn'} while the draw is to be made, else {admitted, expired_dropped, waiting, active, admit_per_second, max_active,
 --   paused (0 or 1), idle_dropped, free_seats (-1 when unknown), sold_out (0 or 1),
 --   {1-based indexes of dates whose sold set is not loaded}}: the outcome and the
 --   settings it ran with, for the metrics.
 local now_ms, now_us = redis_now()
+if redis.call('EXISTS', KEYS[10]) == 0 then
+  return {'undrawn'}
+end
 local cfg = redis.call('HMGET', KEYS[4], 'admit_per_second', 'max_active', 'active_ttl_ms', 'paused', 'closed',
   'idle_timeout_ms', 'admit_seat_factor', 'poll_budget_per_second')
 local rate = tonumber(cfg[1]) or tonumber(ARGV[1])
@@ -65,6 +73,7 @@ local idle = redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', '(' .. idle_before_ms,
 if #idle > 0 then
   for _, user in ipairs(idle) do
     idle_dropped = idle_dropped + redis.call('ZREM', KEYS[1], user)
+    redis.call('ZREM', KEYS[9], user)
   end
   call_chunked('ZREM', KEYS[7], idle)
 end
@@ -87,19 +96,30 @@ local function take_from_head(n)
     if want <= 0 then
       break
     end
-    local head = redis.call('ZPOPMIN', KEYS[1], want)
+    -- The drawn pre-queue first; its members also sit in wait, at its front.
+    local from_draw = redis.call('ZCARD', KEYS[9]) > 0
+    local head = redis.call('ZPOPMIN', from_draw and KEYS[9] or KEYS[1], want)
     if #head == 0 then
       break
     end
     for i = 1, #head, 2 do
-      local user = head[i]
-      local seen = tonumber(redis.call('ZSCORE', KEYS[7], user))
-      redis.call('ZREM', KEYS[7], user)
-      if seen and seen < idle_before_ms then
-        idle_dropped = idle_dropped + 1
-      else
-        taken[#taken + 1] = user
-        taken[#taken + 1] = head[i + 1]
+      local user, order = head[i], head[i + 1]
+      if from_draw then
+        order = redis.call('ZSCORE', KEYS[1], user)
+        if order then
+          redis.call('ZREM', KEYS[1], user)
+        end
+      end
+      -- (a drawn person no longer in wait has left: skipped)
+      if order then
+        local seen = tonumber(redis.call('ZSCORE', KEYS[7], user))
+        redis.call('ZREM', KEYS[7], user)
+        if seen and seen < idle_before_ms then
+          idle_dropped = idle_dropped + 1
+        else
+          taken[#taken + 1] = user
+          taken[#taken + 1] = order
+        end
       end
     end
   end
@@ -109,7 +129,7 @@ end
 -- Free seats: total - sold - held of every date on sale.
 local free, unloaded = 0, {}
 for date = 1, #ARGV - 7 do
-  local k = 9 + (date - 1) * 3
+  local k = 11 + (date - 1) * 3
   if redis.call('EXISTS', KEYS[k + 1]) == 0 then
     unloaded[#unloaded + 1] = date
   else

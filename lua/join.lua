@@ -11,9 +11,14 @@
 --
 -- KEYS: 1 wait (ZSET user -> order), 2 active (ZSET user -> expiry ms),
 --       3 jti (HASH user -> jti), 4 seq (STRING last order), 5 cfg (HASH settings),
---       6 seen (ZSET user -> last poll ms), 7 line-stats (HASH, `sold_out` set by the admit tick)
+--       6 seen (ZSET user -> last poll ms), 7 line-stats (HASH, `sold_out` set by the admit tick),
+--       8 draw (ZSET), 9 drawn (marker)
 -- ARGV: 1 user id, defaults of settings missing from cfg: 2 max_waiting (0 = no cap),
---       3 admit_per_second, 4 idle_timeout_ms, 5 poll_budget_per_second
+--       3 admit_per_second, 4 idle_timeout_ms, 5 poll_budget_per_second;
+--       6 the concert's opens_at in microseconds
+--
+-- Joining before the opening puts the user in the pre-queue: their order among
+-- its members is drawn at the opening, so their position reads 0 until then.
 -- Returns: {state, jti, position, active_remaining_ms, sold_out (1 when no seat is
 --   free: a waiting place then reads 'sold_out'), then line_facts (see _lib.lua)}
 --   where state is 'joined' (new place), 'waiting' or 'active' (existing); or
@@ -44,7 +49,7 @@ end
 local order = redis.call('ZSCORE', KEYS[1], user)
 if order then
   redis.call('ZADD', KEYS[6], now_ms, user)
-  return reply('waiting', order, redis.call('ZRANK', KEYS[1], user) + 1, 0, sold_out)
+  return reply('waiting', order, line_position(KEYS[1], KEYS[8], KEYS[9], user, ARGV[6]), 0, sold_out)
 end
 
 local waiting = redis.call('ZCARD', KEYS[1])
@@ -57,4 +62,4 @@ local jti = int_str(math.max(now_us, last + 1))
 redis.call('SET', KEYS[4], jti)
 redis.call('ZADD', KEYS[1], jti, user)
 redis.call('ZADD', KEYS[6], now_ms, user)
-return reply('joined', jti, redis.call('ZRANK', KEYS[1], user) + 1, 0, sold_out)
+return reply('joined', jti, line_position(KEYS[1], KEYS[8], KEYS[9], user, ARGV[6]), 0, sold_out)

@@ -35,6 +35,8 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Apply the database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Recompute a pre-queue's drawn order from its published seed and joiners.
+    VerifyShuffle(crate::fairness::VerifyShuffleArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -544,7 +546,7 @@ mod tests {
         argv.extend_from_slice(extra);
         match Cli::try_parse_from(argv)?.command {
             Command::Serve(args) => Config::from_args(*args),
-            Command::Migrate(_) => unreachable!(),
+            _ => unreachable!(),
         }
     }
 

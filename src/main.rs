@@ -12,6 +12,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(*args).await,
         Command::Migrate(args) => migrate(args).await,
+        Command::VerifyShuffle(args) => lineup::fairness::verify_shuffle(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -59,6 +59,11 @@ impl Catalog {
         })
     }
 
+    /// The pool, for the catalog's other files (the pre-queue draws).
+    pub(super) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     pub fn snapshot(&self) -> Arc<CatalogSnapshot> {
         self.snapshot.read().expect("catalog lock poisoned").clone()
     }

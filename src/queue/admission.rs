@@ -3,6 +3,7 @@
 //! number of servers together admit at each concert's configured rate. Each
 //! tick's outcome also sets the line's metrics.
 
+use super::draw::draw_prequeue;
 use crate::catalog::{Catalog, Concert, Schedule};
 use crate::domain::{ConcertId, ScheduleId, seat_numbers};
 use crate::error::Result;
@@ -48,24 +49,36 @@ pub async fn admit_tick(
         .schedules_of(concert)
         .filter(|s| !s.has_started(now))
         .collect();
-    // Two rounds at most: the second after reloading sold seats.
-    let mut outcome = run_admit_script(redis, concert, &dates).await?;
-    if !outcome.1.is_empty() {
-        for index in &outcome.1 {
+    // Three rounds at most: after the pre-queue's draw, after reloading sold seats.
+    let mut outcome = None;
+    for _ in 0..3 {
+        let Some((admitted, unloaded)) = run_admit_script(redis, concert, &dates).await? else {
+            if !draw_prequeue(redis, catalog, concert).await? {
+                // Redis time has not reached the opening yet.
+                return Ok(AdmitOutcome::default());
+            }
+            continue;
+        };
+        outcome = Some(admitted);
+        if unloaded.is_empty() {
+            break;
+        }
+        for index in &unloaded {
             if let Some(date) = index.checked_sub(1).and_then(|i| dates.get(i)) {
                 load_sold(redis, catalog, concert.id, date.id).await?;
             }
         }
-        outcome = run_admit_script(redis, concert, &dates).await?;
     }
-    Ok(outcome.0)
+    Ok(outcome.unwrap_or_default())
 }
 
+/// One run of the admit script: `None` while the pre-queue's draw is to be made,
+/// else the outcome and the (1-based) dates whose sold seats must be reloaded.
 async fn run_admit_script(
     redis: &RedisStore,
     concert: &Concert,
     dates: &[&Arc<Schedule>],
-) -> Result<(AdmitOutcome, Vec<usize>)> {
+) -> Result<Option<(AdmitOutcome, Vec<usize>)>> {
     let keys = redis.keys.concert(concert.id);
     let defaults = concert.stored_settings;
     let mut invocation = redis.scripts.admit.prepare_invoke();
@@ -77,7 +90,9 @@ async fn run_admit_script(
         .key(keys.bucket())
         .key(keys.user_res())
         .key(keys.seen())
-        .key(keys.line_stats());
+        .key(keys.line_stats())
+        .key(keys.draw())
+        .key(keys.drawn());
     for date in dates {
         invocation
             .key(keys.sold(date.id))
@@ -96,11 +111,14 @@ async fn run_admit_script(
         invocation.arg(date.total_seats());
     }
     let reply: Vec<redis::Value> = invocation.invoke_async(&mut redis.conn()).await?;
+    if field::<String>(&reply, 0)? == "undrawn" {
+        return Ok(None);
+    }
     let free_seats: i64 = field(&reply, 8)?;
     let sold_out: u8 = field(&reply, 9)?;
     let unloaded: Vec<usize> = field(&reply, 10)?;
     let paused: u8 = field(&reply, 6)?;
-    Ok((
+    Ok(Some((
         AdmitOutcome {
             admitted: field(&reply, 0)?,
             expired_dropped: field(&reply, 1)?,
@@ -114,7 +132,7 @@ async fn run_admit_script(
             sold_out: sold_out == 1,
         },
         unloaded,
-    ))
+    )))
 }
 
 /// Copies a date's sold seats from PostgreSQL into Redis (Redis lost them).

@@ -42,6 +42,10 @@ pub struct QueueTicket {
     pub active_remaining_seconds: u64,
     /// When the client should ask again.
     pub poll_after_ms: u64,
+    /// Seconds until the concert's sale opens; 0 once open. Until the opening
+    /// and its draw, a waiting ticket stands in the pre-queue: position 0, its
+    /// place to be drawn at random (see `GET /api/v1/concerts/{concert_id}/fairness`).
+    pub opens_in_seconds: u64,
 }
 
 /// Live numbers of one concert's line, for operators.
@@ -109,11 +113,14 @@ impl QueueService {
             .key(keys.cfg())
             .key(keys.seen())
             .key(keys.line_stats())
+            .key(keys.draw())
+            .key(keys.drawn())
             .arg(user.to_string())
             .arg(settings.max_waiting)
             .arg(settings.admit_per_second)
             .arg(u64::from(settings.idle_timeout_seconds) * 1000)
             .arg(settings.poll_budget_per_second)
+            .arg(concert.opens_at.timestamp_micros())
             .invoke_async(&mut self.redis.conn())
             .await?;
         let state: String = field(&reply, 0)?;
@@ -182,11 +189,15 @@ impl QueueService {
             .key(keys.cfg())
             .key(keys.seen())
             .key(keys.line_stats())
+            .key(keys.draw())
+            .key(keys.drawn())
             .arg(claims.sub.to_string())
             .arg(&claims.jti)
             .arg(defaults.admit_per_second)
             .arg(u64::from(defaults.idle_timeout_seconds) * 1000)
             .arg(defaults.poll_budget_per_second)
+            // An unknown concert (not in this server's catalog yet) has no pre-queue.
+            .arg(opens_at.map_or(0, |at| at.timestamp_micros()))
             .invoke_async(&mut self.redis.conn())
             .await?;
         let state: String = field(&reply, 0)?;
@@ -216,6 +227,7 @@ impl QueueService {
             .key(keys.wait())
             .key(keys.active())
             .key(keys.jti())
+            .key(keys.draw())
             .arg(claims.sub.to_string())
             .arg(&claims.jti)
             .invoke_async(&mut self.redis.conn())
@@ -408,12 +420,25 @@ impl Standing {
         let line = self.line;
         let rate =
             estimate::admission_rate(line.admit_per_second, line.rate_admitted, line.rate_seconds);
+        let opens_in_seconds = opens_at.map_or(0, |at| {
+            ((at - Utc::now()).num_milliseconds().max(0) as u64).div_ceil(1000)
+        });
         let mut estimated_wait_seconds_p90 = 0;
         let (position, estimated_wait_seconds, active_remaining_seconds, poll_after_ms) =
             match self.status {
+                // In the pre-queue: the place is drawn at the opening; polls come
+                // as rarely as the line's budget and idle timeout allow.
+                TicketStatus::Waiting if self.position == 0 => {
+                    estimated_wait_seconds_p90 = opens_in_seconds;
+                    let (ceiling, _) = polling::ceiling_and_idle_ms(
+                        line.waiting,
+                        line.poll_budget_per_second,
+                        line.idle_timeout_ms,
+                    );
+                    (0, opens_in_seconds, 0, ceiling)
+                }
                 TicketStatus::Waiting => {
-                    let until_open =
-                        opens_at.map_or(0, |at| (at - Utc::now()).num_seconds().max(0) as u64);
+                    let until_open = opens_in_seconds;
                     let (wait, p90) = estimate::wait_seconds(self.position, rate);
                     estimated_wait_seconds_p90 = p90 + until_open;
                     let wait = wait + until_open;
@@ -437,6 +462,7 @@ impl Standing {
             estimated_wait_seconds_p90,
             active_remaining_seconds,
             poll_after_ms,
+            opens_in_seconds,
         }
     }
 }

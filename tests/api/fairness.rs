@@ -327,7 +327,10 @@ async fn a_waiting_persons_position_never_increases(db: PgPool) {
     let (mut left, mut held, mut fell, mut saw_sold_out) = (false, false, false, false);
     while started.elapsed() < Duration::from_secs(7) {
         if !left && started.elapsed() > Duration::from_secs(2) {
-            app.delete("/api/v1/queue", Some(&tokens[8])).await;
+            assert_eq!(
+                app.delete("/api/v1/queue", Some(&tokens[8])).await.status(),
+                StatusCode::NO_CONTENT
+            );
             left = true;
         }
         for (i, token) in tokens.iter().enumerate() {
@@ -397,4 +400,190 @@ async fn a_line_polls_within_its_budget_with_the_head_every_second(db: PgPool) {
     app.set_queue(concert.id, json!({"poll_budget_per_second": 20_000}))
         .await;
     assert_eq!(app.status(&people[29].1).await["poll_after_ms"], 1_000);
+}
+
+/// A concert of one date of `seats` seats whose sale opens `seconds` from now.
+async fn create_concert_opening_in(app: &TestApp, seconds: i64, seats: u32) -> TestConcert {
+    let opens_at = chrono::Utc::now() + chrono::Duration::seconds(seconds);
+    let body = json!({
+        "title": "Pre-queue night", "venue": "Test hall", "opens_at": opens_at,
+        "schedules": [{
+            "starts_at": chrono::Utc::now() + chrono::Duration::days(30),
+            "seats": (1..=seats).map(|n| json!({"seat_no": n, "price": 50_000})).collect::<Vec<_>>(),
+        }],
+    });
+    let response = app
+        .post("/admin/v1/concerts", Some(ADMIN_TOKEN), body)
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let created: Value = response.json().await.unwrap();
+    TestConcert {
+        id: uuid(&created["concert_id"]),
+        schedules: vec![uuid(&created["schedules"][0]["schedule_id"])],
+    }
+}
+
+async fn fairness_of(app: &TestApp, concert: uuid::Uuid) -> Value {
+    let response = app
+        .get(&format!("/api/v1/concerts/{concert}/fairness"), None)
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+fn ids_of(value: &Value) -> Vec<uuid::Uuid> {
+    value.as_array().unwrap().iter().map(uuid).collect()
+}
+
+/// Runs `lineup verify-shuffle` on a fairness answer; returns its exit success
+/// and the order it printed.
+fn verify_shuffle_cli(report: &Value) -> (bool, Vec<uuid::Uuid>, String) {
+    let path = std::env::temp_dir().join(format!("lineup-fairness-{}.json", uuid::Uuid::new_v4()));
+    std::fs::write(&path, report.to_string()).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_lineup"))
+        .args(["verify-shuffle", "--fairness"])
+        .arg(&path)
+        .output()
+        .expect("lineup runs");
+    let _ = std::fs::remove_file(&path);
+    let order = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| line.split('\t').nth(1).unwrap().parse().unwrap())
+        .collect();
+    (
+        output.status.success(),
+        order,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[sqlx::test]
+async fn the_pre_queue_is_drawn_once_at_the_opening_from_the_published_seed(db: PgPool) {
+    let app = spawn_app(db).await;
+    // A second server on the same Redis and database: both tick, one draw.
+    let other = start(app.db.clone(), app.config.clone()).await;
+    let concert = create_concert_opening_in(&app, 4, 50).await;
+    app.set_queue(concert.id, json!({"paused": true})).await;
+
+    // Before the opening: the commitment only.
+    let before = fairness_of(&app, concert.id).await;
+    let commitment = before["commitment"].as_str().unwrap().to_owned();
+    assert_eq!(commitment.len(), 64, "{before}");
+    assert_eq!(before["algorithm"], "lineup-shuffle-v1");
+    assert!(before["opens_in_seconds"].as_u64().unwrap() >= 1);
+    for field in ["seed", "drawn_at", "joiners", "drawn_order"] {
+        assert!(
+            before[field].is_null(),
+            "{field} before the opening: {before}"
+        );
+    }
+
+    // Eight join the pre-queue (on either server): waiting, position unknown.
+    let mut early = Vec::new();
+    for i in 0..8 {
+        let server = if i % 2 == 0 { &app } else { &other };
+        let user = server.sign_up().await;
+        let response = server.join(&user, concert.id).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let ticket: Value = response.json().await.unwrap();
+        assert_eq!(ticket["status"], "waiting", "{ticket}");
+        assert_eq!(ticket["position"], 0, "{ticket}");
+        assert!(
+            ticket["opens_in_seconds"].as_u64().unwrap() >= 1,
+            "{ticket}"
+        );
+        assert!(ticket["poll_after_ms"].as_u64().unwrap() >= 1_000);
+        early.push((user, ticket["token"].as_str().unwrap().to_owned()));
+    }
+    let polled = app.status(&early[0].1).await;
+    assert_eq!(polled["position"], 0);
+    assert_eq!(
+        polled["estimated_wait_seconds"], polled["opens_in_seconds"],
+        "{polled}"
+    );
+
+    // The opening: the draw is published.
+    let after = eventually(Duration::from_secs(15), "the draw", || async {
+        let report = fairness_of(&app, concert.id).await;
+        (!report["seed"].is_null()).then_some(report)
+    })
+    .await;
+    assert_eq!(
+        after["commitment"],
+        commitment.as_str(),
+        "the commitment stands"
+    );
+    let seed = hex::decode(after["seed"].as_str().unwrap()).unwrap();
+    assert_eq!(seed.len(), 32);
+    assert_eq!(lineup::fairness::commitment(&seed), commitment);
+    let joiners = ids_of(&after["joiners"]);
+    let mut early_ids: Vec<uuid::Uuid> = early.iter().map(|(u, _)| u.id).collect();
+    early_ids.sort();
+    assert_eq!(joiners, early_ids, "the joiners, sorted");
+    let recomputed = lineup::fairness::shuffle(&seed, &joiners);
+    assert_eq!(ids_of(&after["drawn_order"]), recomputed);
+    assert_eq!(
+        fairness_of(&other, concert.id).await,
+        after,
+        "one draw for both servers"
+    );
+    let draws: i64 = sqlx::query_scalar("SELECT count(*) FROM concert_draws WHERE concert_id = $1")
+        .bind(concert.id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(draws, 1);
+
+    // People who join now go behind the pre-queue, in arrival order.
+    let late = line_up(&app, concert.id, 3).await;
+    for (i, (_, token)) in late.iter().enumerate() {
+        let ticket = app.status(token).await;
+        assert_eq!(ticket["position"], 9 + i as u64, "{ticket}");
+        assert_eq!(ticket["opens_in_seconds"], 0);
+    }
+    // Each pre-queue member's position is their place in the recomputed order.
+    for (user, token) in &early {
+        let ticket = other.status(token).await;
+        let place = recomputed.iter().position(|id| *id == user.id).unwrap();
+        assert_eq!(ticket["position"], place as u64 + 1, "{ticket}");
+    }
+
+    // Anyone can check it with the command.
+    let (ok, order, stderr) = verify_shuffle_cli(&after);
+    assert!(ok, "{stderr}");
+    assert_eq!(order, recomputed);
+    let mut forged = after.clone();
+    let mut swapped = recomputed.clone();
+    swapped.swap(0, 1);
+    forged["drawn_order"] = json!(swapped);
+    let (ok, _, stderr) = verify_shuffle_cli(&forged);
+    assert!(!ok && stderr.contains("drawn_order"), "{stderr}");
+    let mut forged = after.clone();
+    forged["seed"] = json!(hex::encode([0u8; 32]));
+    let (ok, _, stderr) = verify_shuffle_cli(&forged);
+    assert!(!ok && stderr.contains("commitment"), "{stderr}");
+
+    // Admission takes the drawn order first: the head of the draw is admitted
+    // first, the late arrivals last.
+    app.set_queue(concert.id, json!({"paused": false, "max_active": 1}))
+        .await;
+    let first = early.iter().find(|(u, _)| u.id == recomputed[0]).unwrap();
+    app.wait_for_status(&first.1, "active").await;
+    for (_, token) in &late {
+        assert_eq!(app.status(token).await["status"], "waiting");
+    }
+}
+
+#[sqlx::test]
+async fn the_fairness_of_an_unknown_concert_is_404(db: PgPool) {
+    let app = spawn_app(db).await;
+    let response = app
+        .get(
+            &format!("/api/v1/concerts/{}/fairness", uuid::Uuid::new_v4()),
+            None,
+        )
+        .await;
+    assert_error(response, StatusCode::NOT_FOUND, "concert_not_found").await;
+    let response = app.get("/api/v1/concerts/not-a-uuid/fairness", None).await;
+    assert_error(response, StatusCode::BAD_REQUEST, "invalid_id").await;
 }
