@@ -587,3 +587,147 @@ async fn the_fairness_of_an_unknown_concert_is_404(db: PgPool) {
     let response = app.get("/api/v1/concerts/not-a-uuid/fairness", None).await;
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_id").await;
 }
+
+/// The order number a queue token carries (its `jti`): the Redis time in
+/// microseconds of the join, which is the arrival order the line keeps.
+fn arrival_of(queue_token: &str) -> u64 {
+    use base64::Engine;
+    let payload = queue_token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    claims["jti"].as_str().unwrap().parse().unwrap()
+}
+
+/// The Kendall tau distance between two orders of the same people, given as the
+/// rank of each person in each (ties in `second` count as agreeing): the number
+/// of pairs the two orders put the other way round, and that over all pairs.
+fn kendall_tau_distance(first: &[u64], second: &[u64]) -> (u64, f64) {
+    let n = first.len();
+    let mut discordant = 0;
+    for i in 0..n {
+        for j in i + 1..n {
+            if (first[i] < first[j] && second[i] > second[j])
+                || (first[i] > first[j] && second[i] < second[j])
+            {
+                discordant += 1;
+            }
+        }
+    }
+    let pairs = (n * (n - 1) / 2).max(1) as f64;
+    (discordant, discordant as f64 / pairs)
+}
+
+/// The fairness measure of docs/FAIRNESS.md: people join concurrently before
+/// and after the opening; their admission times are read from Redis (an
+/// admission's expiry minus the active TTL). Everyone after the opening is
+/// admitted in arrival order (Kendall tau distance 0), the pre-queue in exactly
+/// its published draw, and all of it before anyone who came later. Run with
+/// `-- --nocapture` to see the figures.
+#[sqlx::test]
+async fn admission_follows_arrival_after_the_opening_and_the_draw_before_it(db: PgPool) {
+    const PRE: usize = 25;
+    const POST: usize = 25;
+    let app = spawn_app(db).await;
+    let concert = create_concert_opening_in(&app, 3, 200).await;
+    app.set_queue(concert.id, json!({"admit_per_second": 25}))
+        .await;
+
+    let join_concurrently = |n: usize| {
+        let app = &app;
+        async move {
+            let users = futures::future::join_all((0..n).map(|_| app.sign_up())).await;
+            let tokens =
+                futures::future::join_all(users.iter().map(|u| app.join_token(u, concert.id)))
+                    .await;
+            users.into_iter().zip(tokens).collect::<Vec<_>>()
+        }
+    };
+    let pre = join_concurrently(PRE).await;
+    let report = eventually(Duration::from_secs(15), "the draw", || async {
+        let report = fairness_of(&app, concert.id).await;
+        (!report["seed"].is_null()).then_some(report)
+    })
+    .await;
+    let post = join_concurrently(POST).await;
+
+    // Everyone admitted (a cap of 1,000 active and 200 seats x 100 leave room).
+    let keys = app
+        .redis
+        .keys
+        .concert(lineup::domain::ConcertId::from_uuid(concert.id));
+    let mut conn = app.redis_conn();
+    let admitted: Vec<(String, u64)> = eventually(Duration::from_secs(20), "all admitted", || {
+        let mut conn = conn.clone();
+        let active = keys.active();
+        async move {
+            let admitted: Vec<(String, u64)> =
+                redis::AsyncCommands::zrange_withscores(&mut conn, active, 0, -1)
+                    .await
+                    .unwrap();
+            (admitted.len() == PRE + POST).then_some(admitted)
+        }
+    })
+    .await;
+    let waiting: u64 = redis::AsyncCommands::zcard(&mut conn, keys.wait())
+        .await
+        .unwrap();
+    assert_eq!(waiting, 0);
+    let admitted_at: std::collections::HashMap<uuid::Uuid, u64> = admitted
+        .into_iter()
+        .map(|(user, until_ms)| (user.parse().unwrap(), until_ms))
+        .collect();
+
+    // After the opening: arrival order against admission order.
+    let arrivals: Vec<u64> = post.iter().map(|(_, t)| arrival_of(t)).collect();
+    let admissions: Vec<u64> = post.iter().map(|(u, _)| admitted_at[&u.id]).collect();
+    let (post_discordant, post_tau) = kendall_tau_distance(&arrivals, &admissions);
+
+    // The pre-queue: the published draw against admission order.
+    let drawn = ids_of(&report["drawn_order"]);
+    assert_eq!(drawn.len(), PRE);
+    let drawn_rank: Vec<u64> = (0..PRE as u64).collect();
+    let pre_admissions: Vec<u64> = drawn.iter().map(|id| admitted_at[id]).collect();
+    let (pre_discordant, pre_tau) = kendall_tau_distance(&drawn_rank, &pre_admissions);
+    let mut by_admission: Vec<usize> = (0..PRE).collect();
+    by_admission.sort_by_key(|i| (pre_admissions[*i], *i));
+    let in_place = by_admission
+        .iter()
+        .enumerate()
+        .filter(|(place, drawn_place)| place == *drawn_place)
+        .count();
+    let share = in_place as f64 / PRE as f64;
+    // And the pre-queue's arrival order against its admission: the shuffle's work.
+    let pre_arrivals: Vec<u64> = drawn
+        .iter()
+        .map(|id| arrival_of(&pre.iter().find(|(u, _)| u.id == *id).unwrap().1))
+        .collect();
+    let (_, shuffled_tau) = kendall_tau_distance(&pre_arrivals, &pre_admissions);
+    println!(
+        "fairness: post-open {POST} people: Kendall tau distance arrival/admission {post_discordant} pairs ({post_tau:.3}); \
+         pre-queue {PRE} people: distance draw/admission {pre_discordant} pairs ({pre_tau:.3}), \
+         {in_place}/{PRE} admitted in their drawn place (share {share:.2}); \
+         pre-queue arrival/admission distance {shuffled_tau:.3} (about 0.5 for a uniform shuffle)"
+    );
+    assert_eq!(
+        post_discordant, 0,
+        "someone was admitted before an earlier arrival"
+    );
+    assert_eq!(
+        pre_discordant, 0,
+        "the pre-queue was not admitted in its drawn order"
+    );
+    assert_eq!(share, 1.0);
+    assert!(
+        shuffled_tau > 0.0,
+        "the pre-queue was admitted in arrival order"
+    );
+    let last_pre = pre_admissions.iter().max().unwrap();
+    assert!(
+        admissions.iter().all(|at| at >= last_pre),
+        "someone who came after the opening went before the pre-queue"
+    );
+}
