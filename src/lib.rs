@@ -16,7 +16,8 @@
 //! - [`fairness`]: the pre-queue's seed, commitment and shuffle, and `lineup verify-shuffle`.
 //! - [`tokens`]: access and queue tokens (HS256 JWTs).
 //! - [`abuse`]: per-address and per-user rate limits, shared through Redis.
-//! - [`queue`]: joining, status, leaving, the admission loop, queue settings.
+//! - [`queue`]: joining, status, leaving, the admission loop, queue settings; idle
+//!   waiters dropped, seat-aware admission, measured estimates, the poll budget, the pre-queue draw.
 //! - [`catalog`]: concerts, schedules, seat prices (PostgreSQL, served from memory).
 //! - [`reservation`]: seat holds, reservations, seat maps (Redis).
 //! - [`wallet`]: users and balances (PostgreSQL).
