@@ -151,7 +151,9 @@ else
   redis.call('HSET', KEYS[8], 'sold_out', sold_out, 'free_seats', free)
   -- People admitted but holding nothing are the ones still looking for seats.
   local shopping = math.max(0, active - redis.call('HLEN', KEYS[6]))
-  batch = math.min(batch, math.floor(free * seat_factor) - shopping)
+  -- At least one shopper while any seat is free, whatever the factor.
+  local shoppers_allowed = free > 0 and math.max(1, math.floor(free * seat_factor)) or 0
+  batch = math.min(batch, shoppers_allowed - shopping)
 end
 local admitted = 0
 if batch > 0 then

@@ -319,6 +319,7 @@ impl QueueService {
             .key(keys.active())
             .key(keys.jti())
             .key(keys.user_res())
+            .key(keys.draw())
             .arg(user.to_string())
             .invoke_async(&mut self.redis.conn())
             .await?;

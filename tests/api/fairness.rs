@@ -731,3 +731,44 @@ async fn admission_follows_arrival_after_the_opening_and_the_draw_before_it(db: 
         "someone who came after the opening went before the pre-queue"
     );
 }
+
+#[sqlx::test]
+async fn someone_evicted_from_the_pre_queue_who_joins_again_goes_to_the_back(db: PgPool) {
+    let app = spawn_app(db).await;
+    let concert = create_concert_opening_in(&app, 2, 50).await;
+    app.set_queue(concert.id, json!({"paused": true})).await;
+    let early = line_up(&app, concert.id, 4).await;
+    eventually(Duration::from_secs(15), "the draw", || async {
+        (!fairness_of(&app, concert.id).await["seed"].is_null()).then_some(())
+    })
+    .await;
+    let late = line_up(&app, concert.id, 1).await;
+    // An operator evicts the first of the draw, who joins again.
+    let drawn = ids_of(&fairness_of(&app, concert.id).await["drawn_order"]);
+    let (evicted, _) = early.iter().find(|(u, _)| u.id == drawn[0]).unwrap();
+    let response = app
+        .request(
+            Method::DELETE,
+            &format!(
+                "/admin/v1/concerts/{}/queue/users/{}",
+                concert.id, evicted.id
+            ),
+            Some(ADMIN_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let again: Value = app.join(evicted, concert.id).await.json().await.unwrap();
+    assert_eq!(
+        again["position"], 5,
+        "behind the 3 left of the draw and the late one: {again}"
+    );
+    assert_eq!(app.status(&late[0].1).await["position"], 4);
+    // Admitted one at a time: the back is the back.
+    app.set_queue(concert.id, json!({"paused": false, "max_active": 4}))
+        .await;
+    app.wait_for_status(&late[0].1, "active").await;
+    let token = again["token"].as_str().unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.status(token).await["status"], "waiting");
+}
