@@ -772,3 +772,44 @@ async fn someone_evicted_from_the_pre_queue_who_joins_again_goes_to_the_back(db:
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(app.status(token).await["status"], "waiting");
 }
+
+/// Redis loses a date's sold seats (a restart): the admit tick reloads them from
+/// PostgreSQL before counting free seats, so a sold-out line stays sold out.
+#[sqlx::test]
+async fn the_admit_tick_reloads_lost_sold_seats_before_counting_free_ones(db: PgPool) {
+    let app = spawn_app(db).await;
+    let concert = app.create_concert(1, 1).await;
+    let schedule = concert.schedules[0];
+    let (_, buyer) = app.admitted_user(concert.id, 100_000).await;
+    let held = app.hold_ok(&buyer, schedule, &[1]).await;
+    assert_eq!(
+        app.pay(&buyer, uuid(&held["reservation_id"]), 50_000)
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    let late = line_up(&app, concert.id, 1).await;
+    app.wait_for_status(&late[0].1, "sold_out").await;
+
+    let keys = app
+        .redis
+        .keys
+        .concert(lineup::domain::ConcertId::from_uuid(concert.id));
+    let schedule_id = lineup::domain::ScheduleId::from_uuid(schedule);
+    let mut conn = app.redis_conn();
+    let () = redis::pipe()
+        .del(keys.sold(schedule_id))
+        .del(keys.sold_loaded(schedule_id))
+        .hset(keys.line_stats(), "sold_out", 0)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    // The tick notices, reloads the sold seat and finds the line sold out again.
+    app.wait_for_status(&late[0].1, "sold_out").await;
+    let sold: Vec<u32> = redis::AsyncCommands::smembers(&mut conn, keys.sold(schedule_id))
+        .await
+        .unwrap();
+    assert_eq!(sold, [1]);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(app.status(&late[0].1).await["status"], "sold_out");
+}
