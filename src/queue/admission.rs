@@ -187,6 +187,8 @@ fn record_metrics(concert: &Concert, outcome: &AdmitOutcome, rate: f64) {
     metrics::gauge!(m::QUEUE_ADMIT_RATE_SETTING, &labels).set(outcome.admit_per_second);
     metrics::gauge!(m::QUEUE_MAX_ACTIVE, &labels).set(outcome.max_active as f64);
     metrics::gauge!(m::QUEUE_PAUSED, &labels).set(if outcome.paused { 1.0 } else { 0.0 });
+    metrics::counter!(m::QUEUE_IDLE_DROPPED, &labels).increment(outcome.idle_dropped);
+    metrics::gauge!(m::QUEUE_SOLD_OUT, &labels).set(if outcome.sold_out { 1.0 } else { 0.0 });
 }
 
 /// Ticks until `shutdown` completes. Errors (Redis down) are logged once when

@@ -53,6 +53,14 @@ async fn an_idle_waiter_is_dropped_and_takes_no_admission_slot(db: PgPool) {
     keep_polling(&app, &present, Duration::from_millis(4_000), 3_000).await;
     let dropped = app.status(idle).await;
     assert_eq!(dropped["status"], "expired", "{dropped}");
+    metrics_show(
+        &app,
+        format!(
+            "lineup_queue_idle_dropped_total{{concert=\"{}\"}} 1",
+            concert.id
+        ),
+    )
+    .await;
     assert_eq!(dropped["position"], 0);
     for (i, token) in present.iter().enumerate() {
         let ticket = app.status(token).await;
@@ -139,6 +147,22 @@ async fn the_fairness_settings_have_defaults_and_ranges(db: PgPool) {
     assert!(app.status(&token).await["poll_after_ms"].as_u64().unwrap() <= 10_000);
 }
 
+/// Waits until the server's `/metrics` has `line` (a whole sample line).
+async fn metrics_show(app: &TestApp, line: String) {
+    let url = format!(
+        "http://{}/metrics",
+        app.metrics_addr.expect("a metrics listener")
+    );
+    eventually(Duration::from_secs(5), &line, || {
+        let (url, line) = (url.clone(), line.clone());
+        async move {
+            let text = reqwest::get(url).await.ok()?.text().await.ok()?;
+            text.lines().any(|l| l == line).then_some(())
+        }
+    })
+    .await;
+}
+
 /// Reads every token's ticket; returns (status, position) pairs.
 async fn standings(app: &TestApp, tokens: &[String]) -> Vec<(String, u64)> {
     let mut out = Vec::new();
@@ -186,6 +210,11 @@ async fn a_line_reads_sold_out_while_every_seat_is_held_and_waits_again_in_order
     let ticket = app.status(&tokens[0]).await;
     assert_eq!(ticket["estimated_wait_seconds"], 0, "{ticket}");
     assert!(ticket["poll_after_ms"].as_u64().unwrap() >= 1_000);
+    metrics_show(
+        &app,
+        format!("lineup_queue_sold_out{{concert=\"{}\"}} 1", concert.id),
+    )
+    .await;
     let late = app.sign_up().await;
     let joined: Value = app.join(&late, concert.id).await.json().await.unwrap();
     assert_eq!(joined["status"], "sold_out", "{joined}");
