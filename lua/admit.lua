@@ -22,6 +22,10 @@
 -- `rate_seconds`, exponentially weighted over about a minute, from Redis TIME),
 -- from which every server estimates waits.
 --
+-- Pre-queue: nothing happens until the pre-queue's draw has been made (the
+-- server makes it, see src/queue/draw.rs); then the drawn people are taken
+-- from the head first, in their drawn order, before anyone who joined later.
+--
 -- KEYS: 1 wait, 2 active, 3 jti, 4 cfg, 5 bucket (HASH tokens, ts_us), 6 user-res,
 --       7 seen (ZSET user -> last poll ms), 8 line-stats (HASH), 9 draw (ZSET user ->
 --       drawn rank), 10 drawn (marker), then for each date on sale three keys:
@@ -29,12 +33,8 @@
 -- ARGV: defaults for settings missing from cfg: 1 admit_per_second, 2 max_active,
 --       3 active_ttl_ms, 4 paused (0 or 1), 5 idle_timeout_ms, 6 admit_seat_factor,
 --       7 poll_budget_per_second; 8.. the total seats of each date, in the order of their keys
--- Pre-queue: nothing happens until the pre-queue's draw has been made (the
--- server makes it, see src/queue/draw.rs); then the drawn people are taken
--- from the head first, in their drawn order, before anyone who joined later.
---
--- Returns: {'undrawn'} while the draw is to be made, else {admitted, expired_dropped, waiting, active, admit_per_second, max_active,
---   paused (0 or 1), idle_dropped, free_seats (-1 when unknown), sold_out (0 or 1),
+-- Returns: {'undrawn'} while the draw is to be made, else {admitted, expired_dropped,
+--   waiting, active, admit_per_second, max_active, paused (0 or 1), idle_dropped, free_seats (-1 when unknown), sold_out (0 or 1),
 --   {1-based indexes of dates whose sold set is not loaded}}: the outcome and the
 --   settings it ran with, for the metrics.
 local now_ms, now_us = redis_now()
@@ -178,18 +178,20 @@ end
 redis.call('HSET', KEYS[5], 'tokens', string.format('%.6f', tokens), 'ts_us', int_str(now_us))
 
 -- The measured admission rate: admissions and seconds of demand (someone was
--- waiting), both decayed exponentially with a one-minute time constant, from
--- the first admission on; their ratio is the rate over about the last minute.
+-- waiting, and seats were free), both decayed exponentially with a one-minute
+-- time constant, from the first admission on; their ratio is the rate over
+-- about the last minute. The seconds since the last tick count as the decayed
+-- integral 60 (1 - e^(-dt/60)), so a long gap between ticks (servers down)
+-- counts as at most a minute.
 local measured = redis.call('HMGET', KEYS[8], 'rate_admitted', 'rate_seconds', 'rate_ts_us')
 local rate_admitted = tonumber(measured[1]) or 0
 local rate_seconds = tonumber(measured[2]) or 0
 local rate_last_us = tonumber(measured[3]) or now_us
 local elapsed = math.max(0, now_us - rate_last_us) / 1000000
 local decay = math.exp(-elapsed / 60)
-if rate_admitted > 0 and waiting_before > 0 then
-  rate_seconds = rate_seconds * decay + elapsed
-else
-  rate_seconds = rate_seconds * decay
+rate_seconds = rate_seconds * decay
+if rate_admitted > 0 and waiting_before > 0 and free ~= 0 then
+  rate_seconds = rate_seconds + 60 * (1 - decay)
 end
 rate_admitted = rate_admitted * decay + admitted
 redis.call('HSET', KEYS[8], 'rate_admitted', string.format('%.6f', rate_admitted),

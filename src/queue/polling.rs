@@ -78,6 +78,24 @@ pub fn poll_after_ms(position: u64, waiting: u64, budget: u32, idle_timeout_ms: 
         .clamp(HEAD_POLL_MS, ceiling)
 }
 
+/// When someone in the pre-queue (position unknown until the opening's draw)
+/// should poll again: at the ceiling `C`, or soon after the opening if that comes
+/// first, spread over `waiting / budget` seconds by `spread_key` (any number
+/// fixed per person) so that the pre-queue does not poll all at once.
+pub fn prequeue_poll_after_ms(
+    spread_key: u64,
+    opens_in_ms: u64,
+    waiting: u64,
+    budget: u32,
+    idle_timeout_ms: u64,
+) -> u64 {
+    let (ceiling, _) = ceiling_and_idle_ms(waiting, budget, idle_timeout_ms);
+    let spread_ms = (1_000 * waiting)
+        .div_ceil(u64::from(budget.max(1)))
+        .max(1_000);
+    (opens_in_ms + spread_key % spread_ms).clamp(HEAD_POLL_MS, ceiling)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +154,26 @@ mod tests {
                 before = poll;
             }
         }
+    }
+
+    #[test]
+    fn the_pre_queue_polls_at_the_ceiling_or_spread_just_after_the_opening() {
+        // Opening in an hour: the ceiling, a third of the idle timeout.
+        assert_eq!(
+            prequeue_poll_after_ms(7, 3_600_000, 100, BUDGET, IDLE_MS),
+            40_000
+        );
+        // Opening in 5 s, 100,000 waiting at 20,000/s: between 5 s and 10 s, spread by person.
+        let polls: Vec<u64> = (0..1_000u64)
+            .map(|key| prequeue_poll_after_ms(key * 7_919, 5_000, 100_000, BUDGET, IDLE_MS))
+            .collect();
+        assert!(polls.iter().all(|p| (5_000..10_000).contains(p)));
+        assert!(polls.iter().max().unwrap() - polls.iter().min().unwrap() > 4_000);
+        // Already open (waiting for the draw): within a second.
+        assert_eq!(
+            prequeue_poll_after_ms(123_456, 0, 10, BUDGET, IDLE_MS),
+            1_000
+        );
     }
 
     #[test]

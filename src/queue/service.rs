@@ -421,22 +421,23 @@ impl Standing {
         let line = self.line;
         let rate =
             estimate::admission_rate(line.admit_per_second, line.rate_admitted, line.rate_seconds);
-        let opens_in_seconds = opens_at.map_or(0, |at| {
-            ((at - Utc::now()).num_milliseconds().max(0) as u64).div_ceil(1000)
-        });
+        let opens_in_ms =
+            opens_at.map_or(0, |at| (at - Utc::now()).num_milliseconds().max(0) as u64);
+        let opens_in_seconds = opens_in_ms.div_ceil(1000);
         let mut estimated_wait_seconds_p90 = 0;
         let (position, estimated_wait_seconds, active_remaining_seconds, poll_after_ms) =
             match self.status {
-                // In the pre-queue: the place is drawn at the opening; polls come
-                // as rarely as the line's budget and idle timeout allow.
+                // In the pre-queue: the place is drawn at the opening.
                 TicketStatus::Waiting if self.position == 0 => {
                     estimated_wait_seconds_p90 = opens_in_seconds;
-                    let (ceiling, _) = polling::ceiling_and_idle_ms(
+                    let poll = polling::prequeue_poll_after_ms(
+                        user.as_uuid().as_u128() as u64,
+                        opens_in_ms,
                         line.waiting,
                         line.poll_budget_per_second,
                         line.idle_timeout_ms,
                     );
-                    (0, opens_in_seconds, 0, ceiling)
+                    (0, opens_in_seconds, 0, poll)
                 }
                 TicketStatus::Waiting => {
                     let until_open = opens_in_seconds;
