@@ -288,7 +288,7 @@ mod tests {
     }
 
     #[test]
-    fn numbers_below_a_bound_stay_below_it_and_rejection_skips_the_top() {
+    fn numbers_below_a_bound_stay_below_it() {
         let seed = [3u8; 32];
         let mut stream = Stream::new(&seed);
         for bound in [1u64, 2, 3, 7, 1 << 40, u64::MAX / 2 + 2] {
@@ -296,6 +296,78 @@ mod tests {
                 assert!(stream.below(bound) < bound);
             }
         }
+    }
+
+    /// A file in the temp directory with `text`, removed when dropped.
+    struct TempFile(PathBuf);
+
+    impl TempFile {
+        fn new(text: &str) -> Self {
+            let path = std::env::temp_dir().join(format!("lineup-verify-{}", Uuid::new_v4()));
+            std::fs::write(&path, text).unwrap();
+            Self(path)
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    fn lines(ids: &[Uuid]) -> String {
+        ids.iter().map(|id| format!("{id}\n")).collect()
+    }
+
+    #[test]
+    fn verify_shuffle_checks_an_order_from_a_seed_and_a_list() {
+        let seed = new_seed();
+        let joiners = ids(20);
+        let order = shuffle(&seed, &joiners);
+        let list = TempFile::new(&lines(&joiners));
+        let right = TempFile::new(&lines(&order));
+        let mut swapped = order.clone();
+        swapped.swap(3, 4);
+        let wrong = TempFile::new(&lines(&swapped));
+        let args = |expect: &TempFile| VerifyShuffleArgs {
+            fairness: None,
+            seed: Some(hex::encode(seed)),
+            joiners: Some(list.0.clone()),
+            expect: Some(expect.0.clone()),
+        };
+        verify_shuffle(&args(&right)).unwrap();
+        let err = verify_shuffle(&args(&wrong)).unwrap_err().to_string();
+        assert!(err.contains("differs"), "{err}");
+    }
+
+    #[test]
+    fn verify_shuffle_refuses_a_report_before_the_draw_or_with_a_foreign_seed() {
+        let seed = new_seed();
+        let report = |seed_shown: Option<[u8; 32]>| FairnessReport {
+            concert_id: Uuid::new_v4(),
+            opens_at: Utc::now(),
+            opens_in_seconds: 0,
+            algorithm: ALGORITHM.into(),
+            commitment: commitment(&seed),
+            seed: seed_shown.map(hex::encode),
+            drawn_at: seed_shown.map(|_| Utc::now()),
+            joiners: seed_shown.map(|_| ids(3)),
+            drawn_order: None,
+        };
+        let run = |report: FairnessReport| {
+            let file = TempFile::new(&serde_json::to_string(&report).unwrap());
+            verify_shuffle(&VerifyShuffleArgs {
+                fairness: Some(file.0.clone()),
+                seed: None,
+                joiners: None,
+                expect: None,
+            })
+        };
+        let err = run(report(None)).unwrap_err().to_string();
+        assert!(err.contains("not been made"), "{err}");
+        let err = run(report(Some([9; 32]))).unwrap_err().to_string();
+        assert!(err.contains("commitment"), "{err}");
+        run(report(Some(seed))).unwrap();
     }
 
     #[test]
