@@ -87,6 +87,9 @@ async fn setup() -> Bench {
         active_ttl_seconds: 3600,
         hold_ttl_seconds: 300,
         paused: false,
+        idle_timeout_seconds: lineup::queue::DEFAULT_IDLE_TIMEOUT_SECONDS,
+        admit_seat_factor: lineup::queue::DEFAULT_ADMIT_SEAT_FACTOR,
+        poll_budget_per_second: lineup::queue::DEFAULT_POLL_BUDGET_PER_SECOND,
     };
     let (concert, schedules) = state.catalog.create(&new, settings).await.expect("concert");
     state
@@ -120,7 +123,9 @@ impl Bench {
             .await
             .unwrap()
             .unwrap();
-        admit_tick(&self.state.redis, &concert).await.unwrap()
+        admit_tick(&self.state.redis, &self.state.catalog, &concert)
+            .await
+            .unwrap()
     }
 }
 

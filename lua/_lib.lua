@@ -88,3 +88,41 @@ local function drop_holds(held_key, first_hold_key, seats, reservation_id)
   end
 end
 
+
+-- What a ticket's estimate and poll interval are computed from, appended to the
+-- replies of join and status: {admit_per_second, idle_timeout_ms,
+-- poll_budget_per_second, rate_admitted, rate_seconds, waiting}; the settings
+-- come from cfg (each missing one from its default), the measured rate from
+-- line-stats (see admit.lua), waiting is the length of the line.
+local function line_facts(cfg_key, stats_key, wait_key, default_rate, default_idle_ms, default_budget)
+  local cfg = redis.call('HMGET', cfg_key, 'admit_per_second', 'idle_timeout_ms', 'poll_budget_per_second')
+  local measured = redis.call('HMGET', stats_key, 'rate_admitted', 'rate_seconds')
+  return {cfg[1] or default_rate, cfg[2] or default_idle_ms, cfg[3] or default_budget,
+    measured[1] or '0', measured[2] or '0', redis.call('ZCARD', wait_key)}
+end
+
+-- Appends the elements of tail to list; returns list.
+local function append(list, tail)
+  for _, value in ipairs(tail) do
+    list[#list + 1] = value
+  end
+  return list
+end
+
+-- The 1-based position of a waiting user. A pre-queue member (order number
+-- below the opening's) reads 0 until the draw is made, then their rank in the
+-- draw; everyone else their rank in the line, which counts every pre-queue
+-- member still waiting (their order numbers are all lower).
+local function line_position(wait_key, draw_key, drawn_key, user, opens_at_us)
+  local order = tonumber(redis.call('ZSCORE', wait_key, user))
+  if order and order < tonumber(opens_at_us) then
+    if redis.call('EXISTS', drawn_key) == 0 then
+      return 0
+    end
+    local rank = redis.call('ZRANK', draw_key, user)
+    if rank then
+      return rank + 1
+    end
+  end
+  return redis.call('ZRANK', wait_key, user) + 1
+end

@@ -1,29 +1,81 @@
 -- admit.lua: one admission tick for one concert; every server runs it every admit interval.
 --
 -- First drops admissions that have ended (and their reservation entries), then
--- refills a token bucket kept in Redis at admit_per_second (capped at one
--- second's worth, starting empty), then moves min(floor(tokens), room in the
--- active set) users from the head of the line to the active set. Because the
+-- drops idle waiters: people in line who have not polled for the idle timeout
+-- (their tickets read 'expired'). Then refills a token bucket kept in Redis at
+-- admit_per_second (capped at one second's worth, starting empty), and moves
+-- min(floor(tokens), room in the active set) users from the head of the line to
+-- the active set. Every person taken from the head is checked for idleness once
+-- more, so an admission slot is never spent on an idle waiter. Because the
 -- bucket lives here, N servers together admit at the configured rate.
 --
--- KEYS: 1 wait, 2 active, 3 jti, 4 cfg, 5 bucket (HASH tokens, ts_us), 6 user-res
+-- Seat-aware: the free seats of the concert (over its dates that have not
+-- started: total - sold - held) are counted from the sold sets and hold indexes
+-- passed in KEYS. With none free the line is sold out (written to line-stats,
+-- which the status and join scripts read) and nobody is admitted; seats coming
+-- back (holds ending) resume admission. Admitted people without a reservation
+-- are kept at or below floor(free x admit_seat_factor). When a date's sold set
+-- is not loaded (Redis lost it), nobody is admitted this tick and the date's
+-- index is returned so the server loads it from PostgreSQL.
+--
+-- Last, it keeps the measured admission rate in line-stats (`rate_admitted` and
+-- `rate_seconds`, exponentially weighted over about a minute, from Redis TIME),
+-- from which every server estimates waits.
+--
+-- Pre-queue: nothing happens until the pre-queue's draw has been made (the
+-- server makes it, see src/queue/draw.rs); then the drawn people are taken
+-- from the head first, in their drawn order, before anyone who joined later.
+--
+-- KEYS: 1 wait, 2 active, 3 jti, 4 cfg, 5 bucket (HASH tokens, ts_us), 6 user-res,
+--       7 seen (ZSET user -> last poll ms), 8 line-stats (HASH), 9 draw (ZSET user ->
+--       drawn rank), 10 drawn (marker), then for each date on sale three keys:
+--       sold (SET), sold-loaded, held (ZSET)
 -- ARGV: defaults for settings missing from cfg: 1 admit_per_second, 2 max_active,
---       3 active_ttl_ms, 4 paused (0 or 1)
--- Returns: {admitted, expired_dropped, waiting, active, admit_per_second, max_active,
---   paused (0 or 1)}: the outcome and the settings it ran with, for the metrics.
+--       3 active_ttl_ms, 4 paused (0 or 1), 5 idle_timeout_ms, 6 admit_seat_factor,
+--       7 poll_budget_per_second; 8.. the total seats of each date, in the order of their keys
+-- Returns: {'undrawn'} while the draw is to be made, else {admitted, expired_dropped,
+--   waiting, active, admit_per_second, max_active, paused (0 or 1), idle_dropped, free_seats (-1 when unknown), sold_out (0 or 1),
+--   {1-based indexes of dates whose sold set is not loaded}}: the outcome and the
+--   settings it ran with, for the metrics.
 local now_ms, now_us = redis_now()
-local cfg = redis.call('HMGET', KEYS[4], 'admit_per_second', 'max_active', 'active_ttl_ms', 'paused', 'closed')
+if redis.call('EXISTS', KEYS[10]) == 0 then
+  return {'undrawn'}
+end
+local cfg = redis.call('HMGET', KEYS[4], 'admit_per_second', 'max_active', 'active_ttl_ms', 'paused', 'closed',
+  'idle_timeout_ms', 'admit_seat_factor', 'poll_budget_per_second')
 local rate = tonumber(cfg[1]) or tonumber(ARGV[1])
 local max_active = tonumber(cfg[2]) or tonumber(ARGV[2])
 local ttl_ms = tonumber(cfg[3]) or tonumber(ARGV[3])
 -- A closed sale admits nobody, as a paused one.
 local paused = (cfg[4] or ARGV[4]) == '1' or cfg[5] == '1'
+local idle_ms = tonumber(cfg[6]) or tonumber(ARGV[5])
+-- A line too long for everyone to poll every idle/3 within the poll budget is
+-- asked to poll up to 2n/budget seconds apart, and the idle timeout stretches
+-- to three times that (src/queue/polling.rs computes the same).
+local poll_budget = tonumber(cfg[8]) or tonumber(ARGV[7])
+local poll_ceiling_ms = math.max(math.floor(idle_ms / 3), math.ceil(2000 * redis.call('ZCARD', KEYS[1]) / poll_budget), 1000)
+idle_ms = math.max(idle_ms, 3 * poll_ceiling_ms)
+local idle_before_ms = now_ms - idle_ms
+local seat_factor = tonumber(cfg[7]) or tonumber(ARGV[6])
 
 local ended = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now_ms)
 if #ended > 0 then
   call_chunked('HDEL', KEYS[3], ended)
   call_chunked('HDEL', KEYS[6], ended)
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now_ms)
+end
+
+-- Idle waiters, oldest poll first, a bounded number per tick (the check at the
+-- head below catches any the sweep has not reached yet). An entry whose user
+-- is no longer waiting (admitted, left, evicted) only goes out of `seen`.
+local idle_dropped = 0
+local idle = redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', '(' .. idle_before_ms, 'LIMIT', 0, 1000)
+if #idle > 0 then
+  for _, user in ipairs(idle) do
+    idle_dropped = idle_dropped + redis.call('ZREM', KEYS[1], user)
+    redis.call('ZREM', KEYS[9], user)
+  end
+  call_chunked('ZREM', KEYS[7], idle)
 end
 
 local bucket = redis.call('HMGET', KEYS[5], 'tokens', 'ts_us')
@@ -35,11 +87,77 @@ else
   tokens = math.min(rate, tokens + math.max(0, now_us - last_us) / 1000000 * rate)
 end
 
+-- Takes up to n people from the head of the line, skipping (and dropping)
+-- idle ones; returns {user, order, user, order, ...}.
+local function take_from_head(n)
+  local taken = {}
+  for _ = 1, 10 do
+    local want = n - #taken / 2
+    if want <= 0 then
+      break
+    end
+    -- The drawn pre-queue first; its members also sit in wait, at its front.
+    local from_draw = redis.call('ZCARD', KEYS[9]) > 0
+    local head = redis.call('ZPOPMIN', from_draw and KEYS[9] or KEYS[1], want)
+    if #head == 0 then
+      break
+    end
+    for i = 1, #head, 2 do
+      local user, order = head[i], head[i + 1]
+      if from_draw then
+        order = redis.call('ZSCORE', KEYS[1], user)
+        if order then
+          redis.call('ZREM', KEYS[1], user)
+        end
+      end
+      -- (a drawn person no longer in wait has left: skipped)
+      if order then
+        local seen = tonumber(redis.call('ZSCORE', KEYS[7], user))
+        redis.call('ZREM', KEYS[7], user)
+        if seen and seen < idle_before_ms then
+          idle_dropped = idle_dropped + 1
+        else
+          taken[#taken + 1] = user
+          taken[#taken + 1] = order
+        end
+      end
+    end
+  end
+  return taken
+end
+
+-- Free seats: total - sold - held of every date on sale.
+local free, unloaded = 0, {}
+for date = 1, #ARGV - 7 do
+  local k = 11 + (date - 1) * 3
+  if redis.call('EXISTS', KEYS[k + 1]) == 0 then
+    unloaded[#unloaded + 1] = date
+  else
+    local taken = redis.call('SCARD', KEYS[k]) + redis.call('ZCOUNT', KEYS[k + 2], '(' .. now_ms, '+inf')
+    free = free + math.max(0, tonumber(ARGV[7 + date]) - taken)
+  end
+end
+local sold_out = 0
+local waiting_before = redis.call('ZCARD', KEYS[1])
 local active = redis.call('ZCARD', KEYS[2])
 local batch = math.min(math.floor(tokens), max_active - active)
+if #unloaded > 0 then
+  free = -1
+  batch = 0
+else
+  if free == 0 then
+    sold_out = 1
+  end
+  redis.call('HSET', KEYS[8], 'sold_out', sold_out, 'free_seats', free)
+  -- People admitted but holding nothing are the ones still looking for seats.
+  local shopping = math.max(0, active - redis.call('HLEN', KEYS[6]))
+  -- At least one shopper while any seat is free, whatever the factor.
+  local shoppers_allowed = free > 0 and math.max(1, math.floor(free * seat_factor)) or 0
+  batch = math.min(batch, shoppers_allowed - shopping)
+end
 local admitted = 0
 if batch > 0 then
-  local popped = redis.call('ZPOPMIN', KEYS[1], batch)
+  local popped = take_from_head(batch)
   local until_ms = int_str(now_ms + ttl_ms)
   local active_args, jti_args = {}, {}
   for i = 1, #popped, 2 do
@@ -58,4 +176,25 @@ if batch > 0 then
 end
 
 redis.call('HSET', KEYS[5], 'tokens', string.format('%.6f', tokens), 'ts_us', int_str(now_us))
-return {admitted, #ended, redis.call('ZCARD', KEYS[1]), active + admitted, rate, max_active, paused and 1 or 0}
+
+-- The measured admission rate: admissions and seconds of demand (someone was
+-- waiting, and seats were free), both decayed exponentially with a one-minute
+-- time constant, from the first admission on; their ratio is the rate over
+-- about the last minute. The seconds since the last tick count as the decayed
+-- integral 60 (1 - e^(-dt/60)), so a long gap between ticks (servers down)
+-- counts as at most a minute.
+local measured = redis.call('HMGET', KEYS[8], 'rate_admitted', 'rate_seconds', 'rate_ts_us')
+local rate_admitted = tonumber(measured[1]) or 0
+local rate_seconds = tonumber(measured[2]) or 0
+local rate_last_us = tonumber(measured[3]) or now_us
+local elapsed = math.max(0, now_us - rate_last_us) / 1000000
+local decay = math.exp(-elapsed / 60)
+rate_seconds = rate_seconds * decay
+if rate_admitted > 0 and waiting_before > 0 and free ~= 0 then
+  rate_seconds = rate_seconds + 60 * (1 - decay)
+end
+rate_admitted = rate_admitted * decay + admitted
+redis.call('HSET', KEYS[8], 'rate_admitted', string.format('%.6f', rate_admitted),
+  'rate_seconds', string.format('%.6f', rate_seconds), 'rate_ts_us', int_str(now_us))
+return {admitted, #ended, redis.call('ZCARD', KEYS[1]), active + admitted, rate, max_active,
+  paused and 1 or 0, idle_dropped, free, sold_out, unloaded}

@@ -1,6 +1,6 @@
 -- evict.lua: an operator removes one person from a concert's line or admission.
 --
--- KEYS: 1 wait, 2 active, 3 jti, 4 user-res
+-- KEYS: 1 wait, 2 active, 3 jti, 4 user-res, 5 draw (the pre-queue's drawn order)
 -- ARGV: 1 user id
 -- Returns: {was, reservation_id} where was is 'waiting', 'active' or 'absent',
 --   and reservation_id is the open reservation the server must release ('' if none).
@@ -10,6 +10,7 @@ local was = 'absent'
 if redis.call('ZREM', KEYS[1], user) == 1 then
   was = 'waiting'
 end
+redis.call('ZREM', KEYS[5], user)
 local until_ms = tonumber(redis.call('ZSCORE', KEYS[2], user))
 if until_ms then
   redis.call('ZREM', KEYS[2], user)

@@ -6,26 +6,41 @@
 -- previous one, so they are unique, increasing, and double as the queue token's
 -- jti and issue time.
 --
+-- Joining counts as a poll: the user's last-seen time is recorded, so the
+-- admit script knows they are there (see admit.lua on idle waiters).
+--
 -- KEYS: 1 wait (ZSET user -> order), 2 active (ZSET user -> expiry ms),
---       3 jti (HASH user -> jti), 4 seq (STRING last order), 5 cfg (HASH settings)
--- ARGV: 1 user id, 2 default max_waiting (0 = no cap), 3 default admit_per_second
--- Returns: {state, jti, position, active_remaining_ms, admit_per_second} where state is
---   'joined' (new place), 'waiting' or 'active' (existing); or {'queue_full'}, or
---   {'sale_closed'} once an operator closed the sale.
+--       3 jti (HASH user -> jti), 4 seq (STRING last order), 5 cfg (HASH settings),
+--       6 seen (ZSET user -> last poll ms), 7 line-stats (HASH, `sold_out` set by the admit tick),
+--       8 draw (ZSET), 9 drawn (marker)
+-- ARGV: 1 user id, defaults of settings missing from cfg: 2 max_waiting (0 = no cap),
+--       3 admit_per_second, 4 idle_timeout_ms, 5 poll_budget_per_second;
+--       6 the concert's opens_at in microseconds
+--
+-- Joining before the opening puts the user in the pre-queue: their order among
+-- its members is drawn at the opening, so their position reads 0 until then.
+-- Returns: {state, jti, position, active_remaining_ms, sold_out (1 when no seat is
+--   free: a waiting place then reads 'sold_out'), then line_facts (see _lib.lua)}
+--   where state is 'joined' (new place), 'waiting' or 'active' (existing); or
+--   {'queue_full'}, or {'sale_closed'} once an operator closed the sale.
 local now_ms, now_us = redis_now()
 local user = ARGV[1]
-local cfg = redis.call('HMGET', KEYS[5], 'max_waiting', 'admit_per_second', 'closed')
+local cfg = redis.call('HMGET', KEYS[5], 'max_waiting', 'closed')
 local max_waiting = tonumber(cfg[1]) or tonumber(ARGV[2])
-local rate = cfg[2] or ARGV[3]
-if cfg[3] == '1' then
+if cfg[2] == '1' then
   return {'sale_closed'}
+end
+local sold_out = redis.call('HGET', KEYS[7], 'sold_out') == '1' and 1 or 0
+local function reply(state, jti, position, remaining_ms, sold)
+  return append({state, jti, position, remaining_ms, sold},
+    line_facts(KEYS[5], KEYS[7], KEYS[1], ARGV[3], ARGV[4], ARGV[5]))
 end
 
 local until_ms = tonumber(redis.call('ZSCORE', KEYS[2], user))
 if until_ms then
   local jti = redis.call('HGET', KEYS[3], user)
   if until_ms > now_ms and jti then
-    return {'active', jti, 0, until_ms - now_ms, rate}
+    return reply('active', jti, 0, until_ms - now_ms, 0)
   end
   redis.call('ZREM', KEYS[2], user)
   redis.call('HDEL', KEYS[3], user)
@@ -33,7 +48,8 @@ end
 
 local order = redis.call('ZSCORE', KEYS[1], user)
 if order then
-  return {'waiting', order, redis.call('ZRANK', KEYS[1], user) + 1, 0, rate}
+  redis.call('ZADD', KEYS[6], now_ms, user)
+  return reply('waiting', order, line_position(KEYS[1], KEYS[8], KEYS[9], user, ARGV[6]), 0, sold_out)
 end
 
 local waiting = redis.call('ZCARD', KEYS[1])
@@ -45,4 +61,5 @@ local last = tonumber(redis.call('GET', KEYS[4])) or 0
 local jti = int_str(math.max(now_us, last + 1))
 redis.call('SET', KEYS[4], jti)
 redis.call('ZADD', KEYS[1], jti, user)
-return {'joined', jti, redis.call('ZRANK', KEYS[1], user) + 1, 0, rate}
+redis.call('ZADD', KEYS[6], now_ms, user)
+return reply('joined', jti, line_position(KEYS[1], KEYS[8], KEYS[9], user, ARGV[6]), 0, sold_out)

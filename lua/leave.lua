@@ -1,12 +1,13 @@
 -- leave.lua: a user leaves the line, or gives up their admission.
 --
--- KEYS: 1 wait, 2 active, 3 jti
+-- KEYS: 1 wait, 2 active, 3 jti, 4 draw (the pre-queue's drawn order)
 -- ARGV: 1 user id, 2 token jti
 -- Returns: 'left' | 'expired' (the token was no longer current)
 local user, jti = ARGV[1], ARGV[2]
 local order = redis.call('ZSCORE', KEYS[1], user)
 if order and tonumber(order) == tonumber(jti) then
   redis.call('ZREM', KEYS[1], user)
+  redis.call('ZREM', KEYS[4], user)
   return 'left'
 end
 if redis.call('HGET', KEYS[3], user) == jti then

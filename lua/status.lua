@@ -1,15 +1,31 @@
 -- status.lua: where a queue token stands, in one round trip.
 --
--- KEYS: 1 wait, 2 active, 3 jti, 4 cfg
--- ARGV: 1 user id, 2 token jti, 3 default admit_per_second
--- Returns: {state, position, active_remaining_ms, admit_per_second} with state
---   'waiting' (position is 1-based), 'active' or 'expired' (position 0).
+-- A waiting user's poll is recorded as their last-seen time, so the admit
+-- script can tell people still there from people who closed their tab.
+--
+-- A waiting place of a sold-out concert (no seat neither sold nor held, as the
+-- admit tick last found) reads 'sold_out' and keeps its position: should seats
+-- come back, it reads 'waiting' again in the same order.
+--
+-- A pre-queue member's position reads 0 until the draw (see line_position in _lib.lua).
+--
+-- KEYS: 1 wait, 2 active, 3 jti, 4 cfg, 5 seen (ZSET user -> last poll ms), 6 line-stats,
+--       7 draw (ZSET), 8 drawn (marker)
+-- ARGV: 1 user id, 2 token jti, defaults of settings missing from cfg:
+--       3 admit_per_second, 4 idle_timeout_ms, 5 poll_budget_per_second;
+--       6 the concert's opens_at in microseconds
+-- Returns: {state, position, active_remaining_ms, then line_facts (see _lib.lua)} with
+--   state 'waiting' or 'sold_out' (position is 1-based, 0 in an undrawn pre-queue), 'active' or 'expired' (position 0).
 local now_ms = redis_now()
-local rate = redis.call('HGET', KEYS[4], 'admit_per_second') or ARGV[3]
+local facts = line_facts(KEYS[4], KEYS[6], KEYS[1], ARGV[3], ARGV[4], ARGV[5])
 local state, until_ms = admission_state(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], now_ms)
 if state == 'waiting' then
-  return {state, redis.call('ZRANK', KEYS[1], ARGV[1]) + 1, 0, rate}
+  redis.call('ZADD', KEYS[5], now_ms, ARGV[1])
+  if redis.call('HGET', KEYS[6], 'sold_out') == '1' then
+    state = 'sold_out'
+  end
+  return append({state, line_position(KEYS[1], KEYS[7], KEYS[8], ARGV[1], ARGV[6]), 0}, facts)
 elseif state == 'active' then
-  return {state, 0, until_ms - now_ms, rate}
+  return append({state, 0, until_ms - now_ms}, facts)
 end
-return {state, 0, 0, rate}
+return append({state, 0, 0}, facts)

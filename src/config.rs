@@ -39,6 +39,8 @@ pub enum Command {
     Openapi,
     /// Operate a running server: create concerts, read the line, change settings.
     Admin(crate::admin_cli::AdminArgs),
+    /// Recompute a pre-queue's drawn order from its published seed and joiners.
+    VerifyShuffle(crate::fairness::VerifyShuffleArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -219,6 +221,20 @@ pub struct ServeArgs {
     /// Default time an admitted user may stay admitted.
     #[arg(long, env = "LINEUP_ACTIVE_TTL", default_value = "10m", value_parser = humantime::parse_duration)]
     pub active_ttl: Duration,
+
+    /// Default idle timeout of a new concert's line: a waiting person who has not
+    /// polled for this long is dropped instead of admitted (whole seconds, 3 s or more).
+    #[arg(long, env = "LINEUP_IDLE_TIMEOUT", default_value = "2m", value_parser = humantime::parse_duration)]
+    pub idle_timeout: Duration,
+
+    /// Default cap on admitted people without a reservation of a new concert, as a
+    /// multiple of its free seats.
+    #[arg(long, env = "LINEUP_ADMIT_SEAT_FACTOR", default_value_t = crate::queue::DEFAULT_ADMIT_SEAT_FACTOR)]
+    pub admit_seat_factor: f64,
+
+    /// Default poll budget of a new concert's line, polls per second for all servers together.
+    #[arg(long, env = "LINEUP_POLL_BUDGET", default_value_t = crate::queue::DEFAULT_POLL_BUDGET_PER_SECOND)]
+    pub poll_budget: u32,
 
     /// How often each server runs the admission script per concert.
     #[arg(long, env = "LINEUP_ADMIT_INTERVAL", default_value = "100ms", value_parser = humantime::parse_duration)]
@@ -497,10 +513,13 @@ impl Config {
             // Holds count in whole seconds; a part second rounds up.
             hold_ttl_seconds: u32::try_from(args.hold_ttl.as_millis().div_ceil(1000)).unwrap_or(u32::MAX),
             paused: false,
+            idle_timeout_seconds: u32::try_from(args.idle_timeout.as_secs()).unwrap_or(u32::MAX),
+            admit_seat_factor: args.admit_seat_factor,
+            poll_budget_per_second: args.poll_budget,
         }
         .checked()
         .map_err(anyhow::Error::msg)
-        .context("invalid queue defaults (LINEUP_ADMIT_PER_SECOND, LINEUP_MAX_ACTIVE, LINEUP_MAX_WAITING, LINEUP_ACTIVE_TTL, LINEUP_HOLD_TTL)")?;
+        .context("invalid queue defaults (LINEUP_ADMIT_PER_SECOND, LINEUP_MAX_ACTIVE, LINEUP_MAX_WAITING, LINEUP_ACTIVE_TTL, LINEUP_HOLD_TTL, LINEUP_IDLE_TIMEOUT, LINEUP_ADMIT_SEAT_FACTOR, LINEUP_POLL_BUDGET)")?;
 
         Ok(Self {
             listen: args.listen,
@@ -574,6 +593,9 @@ mod tests {
         assert_eq!(config.transport, Transport::TlsSelfSigned);
         assert_eq!(config.queue_defaults.hold_ttl_seconds, 300);
         assert_eq!(config.queue_defaults.admit_per_second, 100);
+        assert_eq!(config.queue_defaults.idle_timeout_seconds, 120);
+        assert_eq!(config.queue_defaults.admit_seat_factor, 2.0);
+        assert_eq!(config.queue_defaults.poll_budget_per_second, 20_000);
     }
 
     #[test]

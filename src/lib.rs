@@ -14,9 +14,11 @@
 //! - [`app`]: builds connections, services and the router; runs until shutdown.
 //! - [`domain`]: pure types with parsing constructors: ids, money, seat numbers.
 //! - [`error`]: the one error type; [`http::error`] maps it to status codes.
+//! - [`fairness`]: the pre-queue's seed, commitment and shuffle, and `lineup verify-shuffle`.
 //! - [`tokens`]: access and queue tokens (HS256 JWTs).
 //! - [`abuse`]: per-address and per-user rate limits, shared through Redis.
-//! - [`queue`]: joining, status, leaving, the admission loop, queue settings.
+//! - [`queue`]: joining, status, leaving, the admission loop, queue settings; idle
+//!   waiters dropped, seat-aware admission, measured estimates, the poll budget, the pre-queue draw.
 //! - [`catalog`]: concerts, schedules, seat prices (PostgreSQL, served from memory).
 //! - [`reservation`]: seat holds, reservations, seat maps (Redis).
 //! - [`wallet`]: users and balances (PostgreSQL).
@@ -49,6 +51,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod fairness;
 pub mod http;
 pub mod idempotency;
 pub mod payment;

@@ -17,6 +17,7 @@ async fn main() -> ExitCode {
             print!("{}", lineup::http::openapi::spec_json());
             Ok(())
         }
+        Command::VerifyShuffle(args) => lineup::fairness::verify_shuffle(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

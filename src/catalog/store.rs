@@ -30,6 +30,9 @@ struct ConcertRow {
     hold_ttl_seconds: i32,
     paused: bool,
     closed_at: Option<DateTime<Utc>>,
+    idle_timeout_seconds: i32,
+    admit_seat_factor: f64,
+    poll_budget_per_second: i32,
 }
 
 #[derive(sqlx::FromRow)]
@@ -54,6 +57,11 @@ impl Catalog {
             snapshot: RwLock::new(Arc::new(snapshot)),
             reloading: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// The pool, for the catalog's other files (the pre-queue draws).
+    pub(super) fn pool(&self) -> &PgPool {
+        &self.pool
     }
 
     pub fn snapshot(&self) -> Arc<CatalogSnapshot> {
@@ -145,8 +153,9 @@ impl Catalog {
         let mut tx = postgres::begin(&self.pool).await?;
         let inserted = sqlx::query(
             "INSERT INTO concerts (concert_id, title, venue, opens_at, admit_per_second,
-                 max_active, max_waiting, active_ttl_seconds, paused, hold_ttl_seconds)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                 max_active, max_waiting, active_ttl_seconds, paused, hold_ttl_seconds,
+                 idle_timeout_seconds, admit_seat_factor, poll_budget_per_second, draw_seed)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
              ON CONFLICT (concert_id) DO NOTHING",
         )
         .bind(id.as_uuid())
@@ -159,6 +168,10 @@ impl Catalog {
         .bind(settings.active_ttl_seconds as i32)
         .bind(settings.paused)
         .bind(settings.hold_ttl_seconds as i32)
+        .bind(settings.idle_timeout_seconds as i32)
+        .bind(settings.admit_seat_factor)
+        .bind(settings.poll_budget_per_second as i32)
+        .bind(crate::fairness::new_seed().to_vec())
         .execute(&mut *tx)
         .await?
         .rows_affected()
@@ -209,7 +222,8 @@ impl Catalog {
     pub async fn save_settings(&self, id: ConcertId, settings: QueueSettings) -> Result<()> {
         sqlx::query(
             "UPDATE concerts SET admit_per_second = $2, max_active = $3, max_waiting = $4,
-                 active_ttl_seconds = $5, paused = $6, hold_ttl_seconds = $7
+                 active_ttl_seconds = $5, paused = $6, hold_ttl_seconds = $7,
+                 idle_timeout_seconds = $8, admit_seat_factor = $9, poll_budget_per_second = $10
              WHERE concert_id = $1",
         )
         .bind(id.as_uuid())
@@ -219,6 +233,9 @@ impl Catalog {
         .bind(settings.active_ttl_seconds as i32)
         .bind(settings.paused)
         .bind(settings.hold_ttl_seconds as i32)
+        .bind(settings.idle_timeout_seconds as i32)
+        .bind(settings.admit_seat_factor)
+        .bind(settings.poll_budget_per_second as i32)
         .execute(&self.pool)
         .await?;
         self.reload().await?;
@@ -241,7 +258,8 @@ impl Catalog {
     async fn read_all(pool: &PgPool) -> Result<CatalogSnapshot> {
         let concerts: Vec<ConcertRow> = sqlx::query_as(
             "SELECT concert_id, title, venue, opens_at, admit_per_second, max_active,
-                    max_waiting, active_ttl_seconds, hold_ttl_seconds, paused, closed_at
+                    max_waiting, active_ttl_seconds, hold_ttl_seconds, paused, closed_at,
+                    idle_timeout_seconds, admit_seat_factor, poll_budget_per_second
              FROM concerts ORDER BY opens_at, concert_id",
         )
         .fetch_all(pool)
@@ -292,6 +310,9 @@ impl Catalog {
                 active_ttl_seconds: row.active_ttl_seconds.max(1) as u32,
                 hold_ttl_seconds: row.hold_ttl_seconds.max(1) as u32,
                 paused: row.paused,
+                idle_timeout_seconds: row.idle_timeout_seconds.max(0) as u32,
+                admit_seat_factor: row.admit_seat_factor,
+                poll_budget_per_second: row.poll_budget_per_second.max(0) as u32,
             }
             .checked()
             .unwrap_or(QueueSettings {
@@ -301,6 +322,9 @@ impl Catalog {
                 active_ttl_seconds: 1,
                 hold_ttl_seconds: 1,
                 paused: true,
+                idle_timeout_seconds: crate::queue::DEFAULT_IDLE_TIMEOUT_SECONDS,
+                admit_seat_factor: crate::queue::DEFAULT_ADMIT_SEAT_FACTOR,
+                poll_budget_per_second: crate::queue::DEFAULT_POLL_BUDGET_PER_SECOND,
             });
             let concert = Arc::new(Concert {
                 id: ConcertId::from_uuid(row.concert_id),

@@ -73,6 +73,9 @@ proptest! {
             active_ttl_seconds: ttl,
             hold_ttl_seconds: hold,
             paused,
+            idle_timeout_seconds: crate::queue::DEFAULT_IDLE_TIMEOUT_SECONDS,
+            admit_seat_factor: crate::queue::DEFAULT_ADMIT_SEAT_FACTOR,
+            poll_budget_per_second: crate::queue::DEFAULT_POLL_BUDGET_PER_SECOND,
         };
         prop_assert_eq!(settings.checked().is_ok(), allowed);
     }

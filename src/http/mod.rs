@@ -7,6 +7,7 @@ mod concerts;
 pub mod connections;
 pub mod error;
 mod extract;
+mod fairness;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
@@ -60,6 +61,7 @@ pub fn router(state: AppState, limits: HttpLimits, tls: bool, log_polls: bool) -
         .merge(health::router())
         .merge(users::router())
         .merge(concerts::router())
+        .merge(fairness::router())
         .merge(queue::router())
         .merge(reservations::router())
         .merge(payments::router())

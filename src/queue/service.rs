@@ -1,4 +1,4 @@
-use super::{QueueSettings, QueueSettingsChange};
+use super::{QueueSettings, QueueSettingsChange, estimate, polling};
 use crate::catalog::{Catalog, Concert};
 use crate::domain::{ConcertId, ReservationId, UserId};
 use crate::error::{Error, Result};
@@ -18,6 +18,10 @@ pub enum TicketStatus {
     Waiting,
     Active,
     Expired,
+    /// Still in line, but no seat of the concert is neither sold nor held: nobody
+    /// is admitted until seats come back (holds ending), when the place reads
+    /// `waiting` again, in the same order.
+    SoldOut,
 }
 
 /// The answer to joining and to every status poll.
@@ -27,12 +31,21 @@ pub struct QueueTicket {
     pub user_id: UserId,
     pub concert_id: ConcertId,
     pub status: TicketStatus,
-    /// 1-based while waiting, 0 otherwise.
+    /// 1-based while waiting or sold out (the place kept should seats come
+    /// back), 0 otherwise.
     pub position: u64,
+    /// The expected wait, from the admission rate measured over about the last
+    /// minute (the setting until there is one); 0 unless waiting.
     pub estimated_wait_seconds: u64,
+    /// Nine waits in ten end by then (same model); 0 unless waiting.
+    pub estimated_wait_seconds_p90: u64,
     pub active_remaining_seconds: u64,
     /// When the client should ask again.
     pub poll_after_ms: u64,
+    /// Seconds until the concert's sale opens; 0 once open. Until the opening
+    /// and its draw, a waiting ticket stands in the pre-queue: position 0, its
+    /// place to be drawn at random (see `GET /api/v1/concerts/{concert_id}/fairness`).
+    pub opens_in_seconds: u64,
 }
 
 /// Live numbers of one concert's line, for operators.
@@ -42,9 +55,8 @@ pub struct QueueStats {
     pub active: u64,
 }
 
-/// Polls never come faster than this, nor slower than the ceiling.
+/// Admitted people poll no more often than this.
 const MIN_POLL_MS: u64 = 1_000;
-const MAX_POLL_MS: u64 = 10_000;
 /// Admitted people poll to see their remaining time; every few seconds is enough.
 const ACTIVE_POLL_MS: u64 = 5_000;
 /// How long the answer to a full line tells clients to wait.
@@ -99,9 +111,16 @@ impl QueueService {
             .key(keys.jti())
             .key(keys.seq())
             .key(keys.cfg())
+            .key(keys.seen())
+            .key(keys.line_stats())
+            .key(keys.draw())
+            .key(keys.drawn())
             .arg(user.to_string())
             .arg(settings.max_waiting)
             .arg(settings.admit_per_second)
+            .arg(u64::from(settings.idle_timeout_seconds) * 1000)
+            .arg(settings.poll_budget_per_second)
+            .arg(concert.opens_at.timestamp_micros())
             .invoke_async(&mut self.redis.conn())
             .await?;
         let state: String = field(&reply, 0)?;
@@ -117,9 +136,11 @@ impl QueueService {
         let jti: String = field(&reply, 1)?;
         let position: u64 = field(&reply, 2)?;
         let remaining_ms: u64 = field(&reply, 3)?;
-        let rate: u32 = field(&reply, 4)?;
+        let sold_out: u8 = field(&reply, 4)?;
         let status = if state == "active" {
             TicketStatus::Active
+        } else if sold_out == 1 {
+            TicketStatus::SoldOut
         } else {
             TicketStatus::Waiting
         };
@@ -128,7 +149,7 @@ impl QueueService {
             status,
             position,
             active_remaining_ms: remaining_ms,
-            admit_per_second: rate,
+            line: LineFacts::from_reply(&reply, 5)?,
         };
         Ok((
             standing.into_ticket(token, user, concert_id, Some(concert.opens_at)),
@@ -155,11 +176,9 @@ impl QueueService {
             ));
         }
         let keys = self.redis.keys.concert(claims.cid);
-        let default_rate = concert
+        let defaults = concert
             .as_ref()
-            .map_or(self.defaults.admit_per_second, |c| {
-                c.stored_settings.admit_per_second
-            });
+            .map_or(self.defaults, |c| c.stored_settings);
         let reply: Vec<redis::Value> = self
             .redis
             .scripts
@@ -168,22 +187,31 @@ impl QueueService {
             .key(keys.active())
             .key(keys.jti())
             .key(keys.cfg())
+            .key(keys.seen())
+            .key(keys.line_stats())
+            .key(keys.draw())
+            .key(keys.drawn())
             .arg(claims.sub.to_string())
             .arg(&claims.jti)
-            .arg(default_rate)
+            .arg(defaults.admit_per_second)
+            .arg(u64::from(defaults.idle_timeout_seconds) * 1000)
+            .arg(defaults.poll_budget_per_second)
+            // An unknown concert (not in this server's catalog yet) has no pre-queue.
+            .arg(opens_at.map_or(0, |at| at.timestamp_micros()))
             .invoke_async(&mut self.redis.conn())
             .await?;
         let state: String = field(&reply, 0)?;
         let status = match state.as_str() {
             "waiting" => TicketStatus::Waiting,
             "active" => TicketStatus::Active,
+            "sold_out" => TicketStatus::SoldOut,
             _ => TicketStatus::Expired,
         };
         let standing = Standing {
             status,
             position: field(&reply, 1)?,
             active_remaining_ms: field(&reply, 2)?,
-            admit_per_second: field(&reply, 3)?,
+            line: LineFacts::from_reply(&reply, 3)?,
         };
         Ok(standing.into_ticket(token.into(), claims.sub, claims.cid, opens_at))
     }
@@ -199,6 +227,7 @@ impl QueueService {
             .key(keys.wait())
             .key(keys.active())
             .key(keys.jti())
+            .key(keys.draw())
             .arg(claims.sub.to_string())
             .arg(&claims.jti)
             .invoke_async(&mut self.redis.conn())
@@ -290,6 +319,7 @@ impl QueueService {
             .key(keys.active())
             .key(keys.jti())
             .key(keys.user_res())
+            .key(keys.draw())
             .arg(user.to_string())
             .invoke_async(&mut self.redis.conn())
             .await?;
@@ -319,7 +349,56 @@ struct Standing {
     status: TicketStatus,
     position: u64,
     active_remaining_ms: u64,
+    line: LineFacts,
+}
+
+/// What the join and status scripts say of the whole line (`line_facts` in
+/// `lua/_lib.lua`): the estimate and the poll interval are computed from it.
+#[derive(Clone, Copy, Debug)]
+struct LineFacts {
     admit_per_second: u32,
+    /// The concert's idle timeout: polls are asked for at most a third of it apart.
+    idle_timeout_ms: u64,
+    poll_budget_per_second: u32,
+    /// The measured admission rate's numerator and denominator (see `lua/admit.lua`).
+    rate_admitted: f64,
+    rate_seconds: f64,
+    /// People in line.
+    waiting: u64,
+}
+
+impl LineFacts {
+    const NONE: LineFacts = LineFacts {
+        admit_per_second: 1,
+        idle_timeout_ms: 0,
+        poll_budget_per_second: 1,
+        rate_admitted: 0.0,
+        rate_seconds: 0.0,
+        waiting: 0,
+    };
+
+    /// When the person at `position` should poll again: within the line's poll
+    /// budget, every second at the head (see [`polling`]).
+    fn poll_after_ms(&self, position: u64) -> u64 {
+        polling::poll_after_ms(
+            position,
+            self.waiting,
+            self.poll_budget_per_second,
+            self.idle_timeout_ms,
+        )
+    }
+
+    /// The six facts starting at `offset` of a script's reply.
+    fn from_reply(reply: &[redis::Value], offset: usize) -> Result<Self> {
+        Ok(Self {
+            admit_per_second: field(reply, offset)?,
+            idle_timeout_ms: field(reply, offset + 1)?,
+            poll_budget_per_second: field(reply, offset + 2)?,
+            rate_admitted: field(reply, offset + 3)?,
+            rate_seconds: field(reply, offset + 4)?,
+            waiting: field(reply, offset + 5)?,
+        })
+    }
 }
 
 impl Standing {
@@ -327,7 +406,7 @@ impl Standing {
         status: TicketStatus::Expired,
         position: 0,
         active_remaining_ms: 0,
-        admit_per_second: 1,
+        line: LineFacts::NONE,
     };
 
     /// The ticket, with the estimated wait (the line ahead at the current rate,
@@ -339,21 +418,40 @@ impl Standing {
         concert: ConcertId,
         opens_at: Option<DateTime<Utc>>,
     ) -> QueueTicket {
-        let rate = u64::from(self.admit_per_second.max(1));
+        let line = self.line;
+        let rate =
+            estimate::admission_rate(line.admit_per_second, line.rate_admitted, line.rate_seconds);
+        let opens_in_ms =
+            opens_at.map_or(0, |at| (at - Utc::now()).num_milliseconds().max(0) as u64);
+        let opens_in_seconds = opens_in_ms.div_ceil(1000);
+        let mut estimated_wait_seconds_p90 = 0;
         let (position, estimated_wait_seconds, active_remaining_seconds, poll_after_ms) =
             match self.status {
+                // In the pre-queue: the place is drawn at the opening.
+                TicketStatus::Waiting if self.position == 0 => {
+                    estimated_wait_seconds_p90 = opens_in_seconds;
+                    let poll = polling::prequeue_poll_after_ms(
+                        user.as_uuid().as_u128() as u64,
+                        opens_in_ms,
+                        line.waiting,
+                        line.poll_budget_per_second,
+                        line.idle_timeout_ms,
+                    );
+                    (0, opens_in_seconds, 0, poll)
+                }
                 TicketStatus::Waiting => {
-                    let until_open =
-                        opens_at.map_or(0, |at| (at - Utc::now()).num_seconds().max(0) as u64);
-                    let wait = self.position.div_ceil(rate) + until_open;
-                    // A tenth of the expected wait: people far back poll rarely.
-                    let poll = (wait * 100).clamp(MIN_POLL_MS, MAX_POLL_MS);
-                    (self.position, wait, 0, poll)
+                    let until_open = opens_in_seconds;
+                    let (wait, p90) = estimate::wait_seconds(self.position, rate);
+                    estimated_wait_seconds_p90 = p90 + until_open;
+                    let wait = wait + until_open;
+                    (self.position, wait, 0, line.poll_after_ms(self.position))
                 }
                 TicketStatus::Active => {
                     let poll = self.active_remaining_ms.clamp(MIN_POLL_MS, ACTIVE_POLL_MS);
                     (0, 0, self.active_remaining_ms.div_ceil(1000), poll)
                 }
+                // The place is kept; no estimate holds until seats come back.
+                TicketStatus::SoldOut => (self.position, 0, 0, line.poll_after_ms(self.position)),
                 TicketStatus::Expired => (0, 0, 0, 0),
             };
         QueueTicket {
@@ -363,8 +461,10 @@ impl Standing {
             status: self.status,
             position,
             estimated_wait_seconds,
+            estimated_wait_seconds_p90,
             active_remaining_seconds,
             poll_after_ms,
+            opens_in_seconds,
         }
     }
 }

@@ -2,7 +2,7 @@ use serde::{Deserialize, Serialize};
 
 /// How one concert's line is admitted and held. Live in Redis (`cfg` hash) so
 /// every server sees an operator's change at once; also kept in PostgreSQL.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueueSettings {
     /// Users admitted per second, all servers together.
     pub admit_per_second: u32,
@@ -16,7 +16,24 @@ pub struct QueueSettings {
     pub hold_ttl_seconds: u32,
     /// Admission stopped by an operator.
     pub paused: bool,
+    /// A waiting person who has not polled for this long is dropped from the line
+    /// (their ticket reads `expired`) instead of being admitted: people who closed
+    /// their tab do not take admission slots. Polls are asked for at most a third
+    /// of it apart.
+    pub idle_timeout_seconds: u32,
+    /// Admitted people without a reservation are kept at or below the free seats
+    /// (neither sold nor held) times this factor: more shoppers than that would
+    /// mostly find nothing left. 0 < factor <= 100.
+    pub admit_seat_factor: f64,
+    /// The polls per second the whole line of this concert may cause, all servers
+    /// together: `poll_after_ms` grows with position to stay under it.
+    pub poll_budget_per_second: u32,
 }
+
+/// Defaults of the fairness settings (the others come from the command line).
+pub const DEFAULT_IDLE_TIMEOUT_SECONDS: u32 = 120;
+pub const DEFAULT_ADMIT_SEAT_FACTOR: f64 = 2.0;
+pub const DEFAULT_POLL_BUDGET_PER_SECOND: u32 = 20_000;
 
 /// Upper bounds that keep a typo from admitting a whole stadium at once.
 pub const MAX_ADMIT_PER_SECOND: u32 = 100_000;
@@ -25,6 +42,11 @@ pub const MAX_ACTIVE_TTL_SECONDS: u32 = 24 * 3600;
 pub const MAX_HOLD_TTL_SECONDS: u32 = 3600;
 /// The longest cap on a line: what PostgreSQL's `integer` column holds.
 pub const MAX_WAITING: u32 = i32::MAX as u32;
+/// At least three seconds, so that a poll every second keeps anyone in line.
+pub const MIN_IDLE_TIMEOUT_SECONDS: u32 = 3;
+pub const MAX_IDLE_TIMEOUT_SECONDS: u32 = 24 * 3600;
+pub const MAX_ADMIT_SEAT_FACTOR: f64 = 100.0;
+pub const MAX_POLL_BUDGET_PER_SECOND: u32 = 10_000_000;
 
 impl QueueSettings {
     /// These settings, if every one is in range.
@@ -52,6 +74,23 @@ impl QueueSettings {
                 "hold_ttl_seconds must be between 1 and {MAX_HOLD_TTL_SECONDS}"
             ));
         }
+        if !(MIN_IDLE_TIMEOUT_SECONDS..=MAX_IDLE_TIMEOUT_SECONDS)
+            .contains(&self.idle_timeout_seconds)
+        {
+            return Err(format!(
+                "idle_timeout_seconds must be between {MIN_IDLE_TIMEOUT_SECONDS} and {MAX_IDLE_TIMEOUT_SECONDS}"
+            ));
+        }
+        if !(self.admit_seat_factor > 0.0 && self.admit_seat_factor <= MAX_ADMIT_SEAT_FACTOR) {
+            return Err(format!(
+                "admit_seat_factor must be above 0 and at most {MAX_ADMIT_SEAT_FACTOR}"
+            ));
+        }
+        if !(1..=MAX_POLL_BUDGET_PER_SECOND).contains(&self.poll_budget_per_second) {
+            return Err(format!(
+                "poll_budget_per_second must be between 1 and {MAX_POLL_BUDGET_PER_SECOND}"
+            ));
+        }
         Ok(self)
     }
 
@@ -64,12 +103,19 @@ impl QueueSettings {
             active_ttl_seconds: change.active_ttl_seconds.unwrap_or(self.active_ttl_seconds),
             hold_ttl_seconds: change.hold_ttl_seconds.unwrap_or(self.hold_ttl_seconds),
             paused: change.paused.unwrap_or(self.paused),
+            idle_timeout_seconds: change
+                .idle_timeout_seconds
+                .unwrap_or(self.idle_timeout_seconds),
+            admit_seat_factor: change.admit_seat_factor.unwrap_or(self.admit_seat_factor),
+            poll_budget_per_second: change
+                .poll_budget_per_second
+                .unwrap_or(self.poll_budget_per_second),
         }
         .checked()
     }
 
     /// The fields and values of the Redis `cfg` hash; the scripts read these names.
-    pub fn to_redis_fields(self) -> [(&'static str, String); 6] {
+    pub fn to_redis_fields(self) -> [(&'static str, String); 9] {
         [
             ("admit_per_second", self.admit_per_second.to_string()),
             ("max_active", self.max_active.to_string()),
@@ -83,6 +129,15 @@ impl QueueSettings {
                 (u64::from(self.hold_ttl_seconds) * 1000).to_string(),
             ),
             ("paused", u8::from(self.paused).to_string()),
+            (
+                "idle_timeout_ms",
+                (u64::from(self.idle_timeout_seconds) * 1000).to_string(),
+            ),
+            ("admit_seat_factor", self.admit_seat_factor.to_string()),
+            (
+                "poll_budget_per_second",
+                self.poll_budget_per_second.to_string(),
+            ),
         ]
     }
 
@@ -106,6 +161,17 @@ impl QueueSettings {
                     }
                 }
                 "paused" => settings.paused = value == "1",
+                "idle_timeout_ms" => {
+                    if let Some(s) = seconds(value) {
+                        settings.idle_timeout_seconds = s;
+                    }
+                }
+                "admit_seat_factor" => {
+                    if let Ok(factor) = value.parse() {
+                        settings.admit_seat_factor = factor;
+                    }
+                }
+                "poll_budget_per_second" => set_parsed(&mut settings.poll_budget_per_second, value),
                 _ => {}
             }
         }
@@ -135,6 +201,9 @@ pub struct QueueSettingsChange {
     #[schema(minimum = 1, maximum = 3_600)]
     pub hold_ttl_seconds: Option<u32>,
     pub paused: Option<bool>,
+    pub idle_timeout_seconds: Option<u32>,
+    pub admit_seat_factor: Option<f64>,
+    pub poll_budget_per_second: Option<u32>,
 }
 
 #[cfg(test)]
@@ -155,6 +224,9 @@ mod tests {
             active_ttl_seconds: active_ttl,
             hold_ttl_seconds: 300,
             paused,
+            idle_timeout_seconds: 120,
+            admit_seat_factor: 2.0,
+            poll_budget_per_second: 20_000,
         }
     }
 
@@ -194,6 +266,22 @@ mod tests {
                 hold_ttl_seconds: Some(3601),
                 ..Default::default()
             },
+            QueueSettingsChange {
+                idle_timeout_seconds: Some(2),
+                ..Default::default()
+            },
+            QueueSettingsChange {
+                admit_seat_factor: Some(0.0),
+                ..Default::default()
+            },
+            QueueSettingsChange {
+                admit_seat_factor: Some(f64::NAN),
+                ..Default::default()
+            },
+            QueueSettingsChange {
+                poll_budget_per_second: Some(0),
+                ..Default::default()
+            },
         ] {
             assert!(defaults().apply(&change).is_err(), "{change:?}");
         }
@@ -203,6 +291,9 @@ mod tests {
     fn settings_round_trip_through_redis_fields() {
         let settings = QueueSettings {
             hold_ttl_seconds: 45,
+            idle_timeout_seconds: 30,
+            admit_seat_factor: 1.5,
+            poll_budget_per_second: 500,
             ..settings(7, 30, 500, 90, true)
         };
         let fields: Vec<(String, String)> = settings

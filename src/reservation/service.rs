@@ -315,9 +315,18 @@ impl ReservationService {
             .key(keys.active())
             .key(keys.jti())
             .key(keys.cfg())
+            .key(keys.seen())
+            .key(keys.line_stats())
+            .key(keys.draw())
+            .key(keys.drawn())
             .arg(claims.sub.to_string())
             .arg(&claims.jti)
+            // Defaults and the opening the status script wants; only its state
+            // is read here.
             .arg(1)
+            .arg(0)
+            .arg(1)
+            .arg(0)
             .invoke_async(&mut self.redis.conn())
             .await?;
         if reply_field::<String>(&standing, 0)? != "active" {

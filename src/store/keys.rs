@@ -79,6 +79,25 @@ impl ConcertKeys {
     pub fn bucket(&self) -> String {
         self.key("bucket")
     }
+    /// ZSET user -> last poll ms of each waiting person: who has gone idle.
+    pub fn seen(&self) -> String {
+        self.key("seen")
+    }
+    /// HASH of what the admit tick learns of the line for every server to read:
+    /// `sold_out` (0 or 1) and `free_seats`.
+    pub fn line_stats(&self) -> String {
+        self.key("line-stats")
+    }
+    /// ZSET user -> drawn rank: the pre-queue in the order of its draw, taken
+    /// from before the rest of the line (see `lua/admit.lua`).
+    pub fn draw(&self) -> String {
+        self.key("draw")
+    }
+    /// STRING marker: the pre-queue's draw has been made (once, by whichever
+    /// server's admit tick first found the concert open).
+    pub fn drawn(&self) -> String {
+        self.key("drawn")
+    }
     /// HASH user -> "<reservation id>|<until ms>": one open reservation per user.
     pub fn user_res(&self) -> String {
         self.key("user-res")
@@ -139,6 +158,10 @@ mod tests {
             keys.cfg(),
             keys.bucket(),
             keys.user_res(),
+            keys.seen(),
+            keys.line_stats(),
+            keys.draw(),
+            keys.drawn(),
             keys.reservation(ReservationId::new()),
             keys.hold(schedule, seat),
             keys.held(schedule),

@@ -35,7 +35,7 @@ macro_rules! scripts {
 
 scripts!(
     join, status, admit, hold, release, pay_begin, pay_finish, pay_abort, leave, seat_map,
-    load_sold, rate_limit, close, evict,
+    load_sold, rate_limit, close, evict, prequeue, draw,
 );
 
 impl Default for Scripts {

@@ -17,6 +17,8 @@ pub const QUEUE_ADMIT_RATE_SETTING: &str = "lineup_queue_admit_rate_setting";
 pub const QUEUE_ADMIT_RATE: &str = "lineup_queue_admit_rate";
 pub const QUEUE_MAX_ACTIVE: &str = "lineup_queue_max_active_setting";
 pub const QUEUE_PAUSED: &str = "lineup_queue_paused";
+pub const QUEUE_IDLE_DROPPED: &str = "lineup_queue_idle_dropped_total";
+pub const QUEUE_SOLD_OUT: &str = "lineup_queue_sold_out";
 pub const SEATS_SOLD: &str = "lineup_seats_sold";
 pub const SEATS_HELD: &str = "lineup_seats_held";
 pub const SEATS_AVAILABLE: &str = "lineup_seats_available";
@@ -79,6 +81,14 @@ fn describe() {
         "The cap on admitted people an operator set."
     );
     describe_gauge!(QUEUE_PAUSED, "1 while an operator has paused admission.");
+    describe_counter!(
+        QUEUE_IDLE_DROPPED,
+        "Waiting people dropped for not polling within the idle timeout, on this server's ticks."
+    );
+    describe_gauge!(
+        QUEUE_SOLD_OUT,
+        "1 while no seat of the concert is neither sold nor held: nobody is admitted."
+    );
     describe_gauge!(SEATS_SOLD, "Seats sold, per date.");
     describe_gauge!(SEATS_HELD, "Seats held and not yet paid, per date.");
     describe_gauge!(SEATS_AVAILABLE, "Seats neither sold nor held, per date.");

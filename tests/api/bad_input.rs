@@ -79,7 +79,7 @@ async fn row_counts(db: &PgPool) -> Vec<i64> {
 }
 
 /// Every key of this test's prefix with its content, but for the admission
-/// bucket, which the admission loop rewrites on every tick.
+/// bucket and the line's stats, which the admission loop rewrites on every tick.
 async fn redis_snapshot(app: &TestApp) -> Vec<(String, String)> {
     use redis::AsyncCommands;
     let mut conn = app.redis_conn();
@@ -87,7 +87,7 @@ async fn redis_snapshot(app: &TestApp) -> Vec<(String, String)> {
         .keys(format!("{}:*", app.config.redis_prefix))
         .await
         .unwrap();
-    keys.retain(|k| !k.ends_with(":bucket"));
+    keys.retain(|k| !k.ends_with(":bucket") && !k.ends_with(":line-stats"));
     keys.sort();
     let mut snapshot = Vec::new();
     for key in keys {

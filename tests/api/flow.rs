@@ -148,7 +148,9 @@ async fn operators_change_queue_settings_and_they_persist(db: PgPool) {
     assert_eq!(
         before,
         json!({"admit_per_second": 100000, "max_active": 100000, "max_waiting": 0,
-               "active_ttl_seconds": 600, "hold_ttl_seconds": 300, "paused": false, "waiting": 0, "active": 0})
+               "active_ttl_seconds": 600, "hold_ttl_seconds": 300, "paused": false,
+               "idle_timeout_seconds": 120, "admit_seat_factor": 100.0, "poll_budget_per_second": 20000,
+               "waiting": 0, "active": 0})
     );
     let response = app
         .request(
@@ -161,7 +163,8 @@ async fn operators_change_queue_settings_and_they_persist(db: PgPool) {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         response.json::<Value>().await.unwrap(),
-        json!({"admit_per_second": 7, "max_active": 100000, "max_waiting": 0, "active_ttl_seconds": 600, "hold_ttl_seconds": 300, "paused": true})
+        json!({"admit_per_second": 7, "max_active": 100000, "max_waiting": 0, "active_ttl_seconds": 600, "hold_ttl_seconds": 300, "paused": true,
+               "idle_timeout_seconds": 120, "admit_seat_factor": 100.0, "poll_budget_per_second": 20000})
     );
     let stored: (i32, bool) =
         sqlx::query_as("SELECT admit_per_second, paused FROM concerts WHERE concert_id = $1")

@@ -33,6 +33,10 @@ pub fn test_config() -> Config {
         "100000",
         "--max-active",
         "100000",
+        // Seat-aware admission would admit at most twice the free seats; the
+        // fairness tests set the factor they need.
+        "--admit-seat-factor",
+        "100",
         "--admit-interval",
         "10ms",
         "--metrics-listen",

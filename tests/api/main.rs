@@ -10,6 +10,7 @@ mod bad_input;
 mod cuttable;
 mod dependency_outage;
 mod exactly_once;
+mod fairness;
 mod flow;
 mod fuzz_findings;
 mod hardening;

@@ -1,0 +1,71 @@
+//! The pre-queue draw's durable half: each concert's seed (made at creation,
+//! published as a commitment before the opening) and, once drawn, the list of
+//! the people it ordered. PostgreSQL is the one place every server agrees on:
+//! the first server to record a draw fixes its list for all.
+
+use super::Catalog;
+use crate::domain::ConcertId;
+use crate::error::{Error, Result};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// A recorded draw: who was in the pre-queue, and when it was drawn.
+#[derive(Clone, Debug)]
+pub struct Draw {
+    pub joiners: Vec<Uuid>,
+    pub drawn_at: DateTime<Utc>,
+}
+
+impl Catalog {
+    /// The concert's 32-byte seed. A concert made before seeds existed gets one
+    /// now, once (the first writer's stands).
+    pub async fn draw_seed(&self, concert: ConcertId) -> Result<Vec<u8>> {
+        let stored: Option<Option<Vec<u8>>> =
+            sqlx::query_scalar("SELECT draw_seed FROM concerts WHERE concert_id = $1")
+                .bind(concert.as_uuid())
+                .fetch_optional(self.pool())
+                .await?;
+        if let Some(Some(seed)) = stored {
+            return Ok(seed);
+        }
+        let seed: Option<Vec<u8>> = sqlx::query_scalar(
+            "UPDATE concerts SET draw_seed = COALESCE(draw_seed, $2)
+             WHERE concert_id = $1 RETURNING draw_seed",
+        )
+        .bind(concert.as_uuid())
+        .bind(crate::fairness::new_seed().to_vec())
+        .fetch_optional(self.pool())
+        .await?
+        .flatten();
+        seed.ok_or_else(|| Error::not_found("concert_not_found", "no concert has this id"))
+    }
+
+    /// Records the pre-queue's joiners, sorted, unless a draw is already recorded;
+    /// returns the recorded draw either way.
+    pub async fn record_draw(&self, concert: ConcertId, joiners: &[Uuid]) -> Result<Draw> {
+        let mut sorted = joiners.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        sqlx::query(
+            "INSERT INTO concert_draws (concert_id, joiners) VALUES ($1, $2)
+             ON CONFLICT (concert_id) DO NOTHING",
+        )
+        .bind(concert.as_uuid())
+        .bind(&sorted)
+        .execute(self.pool())
+        .await?;
+        self.draw(concert)
+            .await?
+            .ok_or_else(|| Error::internal("a recorded draw is missing"))
+    }
+
+    /// The recorded draw of a concert, if it has been made.
+    pub async fn draw(&self, concert: ConcertId) -> Result<Option<Draw>> {
+        let row: Option<(Vec<Uuid>, DateTime<Utc>)> =
+            sqlx::query_as("SELECT joiners, drawn_at FROM concert_draws WHERE concert_id = $1")
+                .bind(concert.as_uuid())
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(row.map(|(joiners, drawn_at)| Draw { joiners, drawn_at }))
+    }
+}
