@@ -3,6 +3,7 @@
 //! `lineup verify-shuffle`.
 
 use super::extract::ApiPath;
+use super::openapi::ErrorBody;
 use crate::app::AppState;
 use crate::domain::ConcertId;
 use crate::error::Error;
@@ -15,7 +16,20 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/concerts/{concert_id}/fairness", get(fairness))
 }
 
-async fn fairness(
+#[utoipa::path(
+    get,
+    path = "/api/v1/concerts/{concert_id}/fairness",
+    tag = "concerts",
+    params(("concert_id" = ConcertId, Path, description = "The concert")),
+    responses(
+        (status = 200, description = "The draw's commitment (SHA-256 of the seed) always; the seed, the pre-queue's joiners and the drawn order once the draw is made (docs/FAIRNESS.md)", body = FairnessReport),
+        (status = 400, description = "`invalid_id`: the concert id is not a UUID", body = ErrorBody),
+        (status = 404, description = "`concert_not_found`", body = ErrorBody),
+        (status = 503, description = "`unavailable` (PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+    )
+)]
+pub(super) async fn fairness(
     State(state): State<AppState>,
     ApiPath(concert_id): ApiPath<ConcertId>,
 ) -> Result<Json<FairnessReport>, Error> {

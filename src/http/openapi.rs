@@ -5,7 +5,7 @@
 //! prints it, and `openapi.json` at the repository root is that output, checked
 //! by a test.
 
-use super::{admin, concerts, health, payments, queue, reservations, users};
+use super::{admin, concerts, fairness, health, payments, queue, reservations, users};
 use crate::domain::{ConcertId, PaymentId, ReservationId, ScheduleId, UserId};
 use crate::payment::Payment;
 use crate::queue::{QueueSettings, QueueSettingsChange, QueueStats, QueueTicket, TicketStatus};
@@ -57,6 +57,7 @@ pub struct ErrorDetail {
         users::charge,
         concerts::list,
         concerts::schedules,
+        fairness::fairness,
         queue::join,
         queue::status,
         queue::leave,
@@ -96,6 +97,7 @@ pub struct ErrorDetail {
         Payment,
         Balance,
         Charged,
+        crate::fairness::FairnessReport,
     )),
     modifiers(&BearerTokens, &SignUpBodyIsNeverNull),
     tags(

@@ -201,8 +201,12 @@ pub struct QueueSettingsChange {
     #[schema(minimum = 1, maximum = 3_600)]
     pub hold_ttl_seconds: Option<u32>,
     pub paused: Option<bool>,
+    #[schema(minimum = 3, maximum = 86_400)]
     pub idle_timeout_seconds: Option<u32>,
+    /// Above 0, at most 100.
+    #[schema(exclusive_minimum = 0, maximum = 100)]
     pub admit_seat_factor: Option<f64>,
+    #[schema(minimum = 1, maximum = 10_000_000)]
     pub poll_budget_per_second: Option<u32>,
 }
 

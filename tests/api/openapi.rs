@@ -4,7 +4,7 @@
 
 use crate::helpers::*;
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 use sqlx::PgPool;
 
 const REGENERATE: &str = "cargo run --quiet -- openapi > openapi.json";
@@ -161,6 +161,13 @@ async fn the_documented_bounds_of_queue_settings_are_the_servers(db: PgPool) {
         .unwrap();
     let mut bounded = 0;
     for (field, schema) in fields {
+        if !schema["type"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("integer"))
+        {
+            continue;
+        }
         for (bound, step) in [("minimum", -1), ("maximum", 1)] {
             let Some(limit) = schema[bound].as_i64() else {
                 continue;
@@ -187,6 +194,27 @@ async fn the_documented_bounds_of_queue_settings_are_the_servers(db: PgPool) {
             );
         }
     }
-    // Every setting but paused has a minimum and a maximum.
-    assert_eq!(bounded, 10, "{fields:?}");
+    // Every integer setting but paused has a minimum and a maximum
+    // (admit_seat_factor, a fraction, is checked below).
+    assert_eq!(bounded, 14, "{fields:?}");
+
+    let factor = &fields["admit_seat_factor"];
+    assert_eq!(factor["exclusiveMinimum"].as_f64(), Some(0.0), "{factor}");
+    assert_eq!(factor["maximum"].as_f64(), Some(100.0), "{factor}");
+    for (value, status) in [
+        (100.0, StatusCode::OK),
+        (0.01, StatusCode::OK),
+        (100.5, StatusCode::BAD_REQUEST),
+        (0.0, StatusCode::BAD_REQUEST),
+    ] {
+        let response = app
+            .request(
+                reqwest::Method::PUT,
+                &path,
+                Some(ADMIN_TOKEN),
+                Some(json!({ "admit_seat_factor": value })),
+            )
+            .await;
+        assert_eq!(response.status(), status, "admit_seat_factor = {value}");
+    }
 }
