@@ -189,7 +189,9 @@ async fn a_server_killed_mid_payments_sells_no_seat_twice_and_loses_no_money(db:
     let extra = ["--admit-interval", "10ms", "--payment-timeout", "2s"];
     let mut doomed = Server::start(&url, &redis, &prefix, &extra).await;
     let survivor = Server::start(&url, &redis, &prefix, &extra).await;
-    let (concert, schedules) = survivor.create_concert(1, PEOPLE as u32).await;
+    // One seat more than payers: with every seat sold the line would read
+    // sold_out and admit nobody, and the check at the end needs one more person in.
+    let (concert, schedules) = survivor.create_concert(1, PEOPLE as u32 + 1).await;
     let schedule = schedules[0];
 
     // Everyone holds a seat of their own (seat i + 1) through the survivor.

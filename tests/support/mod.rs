@@ -115,6 +115,9 @@ impl Server {
             .args(["--database-url", database_url, "--redis-prefix", prefix])
             .args(redis_args)
             .args(["--limit-address-rate", "0", "--limit-user-rate", "0"])
+            // Seat-aware admission would admit at most twice the free seats, and
+            // these tests admit many people to small concerts (as tests/api does).
+            .args(["--admit-seat-factor", "100"])
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
