@@ -88,7 +88,8 @@ async fn setup() -> Bench {
         hold_ttl_seconds: 300,
         paused: false,
         idle_timeout_seconds: lineup::queue::DEFAULT_IDLE_TIMEOUT_SECONDS,
-        admit_seat_factor: lineup::queue::DEFAULT_ADMIT_SEAT_FACTOR,
+        // Up to 100 x 50 free seats may shop at once: a batch of 1,000 fits.
+        admit_seat_factor: 100.0,
         poll_budget_per_second: lineup::queue::DEFAULT_POLL_BUDGET_PER_SECOND,
     };
     let (concert, schedules) = state.catalog.create(&new, settings).await.expect("concert");
