@@ -31,8 +31,8 @@ export function post(path, token, body, name, extra) {
 }
 
 // A concert opened a minute ago: `dates` dates x `seats` seats, its line
-// admitting `admitPerSecond` with room for everyone.
-export function createConcert(dates, seats, admitPerSecond, price) {
+// admitting `admitPerSecond` with room for everyone; `settings` adds queue settings.
+export function createConcert(dates, seats, admitPerSecond, price, settings) {
   const now = Date.now();
   const schedules = [];
   for (let d = 0; d < dates; d++) {
@@ -48,12 +48,12 @@ export function createConcert(dates, seats, admitPerSecond, price) {
   }, 'admin create concert');
   if (created.status !== 201) fail(`create concert: ${created.status} ${created.body}`);
   const concert = created.json();
-  const settings = http.put(
+  const changed = http.put(
     `${BASE}/admin/v1/concerts/${concert.concert_id}/queue`,
-    JSON.stringify({ admit_per_second: admitPerSecond, max_active: 1000000 }),
+    JSON.stringify({ admit_per_second: admitPerSecond, max_active: 1000000, ...settings }),
     { headers: headers(ADMIN_TOKEN), tags: { name: 'admin queue settings' } },
   );
-  if (settings.status !== 200) fail(`queue settings: ${settings.status} ${settings.body}`);
+  if (changed.status !== 200) fail(`queue settings: ${changed.status} ${changed.body}`);
   return concert;
 }
 

@@ -1,7 +1,7 @@
 // Thousands of admitted people try the same few seats at the same moment:
 // exactly one winner per seat.
 //
-//   PEOPLE (default 2000), SEATS (default 10)
+//   PEOPLE (default 2000), SEATS (default 10): everyone races for seats 1..SEATS
 import exec from 'k6/execution';
 import { check, sleep } from 'k6';
 import { Counter } from 'k6/metrics';
@@ -34,7 +34,10 @@ export const options = {
 const RACE_AFTER_SECONDS = Number(__ENV.RACE_AFTER_SECONDS || 30);
 
 export function setup() {
-  const concert = createConcert(1, SEATS, 100000);
+  // Seat-aware admission lets at most free seats x admit_seat_factor (at most
+  // 100) shop at once: seats nobody races for keep room for everyone.
+  const unraced = Math.ceil(PEOPLE / 100);
+  const concert = createConcert(1, SEATS + unraced, 100000, undefined, { admit_seat_factor: 100 });
   return {
     concert: concert.concert_id,
     schedule: concert.schedules[0].schedule_id,
