@@ -185,6 +185,8 @@ function renderWaiting() {
   const pct = first > 0 && pos > 0 ? Math.round(((first - pos) / first) * 100) : 0;
   $('progress').value = pct;
   $('progress-text').textContent = t('wait.progress', { pct });
+  // A sold-out line has no wait to estimate until seats come back.
+  $('estimate').hidden = ticket.status === 'sold_out';
   const p90 = ticket.estimated_wait_seconds_p90;
   $('estimate').textContent =
     p90 != null && p90 > ticket.estimated_wait_seconds
@@ -196,6 +198,12 @@ function renderWaiting() {
   if (pos > 0 && pos !== S.lastAnnounced) {
     S.lastAnnounced = pos;
     announce(pos === 1 ? t('wait.announceFirst') : t('wait.announce', { n: number(pos) }));
+  }
+  // Said after the place, so the live region ends on it.
+  const soldOut = ticket.status === 'sold_out';
+  if (soldOut !== !$('sold-out-note').hidden) {
+    $('sold-out-note').hidden = !soldOut;
+    if (soldOut) announce(t('wait.soldOut'));
   }
 }
 
@@ -468,6 +476,9 @@ function onTicket(ticket) {
   S.ticket = ticket;
   switch (ticket.status) {
     case 'waiting':
+    case 'sold_out':
+      // Sold out keeps the place: seats may come back when holds end.
+      if (ticket.status === 'sold_out' && S.reservation) break; // what is held may still be paid
       showView('waiting');
       renderWaiting();
       break;
@@ -477,13 +488,6 @@ function onTicket(ticket) {
       else renderTimers();
       break;
     }
-    case 'sold_out':
-      if (S.reservation) break; // what is held may still be paid
-      endLine();
-      showView('start');
-      showMessage('err.soldOut', {}, { kind: 'info' });
-      renderAll();
-      break;
     default:
       tokenExpired();
   }

@@ -55,7 +55,7 @@ test('a second browser that picks the same seat is told it is taken', async (t) 
   assert.equal(after.active, before.active - 1);
 });
 
-test('a person admitted when every seat is held or sold is told it is sold out', async (t) => {
+test('a person who joins when every seat is held or sold waits as sold out, then is let in when a seat comes back', async (t) => {
   const concert = await createConcert({ title: 'One Seat Only', seats: 1, price: 10_000 });
   // Someone else is admitted first and holds the only seat.
   const other = await apiUser();
@@ -69,20 +69,22 @@ test('a person admitted when every seat is held or sold is told it is sold out',
   const hold = await call('POST', '/api/v1/reservations', { token: place.token, body: { schedule_id: concert.scheduleId, seat_nos: [1] } });
   assert.equal(hold.status, 201);
 
+  // Seat-aware admission: nobody is let in while no seat is free; the page says
+  // so and keeps the place.
   const { page } = await openBrowser(t);
   await signUpAndJoin(page, concert);
-  await visible(page, '#view-admitted');
-  await waitForText(page, '#dates-state', /Sold out/);
-  assert.match(await page.locator('#dates-state').textContent(), /^Sold out: every date is sold or held\./);
-  assert.equal(await page.locator('#dates button.date').count(), 0);
-  assert.equal(await page.locator('#seat-section').isHidden(), true);
+  await visible(page, '#view-waiting');
+  await page.locator('#sold-out-note').waitFor();
+  assert.match(await page.locator('#sold-out-note').textContent(), /^Every seat is sold or held right now\. You keep your place/);
+  assert.equal(await page.locator('#position').textContent(), '1');
+  assert.equal(await page.locator('#estimate').isHidden(), true);
+  assert.match(await page.locator('#announcer').textContent(), /Every seat is sold or held/);
   await shot(page, 'sold-out');
 
-  // The hold is released: "Check again" finds the seat.
+  // The hold is released: admission resumes and the person is let in to the seat.
   assert.equal((await call('DELETE', `/api/v1/reservations/${hold.body.reservation_id}`, { token: place.token })).status, 204);
-  await page.getByRole('button', { name: 'Check again' }).click();
+  await visible(page, '#view-admitted');
   await waitForText(page, '#dates button.date', /1 of 1 seats left/);
   await seat(page, 1).waitFor();
   assert.equal(await seat(page, 1).getAttribute('data-status'), 'available');
-  assert.equal(await page.locator('#dates-state').textContent(), '');
 });
