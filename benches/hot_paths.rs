@@ -223,6 +223,14 @@ fn admit(c: &mut Criterion) {
                     let outcome = bench.tick().await;
                     measured += started.elapsed();
                     assert_eq!(outcome.admitted, 1_000, "{outcome:?}");
+                    // Unmeasured: the admitted leave, so seat-aware admission
+                    // (free seats x factor shoppers) has room for the next batch.
+                    let active = bench.state.redis.keys.concert(bench.concert).active();
+                    let _: () = redis::cmd("DEL")
+                        .arg(active)
+                        .query_async(&mut bench.state.redis.conn())
+                        .await
+                        .unwrap();
                 }
                 measured
             }

@@ -11,7 +11,8 @@
 # PEOPLE in its line with the loader `examples/load_line.rs` (lineup's own join
 # script through its queue service, 512 at a time); read Redis memory; poll the
 # middle person's status with oha at POLL_RATE/s for POLL_DURATION; admit
-# ADMIT_SECONDS worth of people at 10,000/s (a batch of 1,000 per 100 ms tick)
+# ADMIT_SECONDS worth of people at 10,000/s (a batch of 1,000 per 100 ms tick;
+# 1,000 seats x admit_seat_factor 100 leave seat-aware admission room for all)
 # and read the admit script's time from the server's own /metrics histogram.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,7 +41,7 @@ admin() { # method path [body]
 
 concert=$(admin POST /admin/v1/concerts "$(jq -nc '{title: "A million", venue: "Loopback",
   opens_at: "2020-01-01T00:00:00Z", schedules: [{starts_at: "2099-01-01T19:00:00Z",
-  seats: [range(1; 51) | {seat_no: ., price: 50000}]}]}')" | jq -r .concert_id)
+  seats: [range(1; 1001) | {seat_no: ., price: 50000}]}]}')" | jq -r .concert_id)
 admin PUT "/admin/v1/concerts/$concert/queue" '{"paused": true}' >/dev/null
 
 rss_start=$(rss_kib)
@@ -61,7 +62,7 @@ rss_polled=$(rss_kib)
 admit_metrics() { curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" | grep 'lineup_redis_script_duration_seconds.*script="admit"'; }
 before=$(admit_metrics)
 admin PUT "/admin/v1/concerts/$concert/queue" \
-  '{"admit_per_second": 10000, "max_active": 1000000, "paused": false}' >/dev/null
+  '{"admit_per_second": 10000, "max_active": 1000000, "admit_seat_factor": 100, "paused": false}' >/dev/null
 sleep "$ADMIT_SECONDS"
 admin PUT "/admin/v1/concerts/$concert/queue" '{"paused": true}' >/dev/null
 line=$(admin GET "/admin/v1/concerts/$concert/queue")
