@@ -15,6 +15,7 @@ const PRICE = 50000;
 const paid = new Counter('payments_paid');
 const refused = new Counter('payments_refused_402');
 const unexpected = new Counter('unexpected_errors');
+const soldOut = new Counter('told_sold_out');
 
 export const options = {
   insecureSkipTLSVerify: true,
@@ -59,6 +60,9 @@ export default function (concert) {
   if (unexpectedUnless(charged, [200], 'charge')) return;
 
   const ticket = joinAndWait(user.access_token, concert.concert_id, 120);
+  // Seat-aware admission: once every seat is sold or held the line reads
+  // sold_out instead of admitting people to nothing; they give up.
+  if (ticket && ticket.status === 'sold_out') return soldOut.add(1);
   if (!ticket || ticket.status !== 'active') return unexpected.add(1, { what: 'admission' });
 
   const dates = get(`/api/v1/concerts/${concert.concert_id}/schedules`, null, 'schedules');
