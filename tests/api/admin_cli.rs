@@ -77,12 +77,20 @@ async fn settings(app: &TestApp, concert: Uuid) -> Value {
     response.json().await.unwrap()
 }
 
-fn temp_file(name: &str, contents: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("lineup-admin-cli-{}", Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, contents).unwrap();
-    path
+/// A file named like `name` (its extension tells TOML from JSON), removed when dropped.
+fn temp_file(name: &str, contents: &str) -> tempfile::TempPath {
+    use std::io::Write;
+    let extension = std::path::Path::new(name)
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    let mut file = tempfile::Builder::new()
+        .prefix("lineup-admin-cli-")
+        .suffix(&extension)
+        .tempfile()
+        .unwrap();
+    file.write_all(contents.as_bytes()).unwrap();
+    file.into_temp_path()
 }
 
 #[sqlx::test]
