@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Where a status poll's time goes: samples the release server with `perf record`
+# (software clock, call graphs) while oha polls one waiting person's status at a
+# fixed rate, then prints the hottest functions, self and with children.
+#
+#   loadtest/profile.sh                    # RATE=8000/s for 15 s
+#
+# Needs perf (apt-get install linux-perf), oha and jq.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RATE=${RATE:-8000}
+SECONDS_=${SECONDS_:-15}
+DB=lineup_profile
+EXTRA_ENV="LINEUP_LIMIT_ADDRESS_RATE=0 LINEUP_LIMIT_USER_RATE=0"
+# shellcheck source=loadtest/server.sh
+. loadtest/server.sh
+for tool in perf oha jq; do
+  command -v "$tool" >/dev/null || { echo "$tool is missing" >&2; exit 1; }
+done
+start_server
+
+api() { # method path token [body]
+  curl -sk --fail-with-body -X "$1" -H "Authorization: Bearer $3" -H 'Content-Type: application/json' \
+    ${4:+-d "$4"} "$base$2"
+}
+concert=$(api POST /admin/v1/concerts "$admin_token" "$(jq -nc '{title: "Profile", venue: "Loopback",
+  opens_at: "2020-01-01T00:00:00Z", schedules: [{starts_at: "2099-01-01T19:00:00Z",
+  seats: [range(1; 51) | {seat_no: ., price: 50000}]}]}')" | jq -r .concert_id)
+api PUT "/admin/v1/concerts/$concert/queue" "$admin_token" '{"paused": true}' >/dev/null
+access=$(api POST /api/v1/users "" "{}" | jq -r .access_token)
+token=$(api POST "/api/v1/concerts/$concert/queue" "$access" | jq -r .token)
+
+data=$(mktemp /tmp/lineup-perf.XXXXXX)
+perf record -q -e cpu-clock -F 499 -g -p "$server" -o "$data" -- sleep "$SECONDS_" &
+recorder=$!
+oha --no-tui --insecure -z "${SECONDS_}s" -c 64 -q "$RATE" -H "Authorization: Bearer $token" \
+  "$base/api/v1/queue/status" >/dev/null
+wait "$recorder"
+echo "== self time, top 25"
+perf report -i "$data" --no-children --sort symbol --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -25
+echo "== with children (call graph), top 30"
+perf report -i "$data" --children --sort symbol --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | head -30
+rm -f "$data"
