@@ -571,6 +571,20 @@ async fn the_pre_queue_is_drawn_once_at_the_opening_from_the_published_seed(db: 
         assert_eq!(ticket["opens_in_seconds"], 0);
     }
     // Each pre-queue member's position is their place in the recomputed order.
+    // The draw is published once PostgreSQL holds it; Redis takes it from the
+    // next tick on, and until then a pre-queue ticket reads position 0.
+    eventually(
+        Duration::from_secs(10),
+        "the draw applied in Redis",
+        || async {
+            let mut applied = true;
+            for (_, token) in &early {
+                applied &= other.status(token).await["position"] != 0;
+            }
+            applied.then_some(())
+        },
+    )
+    .await;
     for (user, token) in &early {
         let ticket = other.status(token).await;
         let place = recomputed.iter().position(|id| *id == user.id).unwrap();
