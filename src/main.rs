@@ -4,6 +4,12 @@ use lineup::config::{Cli, Command, Config, LogFormat};
 use secrecy::ExposeSecret;
 use std::process::ExitCode;
 
+/// mimalloc instead of glibc's malloc: the request path allocates small and
+/// often (headers, JSON, futures), and glibc's malloc and free were a fifth of
+/// a status poll's CPU in perf (docs/BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
