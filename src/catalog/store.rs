@@ -1,6 +1,6 @@
 use super::model::{CatalogSnapshot, Concert, NewConcert, Schedule};
 use crate::domain::{ConcertId, Money, ScheduleId, SeatNo};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::queue::QueueSettings;
 use crate::store::postgres;
 use chrono::{DateTime, Utc};
@@ -106,6 +106,14 @@ impl Catalog {
             )
             .await?;
         Ok(snapshot.concert(id).cloned())
+    }
+
+    /// The concert, or 404 `concert_not_found`: what every endpoint naming a
+    /// concert answers for an unknown id.
+    pub async fn existing_concert(&self, id: ConcertId) -> Result<Arc<Concert>> {
+        self.concert(id)
+            .await?
+            .ok_or_else(|| Error::not_found("concert_not_found", "no concert has this id"))
     }
 
     pub async fn schedule(&self, id: ScheduleId) -> Result<Option<Arc<Schedule>>> {

@@ -177,7 +177,7 @@ pub(super) async fn queue_settings(
     _: Admin,
     ApiPath(concert_id): ApiPath<ConcertId>,
 ) -> Result<Json<SettingsWithStats>, Error> {
-    let concert = concert_or_404(&state, concert_id).await?;
+    let concert = state.catalog.existing_concert(concert_id).await?;
     let (settings, stats) = tokio::try_join!(
         state.queue.settings(&concert),
         state.queue.stats(concert_id)
@@ -275,7 +275,7 @@ async fn change_settings(
     change: QueueSettingsChange,
     action: &'static str,
 ) -> Result<Json<QueueSettings>, Error> {
-    let concert = concert_or_404(state, concert_id).await?;
+    let concert = state.catalog.existing_concert(concert_id).await?;
     let settings = state.queue.update_settings(&concert, &change).await?;
     tracing::info!(target: AUDIT, operator = %admin.name, action, %concert_id, ?change, ?settings, "queue settings changed");
     Ok(Json(settings))
@@ -310,7 +310,7 @@ pub(super) async fn close_sale(
     admin: Admin,
     ApiPath(concert_id): ApiPath<ConcertId>,
 ) -> Result<Json<Closed>, Error> {
-    concert_or_404(&state, concert_id).await?;
+    state.catalog.existing_concert(concert_id).await?;
     let (closed_at, dismissed) = state.queue.close(concert_id).await?;
     tracing::info!(target: AUDIT, operator = %admin.name, action = "close", %concert_id, dismissed, "sale closed");
     Ok(Json(Closed {
@@ -355,7 +355,7 @@ pub(super) async fn evict(
     admin: Admin,
     ApiPath((concert_id, user_id)): ApiPath<(ConcertId, UserId)>,
 ) -> Result<Json<Evicted>, Error> {
-    concert_or_404(&state, concert_id).await?;
+    state.catalog.existing_concert(concert_id).await?;
     let (was, reservation) = state
         .queue
         .evict(concert_id, user_id)
@@ -458,15 +458,4 @@ pub(super) async fn list_concerts(
         });
     }
     Ok(Json(ConcertsStats { concerts }))
-}
-
-async fn concert_or_404(
-    state: &AppState,
-    id: ConcertId,
-) -> Result<std::sync::Arc<crate::catalog::Concert>, Error> {
-    state
-        .catalog
-        .concert(id)
-        .await?
-        .ok_or_else(|| Error::not_found("concert_not_found", "no concert has this id"))
 }

@@ -91,11 +91,7 @@ pub(super) async fn schedules(
     State(state): State<AppState>,
     ApiPath(concert_id): ApiPath<ConcertId>,
 ) -> Result<Json<Schedules>, Error> {
-    let concert = state
-        .catalog
-        .concert(concert_id)
-        .await?
-        .ok_or_else(|| Error::not_found("concert_not_found", "no concert has this id"))?;
+    let concert = state.catalog.existing_concert(concert_id).await?;
     let now = Utc::now();
     let snapshot = state.catalog.snapshot();
     let upcoming: Vec<Arc<crate::catalog::Schedule>> = snapshot

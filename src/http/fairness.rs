@@ -33,11 +33,7 @@ pub(super) async fn fairness(
     State(state): State<AppState>,
     ApiPath(concert_id): ApiPath<ConcertId>,
 ) -> Result<Json<FairnessReport>, Error> {
-    let concert = state
-        .catalog
-        .concert(concert_id)
-        .await?
-        .ok_or_else(|| Error::not_found("concert_not_found", "no concert has this id"))?;
+    let concert = state.catalog.existing_concert(concert_id).await?;
     Ok(Json(
         crate::queue::fairness_report(&state.catalog, &concert).await?,
     ))

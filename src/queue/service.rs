@@ -88,11 +88,7 @@ impl QueueService {
     /// Puts the user in the concert's line. Returns the ticket and whether the
     /// place is new (an existing place is returned unchanged, same token).
     pub async fn join(&self, user: UserId, concert_id: ConcertId) -> Result<(QueueTicket, bool)> {
-        let concert = self
-            .catalog
-            .concert(concert_id)
-            .await?
-            .ok_or_else(|| Error::not_found("concert_not_found", "no concert has this id"))?;
+        let concert = self.catalog.existing_concert(concert_id).await?;
         let now = Utc::now();
         let snapshot = self.catalog.snapshot();
         if concert.closed_at.is_some()
