@@ -34,14 +34,9 @@ start_server
 
 rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$server/status"; }
 redis_used() { redis-cli -h 127.0.0.1 info memory | awk -F: '/^used_memory:/ { print $2 }' | tr -d '\r'; }
-admin() { # method path [body]
-  curl -sk --fail-with-body -X "$1" -H "Authorization: Bearer $admin_token" -H 'Content-Type: application/json' \
-    ${3:+-d "$3"} "$base$2"
-}
+admin() { api "$1" "$2" "$admin_token" "${3:-}"; }
 
-concert=$(admin POST /admin/v1/concerts "$(jq -nc '{title: "A million", venue: "Loopback",
-  opens_at: "2020-01-01T00:00:00Z", schedules: [{starts_at: "2099-01-01T19:00:00Z",
-  seats: [range(1; 1001) | {seat_no: ., price: 50000}]}]}')" | jq -r .concert_id)
+concert=$(create_concert "A million" 1000 | jq -r .concert_id)
 admin PUT "/admin/v1/concerts/$concert/queue" '{"paused": true}' >/dev/null
 
 rss_start=$(rss_kib)

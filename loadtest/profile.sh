@@ -20,13 +20,7 @@ for tool in perf oha jq; do
 done
 start_server
 
-api() { # method path token [body]
-  curl -sk --fail-with-body -X "$1" -H "Authorization: Bearer $3" -H 'Content-Type: application/json' \
-    ${4:+-d "$4"} "$base$2"
-}
-concert=$(api POST /admin/v1/concerts "$admin_token" "$(jq -nc '{title: "Profile", venue: "Loopback",
-  opens_at: "2020-01-01T00:00:00Z", schedules: [{starts_at: "2099-01-01T19:00:00Z",
-  seats: [range(1; 51) | {seat_no: ., price: 50000}]}]}')" | jq -r .concert_id)
+concert=$(create_concert Profile 50 | jq -r .concert_id)
 api PUT "/admin/v1/concerts/$concert/queue" "$admin_token" '{"paused": true}' >/dev/null
 access=$(api POST /api/v1/users "" "{}" | jq -r .access_token)
 token=$(api POST "/api/v1/concerts/$concert/queue" "$access" | jq -r .token)

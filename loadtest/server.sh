@@ -3,7 +3,8 @@
 #
 # In:  PORT (9443), METRICS_PORT (9465), PROFILE (release; dev for the debug
 #      build), DB (the database, made anew), EXTRA_ENV (more VAR=value words)
-# Out: $profile_dir, $server (pid), $prefix, $admin_token, $token_key, $base, $db_url, $server_log
+# Out: $profile_dir, $server (pid), $prefix, $admin_token, $token_key, $base, $db_url, $server_log;
+#      the functions start_server, api and create_concert
 
 PORT=${PORT:-9443}
 METRICS_PORT=${METRICS_PORT:-9465}
@@ -46,4 +47,19 @@ stop_server() {
   kill "$server" 2>/dev/null || true
   wait "$server" 2>/dev/null || true
   redis-cli -h 127.0.0.1 --scan --pattern "$prefix:*" | xargs -r -n 500 redis-cli -h 127.0.0.1 del >/dev/null
+}
+
+# One API call on the server: prints the answer's body, fails on a 4xx/5xx (printing it).
+api() { # method path token [body]
+  curl -sk --fail-with-body -X "$1" -H "Authorization: Bearer $3" -H 'Content-Type: application/json' \
+    ${4:+-d "$4"} "$base$2"
+}
+
+# Creates a concert on sale since 2020 with one date of SEATS seats; prints the
+# answer ({concert_id, schedules}).
+create_concert() { # title seats
+  api POST /admin/v1/concerts "$admin_token" "$(jq -nc --arg title "$1" --argjson seats "$2" \
+    '{title: $title, venue: "Loopback", opens_at: "2020-01-01T00:00:00Z",
+      schedules: [{starts_at: "2099-01-01T19:00:00Z",
+                   seats: [range(1; $seats + 1) | {seat_no: ., price: 50000}]}]}')"
 }

@@ -33,21 +33,11 @@ command -v oha >/dev/null || { echo "oha is missing: cargo install oha" >&2; exi
 command -v jq >/dev/null || { echo "jq is missing: apt-get install jq" >&2; exit 1; }
 start_server
 
-api() { # method path token [body]
-  curl -sk --fail-with-body -X "$1" -H "Authorization: Bearer $3" -H 'Content-Type: application/json' \
-    ${4:+-d "$4"} "$base$2"
-}
-concert_body() { # opens_at
-  jq -nc --arg opens "$1" '{title: "Throughput", venue: "Loopback", opens_at: $opens,
-    schedules: [{starts_at: "2099-01-01T19:00:00Z",
-                 seats: [range(1; 51) | {seat_no: ., price: 50000}]}]}'
-}
-
 # An open concert for the admitted person, a paused one for the waiting person.
-open=$(api POST /admin/v1/concerts "$admin_token" "$(concert_body 2020-01-01T00:00:00Z)")
+open=$(create_concert Throughput 50)
 concert=$(echo "$open" | jq -r .concert_id)
 schedule=$(echo "$open" | jq -r '.schedules[0].schedule_id')
-paused=$(api POST /admin/v1/concerts "$admin_token" "$(concert_body 2020-01-01T00:00:00Z)" | jq -r .concert_id)
+paused=$(create_concert Throughput 50 | jq -r .concert_id)
 api PUT "/admin/v1/concerts/$paused/queue" "$admin_token" '{"paused": true}' >/dev/null
 
 user() { api POST /api/v1/users "" "{}" | jq -r .access_token; }
