@@ -1,6 +1,7 @@
-// Draws the waiting view: the place in line, the progress since joining, the
-// estimated wait, and the note under it saying when the place was last asked
-// (or why it could not be). Announces a new place to screen readers.
+// Draws the waiting view: the place in line, the progress since joining and
+// the estimated wait, announcing a new place to screen readers; and the note
+// saying when the place was last asked (or why it could not be), which the
+// admitted view shows too.
 
 import { clock, duration, number, t } from './i18n.js';
 import { concertTitle, S, save, STORE } from './state.js';

@@ -1,5 +1,6 @@
-// Draws every view at once from the state: on start, after a language switch,
-// and whenever the line ends or the person changes.
+// Draws every view at once from the state, when much has changed together: on
+// start, after a language switch, when the concerts arrive, when the line
+// ends, and when the person changes.
 
 import { applyStatic, currentLang } from './i18n.js';
 import { $, renderMessage } from './page.js';
