@@ -1,7 +1,7 @@
 //! What operators see: the metrics a sale produces on the metrics listener, and
 //! a Grafana dashboard that asks only for metrics lineup exports.
 
-use crate::helpers::*;
+use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::Value;
 use sqlx::PgPool;

@@ -1,4 +1,4 @@
-use crate::helpers::*;
+use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -404,7 +404,10 @@ async fn a_paid_buyer_lines_up_again_with_a_new_token(db: PgPool) {
 
 #[sqlx::test]
 async fn only_the_holder_pays_and_only_while_the_hold_lasts(db: PgPool) {
-    let app = spawn_app_with(db, |config| config.queue_defaults.hold_ttl_seconds = 1).await;
+    let app = TestApp::builder(db)
+        .with_config(|config| config.queue_defaults.hold_ttl_seconds = 1)
+        .spawn()
+        .await;
     let concert = app.create_concert(1, 10).await;
     let (owner, token) = app.admitted_user(concert.id, 100_000).await;
     let (stranger, theirs) = app.admitted_user(concert.id, 100_000).await;

@@ -1,7 +1,7 @@
 //! Concurrency: many requests at once for one seat, one balance, one
 //! reservation, one place in line; the books must balance after every race.
 
-use crate::helpers::*;
+use crate::support::*;
 use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
