@@ -138,16 +138,7 @@ async fn redis_restarted_empty_mid_sale_loses_no_sale_and_no_payment(db: PgPool)
     );
 
     // No payment lost, nobody charged for the lost hold.
-    let payments: Value = servers[1]
-        .get(
-            &format!("/api/v1/users/{}/payments", buyer.id),
-            Some(&buyer.access_token),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(payments["payments"], json!([paid]));
+    assert_eq!(servers[1].payment_history(&buyer).await, [paid]);
     assert_eq!(servers[0].balance(&holder).await, 50_000);
     assert_eq!(money_of(&db, holder.id).await, (50_000, 0, 0));
     assert_eq!(sold_seats(&db).await, [1, 2, 3]);
@@ -277,16 +268,8 @@ async fn a_server_killed_mid_payments_sells_no_seat_twice_and_loses_no_money(db:
                 assert_eq!((balance, payments, debits), (50_000, 1, 1));
                 assert_eq!(payment["seat_nos"], json!([seat]));
                 assert_eq!(payment["balance"], 50_000);
-                let listed: Value = survivor
-                    .get(
-                        &format!("/api/v1/users/{}/payments", user.id),
-                        Some(&user.access_token),
-                    )
-                    .await
-                    .json()
-                    .await
-                    .unwrap();
-                assert_eq!(listed["payments"][0]["payment_id"], payment["payment_id"]);
+                let listed = survivor.payment_history(user).await;
+                assert_eq!(listed[0]["payment_id"], payment["payment_id"]);
             }
             None => assert_eq!((balance, payments, debits), (100_000, 0, 0)),
         }

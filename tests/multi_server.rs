@@ -211,16 +211,7 @@ async fn a_person_joins_on_one_server_polls_on_another_and_pays_on_a_third(db: P
     let paid: Value = paid.json().await.unwrap();
     assert_eq!(paid["balance"], 0);
     assert_eq!(servers[2].status(&token).await["status"], "expired");
-    let payments: Value = servers[0]
-        .get(
-            &format!("/api/v1/users/{}/payments", user.id),
-            Some(&user.access_token),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(payments["payments"], json!([paid]));
+    assert_eq!(servers[0].payment_history(&user).await, [paid]);
     assert_eq!(servers[2].balance(&user).await, 0);
     assert_money_invariants(&db).await;
 }

@@ -135,15 +135,12 @@ async fn a_swapped_certificate_is_served_after_reload(db: PgPool) {
     // Some filesystems keep modification times in whole seconds.
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     let (_, _, second) = write_certificate(&dir);
-    let mut swapped = false;
-    for _ in 0..50 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        if trusting(&second).get(&url).send().await.is_ok() {
-            swapped = true;
-            break;
-        }
-    }
-    assert!(swapped, "the new certificate was never served");
+    eventually(
+        Duration::from_secs(5),
+        "the new certificate is served",
+        || async { trusting(&second).get(&url).send().await.ok().map(drop) },
+    )
+    .await;
     assert!(
         trusting(&first).get(&url).send().await.is_err(),
         "the old certificate is still served"

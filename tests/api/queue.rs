@@ -243,15 +243,7 @@ async fn max_active_caps_the_admitted_and_a_leaver_makes_room(db: PgPool) {
     let tickets = statuses_back_to_front(&app, &tokens).await;
     assert_eq!(assert_admitted_in_arrival_order(&tickets), 3);
     assert_eq!(tickets[3]["position"], 1);
-    let stats: Value = app
-        .get(
-            &format!("/admin/v1/concerts/{}/queue", concert.id),
-            Some(ADMIN_TOKEN),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let stats = app.queue_settings(concert.id).await;
     assert_eq!(stats["active"], 3, "{stats}");
     assert_eq!(stats["waiting"], 4, "{stats}");
 
@@ -313,15 +305,7 @@ async fn a_full_line_answers_queue_full_with_retry_after(db: PgPool) {
     let again = app.join(&people[0].0, concert.id).await;
     assert_eq!(again.status(), StatusCode::OK);
     assert_eq!(again.json::<Value>().await.unwrap()["position"], 1);
-    let stats: Value = app
-        .get(
-            &format!("/admin/v1/concerts/{}/queue", concert.id),
-            Some(ADMIN_TOKEN),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let stats = app.queue_settings(concert.id).await;
     assert_eq!(stats["waiting"], 2);
 
     // Someone leaves: there is room again, at the back.

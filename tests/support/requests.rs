@@ -336,6 +336,19 @@ pub trait RequestHelper {
         .await
     }
 
+    /// A user's payments, newest first; asserts 200.
+    async fn payment_history(&self, user: &TestUser) -> Vec<Value> {
+        let response = self
+            .get(
+                &format!("/api/v1/users/{}/payments", user.id),
+                Some(&user.access_token),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "payment history");
+        let body: Value = response.json().await.unwrap();
+        body["payments"].as_array().unwrap().clone()
+    }
+
     /// A new user admitted with money enough buys `seats` of `schedule`;
     /// returns the Payment (asserts every step).
     async fn buy(&self, concert: Uuid, schedule: Uuid, seats: &[i64]) -> Value {
