@@ -17,9 +17,13 @@ use tokio::sync::oneshot;
 
 /// The settings every in-process test starts from: fast admission, HTTPS with
 /// a self-signed certificate, port 0, no abuse limits, a prefix of its own.
-/// Tests change what they need through [`TestAppBuilder::with_config`].
+/// As with the binary ([`super::lineup_command`]), none of the runner's
+/// `LINEUP_*` variables count: only these arguments and the defaults. Tests
+/// change what they need through [`TestAppBuilder::with_config`].
 pub fn test_config() -> Config {
-    let cli = <Cli as clap::Parser>::try_parse_from([
+    let without_env = <Cli as clap::CommandFactory>::command()
+        .mut_subcommand("serve", |serve| serve.mut_args(|arg| arg.env(None)));
+    let matches = without_env.try_get_matches_from([
         "lineup",
         "serve",
         "--listen",
@@ -47,8 +51,10 @@ pub fn test_config() -> Config {
         "0",
         "--limit-user-rate",
         "0",
-    ])
-    .expect("test arguments parse");
+    ]);
+    let cli =
+        <Cli as clap::FromArgMatches>::from_arg_matches(&matches.expect("test arguments parse"))
+            .expect("test arguments parse");
     let Command::Serve(args) = cli.command else {
         unreachable!()
     };
@@ -113,40 +119,40 @@ impl TestAppBuilder {
         self
     }
 
+    /// Starts the server.
     pub async fn spawn(mut self) -> TestApp {
-        let database_proxy = match self.database_proxy {
-            true => Some(ChaosProxy::to_postgres(&self.db).await),
-            false => None,
-        };
-        let redis_proxy = match self.redis_proxy {
-            true => Some(ChaosProxy::to_redis().await),
-            false => None,
-        };
-        if let Some(proxy) = &redis_proxy {
+        let mut proxies = Proxies::default();
+        if self.database_proxy {
+            proxies.database = Some(ChaosProxy::to_postgres(&self.db).await);
+        }
+        if self.redis_proxy {
+            let proxy = ChaosProxy::to_redis().await;
             self.config.redis_url = format!("redis://127.0.0.1:{}", proxy.port());
             self.config.redis_cluster_nodes.clear();
+            proxies.redis = Some(proxy);
         }
-        let server_pool = if database_proxy.is_some() || self.statement_timeout.is_some() {
-            let mut options = (*self.db.connect_options()).clone();
-            if let Some(proxy) = &database_proxy {
-                options = options.port(proxy.port());
-            }
-            if let Some(limit) = self.statement_timeout {
-                options = lineup::store::postgres::bounded(options, limit);
-            }
-            PgPoolOptions::new()
-                .acquire_timeout(self.config.database_timeout)
-                .connect_with(options)
-                .await
-                .expect("the server's own pool connects")
-        } else {
-            self.db.clone()
-        };
-        let proxies = Proxies {
-            database: database_proxy,
-            redis: redis_proxy,
-        };
+        let server_pool = self.server_pool(proxies.database.as_ref()).await;
         TestApp::launch(self.db, server_pool, self.config, proxies).await
+    }
+
+    /// The test's own pool, unless the server needs one of its own: through
+    /// the proxy, or with its statements bounded.
+    async fn server_pool(&self, proxy: Option<&ChaosProxy>) -> PgPool {
+        if proxy.is_none() && self.statement_timeout.is_none() {
+            return self.db.clone();
+        }
+        let mut options = (*self.db.connect_options()).clone();
+        if let Some(proxy) = proxy {
+            options = options.port(proxy.port());
+        }
+        if let Some(limit) = self.statement_timeout {
+            options = lineup::store::postgres::bounded(options, limit);
+        }
+        PgPoolOptions::new()
+            .acquire_timeout(self.config.database_timeout)
+            .connect_with(options)
+            .await
+            .expect("the server's own pool connects")
     }
 }
 

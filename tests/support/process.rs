@@ -98,10 +98,11 @@ impl ServerBuilder {
         if !self.https {
             command.arg("--plain-http");
         }
-        match self.metrics {
-            true => command.args(["--metrics-listen", "127.0.0.1:0"]),
-            false => command.arg("--no-metrics"),
-        };
+        if self.metrics {
+            command.args(["--metrics-listen", "127.0.0.1:0"]);
+        } else {
+            command.arg("--no-metrics");
+        }
         command
             .args(["--token-key", TOKEN_KEY, "--admin-token", ADMIN_TOKEN])
             .args(["--database-url", &self.database_url])
@@ -185,10 +186,11 @@ impl Drop for Server {
 
 impl RequestHelper for Server {
     fn url(&self, path: &str) -> String {
-        match self.https {
-            // The self-signed certificate names localhost.
-            true => format!("https://localhost:{}{path}", self.port),
-            false => format!("http://127.0.0.1:{}{path}", self.port),
+        if self.https {
+            // The server's certificate names localhost.
+            format!("https://localhost:{}{path}", self.port)
+        } else {
+            format!("http://127.0.0.1:{}{path}", self.port)
         }
     }
 
@@ -201,9 +203,10 @@ impl Server {
     /// A server on the test's database; see [`ServerBuilder`] for the defaults.
     pub fn builder(db: &PgPool) -> ServerBuilder {
         let cluster = redis_cluster_nodes();
-        let redis = match cluster.is_empty() {
-            true => vec!["--redis-url".to_owned(), redis_url()],
-            false => vec!["--redis-cluster-nodes".to_owned(), cluster.join(",")],
+        let redis = if cluster.is_empty() {
+            vec!["--redis-url".to_owned(), redis_url()]
+        } else {
+            vec!["--redis-cluster-nodes".to_owned(), cluster.join(",")]
         };
         ServerBuilder {
             database_url: database_url(db),
