@@ -213,19 +213,18 @@ async fn connections_beyond_the_cap_are_closed(db: PgPool) {
 
     // One closes: a new connection is served again.
     drop(open.pop());
-    let mut served = false;
-    for _ in 0..50 {
-        let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-        stream.write_all(request).await.unwrap();
-        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut buf)).await
-            && n > 0
-        {
-            served = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(served);
+    eventually(
+        Duration::from_secs(50),
+        "a new connection served",
+        || async {
+            let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+            stream.write_all(request).await.unwrap();
+            let mut buf = [0u8; 12];
+            let read = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut buf)).await;
+            matches!(read, Ok(Ok(n)) if n > 0).then_some(())
+        },
+    )
+    .await;
 }
 
 #[sqlx::test]

@@ -75,14 +75,11 @@ async fn metrics_after_a_sale(app: &TestApp) -> String {
     );
     let client = reqwest::Client::new();
     let needle = format!("lineup_seats_sold{{concert=\"{}\"", concert.id);
-    for _ in 0..50 {
+    eventually(Duration::from_secs(5), "the seat gauges", || async {
         let text = client.get(&url).send().await.unwrap().text().await.unwrap();
-        if text.contains(&needle) {
-            return text;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the seat gauges never appeared");
+        text.contains(&needle).then_some(text)
+    })
+    .await
 }
 
 #[sqlx::test]
