@@ -38,18 +38,19 @@ async fn sold_seats(db: &PgPool) -> Vec<i32> {
 #[sqlx::test]
 async fn redis_restarted_empty_mid_sale_loses_no_sale_and_no_payment(db: PgPool) {
     let mut redis = OwnRedis::start().await;
-    let redis_args = vec!["--redis-url".to_owned(), redis.url()];
-    let (url, prefix) = (database_url(&db), unique_prefix());
-    let extra = ["--admit-interval", "10ms", "--redis-timeout", "500ms"];
-    let servers = [
-        Server::start(&url, &redis_args, &prefix, &extra).await,
-        Server::start(&url, &redis_args, &prefix, &extra).await,
-    ];
-    let (concert, schedules) = servers[0].create_concert(1, 10).await;
-    let schedule = schedules[0];
+    let fleet = Server::builder(&db).redis_url(&redis.url()).args(&[
+        "--admit-interval",
+        "10ms",
+        "--redis-timeout",
+        "500ms",
+    ]);
+    let servers = [fleet.start().await, fleet.start().await];
+    let concert = servers[0].create_concert(1, 10).await;
+    let schedule = concert.schedules[0];
+    let concert = concert.id;
 
     // Before: A bought seats 1 and 2, B holds seat 3 unpaid, C waits in line.
-    let (buyer, buyer_access, buyer_token) = admitted_user(&servers[0], concert, 100_000).await;
+    let (buyer, buyer_token) = servers[0].admitted_user(concert, 100_000).await;
     let held: Value = servers[1]
         .hold(&buyer_token, schedule, &[1, 2])
         .await
@@ -61,7 +62,7 @@ async fn redis_restarted_empty_mid_sale_loses_no_sale_and_no_payment(db: PgPool)
         .await;
     assert_eq!(paid.status(), StatusCode::CREATED);
     let paid: Value = paid.json().await.unwrap();
-    let (holder, holder_access, holder_token) = admitted_user(&servers[1], concert, 50_000).await;
+    let (holder, holder_token) = servers[1].admitted_user(concert, 50_000).await;
     assert_eq!(
         servers[0]
             .hold(&holder_token, schedule, &[3])
@@ -70,15 +71,12 @@ async fn redis_restarted_empty_mid_sale_loses_no_sale_and_no_payment(db: PgPool)
         StatusCode::CREATED
     );
     servers[0].set_queue(concert, json!({"paused": true})).await;
-    let (waiter, waiter_access) = servers[1].sign_up().await;
+    let waiter = servers[1].sign_up().await;
     assert_eq!(
-        servers[1]
-            .charge(waiter, &waiter_access, 50_000)
-            .await
-            .status(),
+        servers[1].charge(&waiter, 50_000).await.status(),
         StatusCode::OK
     );
-    let ticket = servers[1].join(&waiter_access, concert).await;
+    let ticket = servers[1].join_ticket(&waiter, concert).await;
     assert_eq!(ticket["status"], "waiting");
     let waiter_token = ticket["token"].as_str().unwrap().to_owned();
 
@@ -112,7 +110,7 @@ async fn redis_restarted_empty_mid_sale_loses_no_sale_and_no_payment(db: PgPool)
         .await;
 
     // The waiting person joins again and gets a new place and token.
-    let again = servers[0].join(&waiter_access, concert).await;
+    let again = servers[0].join_ticket(&waiter, concert).await;
     let new_token = again["token"].as_str().unwrap().to_owned();
     assert_ne!(new_token, waiter_token);
     servers[1].wait_for_status(&new_token, "active").await;
@@ -140,18 +138,9 @@ async fn redis_restarted_empty_mid_sale_loses_no_sale_and_no_payment(db: PgPool)
     );
 
     // No payment lost, nobody charged for the lost hold.
-    let payments: Value = servers[1]
-        .get(
-            &format!("/api/v1/users/{buyer}/payments"),
-            Some(&buyer_access),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(payments["payments"], json!([paid]));
-    assert_eq!(servers[0].balance(holder, &holder_access).await, 50_000);
-    assert_eq!(money_of(&db, holder).await, (50_000, 0, 0));
+    assert_eq!(servers[1].payment_history(&buyer).await, [paid]);
+    assert_eq!(servers[0].balance(&holder).await, 50_000);
+    assert_eq!(money_of(&db, holder.id).await, (50_000, 0, 0));
     assert_eq!(sold_seats(&db).await, [1, 2, 3]);
     assert_money_invariants(&db).await;
     eprintln!(
@@ -185,26 +174,26 @@ async fn pay_keyed(
 #[sqlx::test]
 async fn a_server_killed_mid_payments_sells_no_seat_twice_and_loses_no_money(db: PgPool) {
     const PEOPLE: usize = 24;
-    let (url, prefix, redis) = (database_url(&db), unique_prefix(), shared_redis_args());
-    let extra = ["--admit-interval", "10ms", "--payment-timeout", "2s"];
-    let mut doomed = Server::start(&url, &redis, &prefix, &extra).await;
-    let survivor = Server::start(&url, &redis, &prefix, &extra).await;
+    let fleet = Server::builder(&db).args(&["--admit-interval", "10ms", "--payment-timeout", "2s"]);
+    let mut doomed = fleet.start().await;
+    let survivor = fleet.start().await;
     // One seat more than payers: with every seat sold the line would read
     // sold_out and admit nobody, and the check at the end needs one more person in.
-    let (concert, schedules) = survivor.create_concert(1, PEOPLE as u32 + 1).await;
-    let schedule = schedules[0];
+    let concert = survivor.create_concert(1, PEOPLE as u32 + 1).await;
+    let schedule = concert.schedules[0];
+    let concert = concert.id;
 
     // Everyone holds a seat of their own (seat i + 1) through the survivor.
     let mut people = Vec::new();
     for seat in 1..=PEOPLE as i64 {
-        let (user, access, token) = admitted_user(&survivor, concert, 100_000).await;
+        let (user, token) = survivor.admitted_user(concert, 100_000).await;
         let held: Value = survivor
             .hold(&token, schedule, &[seat])
             .await
             .json()
             .await
             .unwrap();
-        people.push((user, access, token, uuid(&held["reservation_id"]), seat));
+        people.push((user, token, uuid(&held["reservation_id"]), seat));
     }
 
     // They pay through the doomed server, four at a time; it is killed
@@ -213,7 +202,7 @@ async fn a_server_killed_mid_payments_sells_no_seat_twice_and_loses_no_money(db:
     let paying = futures::stream::iter(people.iter().enumerate().map(|(i, person)| {
         let (client, doomed) = (&client, &doomed);
         async move {
-            let (_, _, token, reservation, _) = person;
+            let (_, token, reservation, _) = person;
             pay_keyed(doomed, client, token, *reservation, &format!("pay-{i}")).await
         }
     }))
@@ -235,7 +224,7 @@ async fn a_server_killed_mid_payments_sells_no_seat_twice_and_loses_no_money(db:
 
     // Whoever got no answer retries with the same key on the survivor.
     let (mut answered, mut replayed, mut paid_now, mut in_limbo) = (0, 0, 0, 0);
-    for (i, ((user, access, token, reservation, seat), first)) in
+    for (i, ((user, token, reservation, seat), first)) in
         people.iter().zip(&first_answers).enumerate()
     {
         let payment = match first {
@@ -273,19 +262,14 @@ async fn a_server_killed_mid_payments_sells_no_seat_twice_and_loses_no_money(db:
                 }
             }
         };
-        let (balance, payments, debits) = money_of(&db, *user).await;
+        let (balance, payments, debits) = money_of(&db, user.id).await;
         match payment {
             Some(payment) => {
                 assert_eq!((balance, payments, debits), (50_000, 1, 1));
                 assert_eq!(payment["seat_nos"], json!([seat]));
                 assert_eq!(payment["balance"], 50_000);
-                let listed: Value = survivor
-                    .get(&format!("/api/v1/users/{user}/payments"), Some(access))
-                    .await
-                    .json()
-                    .await
-                    .unwrap();
-                assert_eq!(listed["payments"][0]["payment_id"], payment["payment_id"]);
+                let listed = survivor.payment_history(user).await;
+                assert_eq!(listed[0]["payment_id"], payment["payment_id"]);
             }
             None => assert_eq!((balance, payments, debits), (100_000, 0, 0)),
         }
@@ -293,7 +277,7 @@ async fn a_server_killed_mid_payments_sells_no_seat_twice_and_loses_no_money(db:
 
     // Every sold seat reads sold on the survivor, and nobody else can hold it.
     let sold = sold_seats(&db).await;
-    let (_, _, viewer) = admitted_user(&survivor, concert, 100_000).await;
+    let (_, viewer) = survivor.admitted_user(concert, 100_000).await;
     let shown = survivor.seats_in_state(&viewer, schedule, "sold").await;
     assert_eq!(
         shown,
@@ -319,25 +303,24 @@ async fn a_server_killed_mid_payments_sells_no_seat_twice_and_loses_no_money(db:
 
 #[sqlx::test]
 async fn a_graceful_stop_finishes_requests_in_flight_while_new_ones_go_elsewhere(db: PgPool) {
-    let (url, prefix, redis) = (database_url(&db), unique_prefix(), shared_redis_args());
-    let extra = ["--database-statement-timeout", "60s"];
-    let mut stopping = Server::start(&url, &redis, &prefix, &extra).await;
-    let other = Server::start(&url, &redis, &prefix, &extra).await;
-    let (user, access) = stopping.sign_up().await;
+    let fleet = Server::builder(&db).args(&["--database-statement-timeout", "60s"]);
+    let mut stopping = fleet.start().await;
+    let other = fleet.start().await;
+    let user = stopping.sign_up().await;
 
     // A charge that stays in flight: something else holds the wallet's lock.
     let mut blocker = db.begin().await.unwrap();
     sqlx::query("SELECT balance FROM wallets WHERE user_id = $1 FOR UPDATE")
-        .bind(user)
+        .bind(user.id)
         .execute(&mut *blocker)
         .await
         .unwrap();
     let in_flight = tokio::spawn({
         let (client, url) = (
             reqwest::Client::new(),
-            stopping.url(&format!("/api/v1/users/{user}/balance/charge")),
+            stopping.url(&format!("/api/v1/users/{}/balance/charge", user.id)),
         );
-        let access = access.clone();
+        let access = user.access_token.clone();
         async move {
             let response = client
                 .post(url)
@@ -384,7 +367,7 @@ async fn a_graceful_stop_finishes_requests_in_flight_while_new_ones_go_elsewhere
     .await;
     let newcomer = other.sign_up().await;
     assert_eq!(
-        other.charge(newcomer.0, &newcomer.1, 3_000).await.status(),
+        other.charge(&newcomer, 3_000).await.status(),
         StatusCode::OK
     );
 
@@ -394,7 +377,7 @@ async fn a_graceful_stop_finishes_requests_in_flight_while_new_ones_go_elsewhere
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["balance"], 7_000);
     assert!(stopping.wait_exit(Duration::from_secs(30)).await.success());
-    assert_eq!(other.balance(user, &access).await, 7_000);
+    assert_eq!(other.balance(&user).await, 7_000);
     assert_money_invariants(&db).await;
     let log = stopping.log_lines().join("\n");
     assert!(log.contains("shutting down"), "{log}");

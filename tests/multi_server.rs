@@ -7,10 +7,6 @@
 
 mod support;
 
-#[path = "api/cuttable.rs"]
-#[allow(dead_code)]
-mod cuttable;
-
 use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -20,17 +16,17 @@ use support::*;
 
 /// `n` servers on the test's database and the shared Redis, one prefix.
 async fn fleet(db: &PgPool, n: usize, extra: &[&str]) -> Vec<Server> {
-    let (url, prefix, redis) = (database_url(db), unique_prefix(), shared_redis_args());
+    let builder = Server::builder(db).args(extra);
     let mut servers = Vec::new();
     for _ in 0..n {
-        servers.push(Server::start(&url, &redis, &prefix, extra).await);
+        servers.push(builder.start().await);
     }
     servers
 }
 
 /// The concert's admitted count as one server reads it, and when.
 async fn active_now(server: &Server, concert: uuid::Uuid) -> (u64, Instant) {
-    let queue = server.queue_of(concert).await;
+    let queue = server.queue_settings(concert).await;
     (queue["active"].as_u64().unwrap(), Instant::now())
 }
 
@@ -39,7 +35,7 @@ async fn three_servers_together_admit_at_the_configured_rate(db: PgPool) {
     const RATE: u64 = 30;
     const PEOPLE: usize = 300;
     let servers = fleet(&db, 3, &["--admit-interval", "100ms"]).await;
-    let (concert, _) = servers[0].create_concert(1, 10).await;
+    let concert = servers[0].create_concert(1, 10).await.id;
     servers[0]
         .set_queue(
             concert,
@@ -50,14 +46,14 @@ async fn three_servers_together_admit_at_the_configured_rate(db: PgPool) {
     futures::stream::iter((0..PEOPLE).map(|i| {
         let server = &servers[i % servers.len()];
         async move {
-            let (_, access) = server.sign_up().await;
-            server.join(&access, concert).await
+            let user = server.sign_up().await;
+            server.join_ticket(&user, concert).await
         }
     }))
     .buffer_unordered(12)
     .collect::<Vec<_>>()
     .await;
-    assert_eq!(servers[1].queue_of(concert).await["waiting"], PEOPLE);
+    assert_eq!(servers[1].queue_settings(concert).await["waiting"], PEOPLE);
 
     servers[2]
         .set_queue(concert, json!({"paused": false}))
@@ -71,7 +67,7 @@ async fn three_servers_together_admit_at_the_configured_rate(db: PgPool) {
     let (before, started) = active_now(&servers[0], concert).await;
     tokio::time::sleep(Duration::from_secs(6)).await;
     let (after, ended) = active_now(&servers[1], concert).await;
-    let queue = servers[2].queue_of(concert).await;
+    let queue = servers[2].queue_settings(concert).await;
     assert!(
         queue["waiting"].as_u64().unwrap() > 0,
         "the line never ran dry, so the rate was the only limit: {queue}"
@@ -90,29 +86,32 @@ async fn three_servers_together_admit_at_the_configured_rate(db: PgPool) {
 #[sqlx::test]
 async fn a_seat_raced_from_every_server_has_exactly_one_winner(db: PgPool) {
     let servers = fleet(&db, 3, &["--admit-interval", "10ms"]).await;
-    let (concert, schedules) = servers[0].create_concert(1, 5).await;
+    let TestConcert {
+        id: concert,
+        schedules,
+    } = servers[0].create_concert(1, 5).await;
     let schedule = schedules[0];
     let mut people = Vec::new();
     for i in 0..12 {
         let server = &servers[i % servers.len()];
         people.push((
             i % servers.len(),
-            admitted_user(server, concert, 100_000).await,
+            server.admitted_user(concert, 100_000).await,
         ));
     }
 
     let attempts = futures::future::join_all(
         people
             .iter()
-            .map(|(at, (_, _, token))| servers[*at].hold(token, schedule, &[3])),
+            .map(|(at, (_, token))| servers[*at].hold(token, schedule, &[3])),
     )
     .await;
     let mut winners = Vec::new();
-    for (response, (at, (user, _, token))) in attempts.into_iter().zip(&people) {
+    for (response, (at, (user, token))) in attempts.into_iter().zip(&people) {
         match response.status() {
             StatusCode::CREATED => {
                 let held: Value = response.json().await.unwrap();
-                winners.push((*at, *user, token.clone(), held));
+                winners.push((*at, user.id, token.clone(), held));
             }
             StatusCode::CONFLICT => {
                 let body: Value = response.json().await.unwrap();
@@ -131,8 +130,8 @@ async fn a_seat_raced_from_every_server_has_exactly_one_winner(db: PgPool) {
         .pay(token, uuid(&held["reservation_id"]), 50_000)
         .await;
     assert_eq!(paid.status(), StatusCode::CREATED);
-    for (at, (user, _, token)) in &people {
-        if user == winner {
+    for (at, (user, token)) in &people {
+        if user.id == *winner {
             continue;
         }
         let server = &servers[(at + 2) % servers.len()];
@@ -153,19 +152,22 @@ async fn a_seat_raced_from_every_server_has_exactly_one_winner(db: PgPool) {
 #[sqlx::test]
 async fn a_person_joins_on_one_server_polls_on_another_and_pays_on_a_third(db: PgPool) {
     let servers = fleet(&db, 3, &["--admit-interval", "10ms"]).await;
-    let (concert, schedules) = servers[0].create_concert(1, 10).await;
-    let (user, access) = servers[1].sign_up().await;
+    let TestConcert {
+        id: concert,
+        schedules,
+    } = servers[0].create_concert(1, 10).await;
+    let user = servers[1].sign_up().await;
     assert_eq!(
-        servers[2].charge(user, &access, 80_000).await.status(),
+        servers[2].charge(&user, 80_000).await.status(),
         StatusCode::OK
     );
 
-    let ticket = servers[0].join(&access, concert).await;
+    let ticket = servers[0].join_ticket(&user, concert).await;
     let token = ticket["token"].as_str().unwrap().to_owned();
     // Joining again elsewhere is the same place and token.
-    assert_eq!(servers[2].join(&access, concert).await["token"], token);
+    assert_eq!(servers[2].join_ticket(&user, concert).await["token"], token);
     let active = servers[1].wait_for_status(&token, "active").await;
-    assert_eq!(active["user_id"], json!(user));
+    assert_eq!(active["user_id"], json!(user.id));
 
     let held = servers[2].hold(&token, schedules[0], &[4, 5]).await;
     assert_eq!(held.status(), StatusCode::CREATED);
@@ -181,7 +183,7 @@ async fn a_person_joins_on_one_server_polls_on_another_and_pays_on_a_third(db: P
     // Too little money: 100,000 due, 80,000 there. Charging more is refused
     // anywhere while the seats are held.
     assert_eq!(
-        servers[1].charge(user, &access, 50_000).await.status(),
+        servers[1].charge(&user, 50_000).await.status(),
         StatusCode::CONFLICT
     );
     let paid = servers[2].pay(&token, reservation, 100_000).await;
@@ -190,10 +192,10 @@ async fn a_person_joins_on_one_server_polls_on_another_and_pays_on_a_third(db: P
 
     // Again, from the start, on other servers: this time it is paid.
     assert_eq!(
-        servers[0].charge(user, &access, 20_000).await.status(),
+        servers[0].charge(&user, 20_000).await.status(),
         StatusCode::OK
     );
-    let again = servers[1].join(&access, concert).await;
+    let again = servers[1].join_ticket(&user, concert).await;
     let token = again["token"].as_str().unwrap().to_owned();
     servers[2].wait_for_status(&token, "active").await;
     let held: Value = servers[0]
@@ -209,14 +211,8 @@ async fn a_person_joins_on_one_server_polls_on_another_and_pays_on_a_third(db: P
     let paid: Value = paid.json().await.unwrap();
     assert_eq!(paid["balance"], 0);
     assert_eq!(servers[2].status(&token).await["status"], "expired");
-    let payments: Value = servers[0]
-        .get(&format!("/api/v1/users/{user}/payments"), Some(&access))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(payments["payments"], json!([paid]));
-    assert_eq!(servers[2].balance(user, &access).await, 0);
+    assert_eq!(servers[0].payment_history(&user).await, [paid]);
+    assert_eq!(servers[2].balance(&user).await, 0);
     assert_money_invariants(&db).await;
 }
 
@@ -224,17 +220,14 @@ async fn a_person_joins_on_one_server_polls_on_another_and_pays_on_a_third(db: P
 async fn the_admission_loop_lives_through_a_redis_outage_and_logs_it_once(db: PgPool) {
     // The single Redis behind a proxy the test cuts; two seconds of outage are
     // forty admit ticks at 50 ms.
-    let proxy = cuttable::CuttableProxy::start("127.0.0.1:6379".parse().unwrap()).await;
-    let redis = vec!["--redis-url".to_owned(), format!("redis://{}", proxy.addr)];
-    let mut server = Server::start(
-        &database_url(&db),
-        &redis,
-        &unique_prefix(),
-        &["--admit-interval", "50ms", "--redis-timeout", "300ms"],
-    )
-    .await;
-    let (concert, _) = server.create_concert(1, 10).await;
-    admitted_user(&server, concert, 0).await;
+    let proxy = ChaosProxy::to_redis().await;
+    let mut server = Server::builder(&db)
+        .redis_url(&format!("redis://127.0.0.1:{}", proxy.port()))
+        .args(&["--admit-interval", "50ms", "--redis-timeout", "300ms"])
+        .start()
+        .await;
+    let concert = server.create_concert(1, 10).await.id;
+    server.admitted_user(concert, 0).await;
 
     proxy.cut();
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -248,7 +241,7 @@ async fn the_admission_loop_lives_through_a_redis_outage_and_logs_it_once(db: Pg
     })
     .await;
     // Still admitting after the outage.
-    admitted_user(&server, concert, 0).await;
+    server.admitted_user(concert, 0).await;
 
     let log = server.log_lines();
     let count = |what: &str| log.iter().filter(|line| line.contains(what)).count();

@@ -7,25 +7,10 @@
 
 mod support;
 
-use reqwest::StatusCode;
-use serde_json::Value;
 use sqlx::PgPool;
 use std::collections::BTreeMap;
 use support::*;
 use uuid::Uuid;
-
-/// Buys seat 1 of the concert's first date for a new user; returns the payment.
-async fn buy_one(server: &Server, concert: Uuid, schedule: Uuid) -> Value {
-    let (_, _, token) = admitted_user(server, concert, 100_000).await;
-    let held = server.hold(&token, schedule, &[1]).await;
-    assert_eq!(held.status(), StatusCode::CREATED);
-    let held: Value = held.json().await.unwrap();
-    let paid = server
-        .pay(&token, uuid(&held["reservation_id"]), 50_000)
-        .await;
-    assert_eq!(paid.status(), StatusCode::CREATED);
-    paid.json().await.unwrap()
-}
 
 /// The keys under `pattern` on one node alone.
 async fn keys_on(cluster: &OwnCluster, port: u16, pattern: &str) -> Vec<String> {
@@ -40,21 +25,20 @@ async fn keys_on(cluster: &OwnCluster, port: u16, pattern: &str) -> Vec<String> 
 #[sqlx::test]
 async fn different_concerts_land_on_different_primaries_and_each_sells_there(db: PgPool) {
     let cluster = OwnCluster::start().await;
-    let prefix = unique_prefix();
-    let redis = vec!["--redis-cluster-nodes".to_owned(), cluster.nodes()];
-    let server = Server::start(
-        &database_url(&db),
-        &redis,
-        &prefix,
-        &["--admit-interval", "10ms"],
-    )
-    .await;
+    let builder = Server::builder(&db)
+        .redis_cluster(&cluster.nodes())
+        .args(&["--admit-interval", "10ms"]);
+    let prefix = builder.prefix().to_owned();
+    let server = builder.start().await;
 
     // Concerts until one sits on each primary (a concert's slot is the hash of
     // its id: new ids spread; forty that all miss one primary would be a bug).
     let mut by_primary: BTreeMap<u16, (Uuid, Uuid)> = BTreeMap::new();
     for _ in 0..40 {
-        let (concert, schedules) = server.create_concert(1, 5).await;
+        let TestConcert {
+            id: concert,
+            schedules,
+        } = server.create_concert(1, 5).await;
         let owner = cluster
             .owner_of(&format!("{prefix}:{{c:{concert}}}:wait"))
             .await;
@@ -74,7 +58,7 @@ async fn different_concerts_land_on_different_primaries_and_each_sells_there(db:
     );
 
     for (owner, (concert, schedule)) in &by_primary {
-        let paid = buy_one(&server, *concert, *schedule).await;
+        let paid = server.buy(*concert, *schedule, &[1]).await;
         assert_eq!(paid["seat_nos"], serde_json::json!([1]));
         // Everything of this concert is on its primary and nowhere else.
         let pattern = format!("{prefix}:{{c:{concert}}}:*");
@@ -107,16 +91,15 @@ async fn different_concerts_land_on_different_primaries_and_each_sells_there(db:
 #[sqlx::test]
 async fn a_primary_that_lost_its_scripts_is_given_them_again(db: PgPool) {
     let cluster = OwnCluster::start().await;
-    let prefix = unique_prefix();
-    let redis = vec!["--redis-cluster-nodes".to_owned(), cluster.nodes()];
-    let server = Server::start(
-        &database_url(&db),
-        &redis,
-        &prefix,
-        &["--admit-interval", "10ms"],
-    )
-    .await;
-    let (concert, schedules) = server.create_concert(1, 5).await;
+    let builder = Server::builder(&db)
+        .redis_cluster(&cluster.nodes())
+        .args(&["--admit-interval", "10ms"]);
+    let prefix = builder.prefix().to_owned();
+    let server = builder.start().await;
+    let TestConcert {
+        id: concert,
+        schedules,
+    } = server.create_concert(1, 5).await;
     let owner = cluster
         .owner_of(&format!("{prefix}:{{c:{concert}}}:wait"))
         .await;
@@ -140,7 +123,7 @@ async fn a_primary_that_lost_its_scripts_is_given_them_again(db: PgPool) {
         .await
         .unwrap();
     // EVALSHA answers NOSCRIPT on that primary; the script is loaded and run.
-    buy_one(&server, concert, schedules[0]).await;
+    server.buy(concert, schedules[0], &[1]).await;
     let loaded: Vec<bool> = redis::cmd("SCRIPT")
         .arg("EXISTS")
         .arg(&sha)

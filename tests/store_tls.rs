@@ -5,7 +5,6 @@
 
 mod support;
 
-use reqwest::StatusCode;
 use sqlx::PgPool;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -83,34 +82,19 @@ async fn lineup_talks_to_redis_and_postgres_over_tls(db: PgPool) {
             .ok()
     })
     .await;
-    let redis_args = vec![
-        "--redis-url".to_owned(),
-        format!("rediss://localhost:{}", redis.port),
-    ];
     let mut database = url::Url::parse(&database_url(&db)).unwrap();
     database.set_query(Some("sslmode=require"));
-    let server = Server::start_with_env(
-        database.as_str(),
-        &redis_args,
-        &unique_prefix(),
-        &["--admit-interval", "10ms"],
-        &[("SSL_CERT_FILE", &redis.cert_file())],
-    )
-    .await;
+    let server = Server::builder(&db)
+        .database_url(database.as_str())
+        .redis_url(&format!("rediss://localhost:{}", redis.port))
+        .args(&["--admit-interval", "10ms"])
+        .env("SSL_CERT_FILE", &redis.cert_file())
+        .start()
+        .await;
 
     // The whole flow, over TLS on both sides.
-    let (concert, schedules) = server.create_concert(1, 5).await;
-    let (_, _, token) = admitted_user(&server, concert, 100_000).await;
-    let held: serde_json::Value = server
-        .hold(&token, schedules[0], &[2])
-        .await
-        .json()
-        .await
-        .unwrap();
-    let paid = server
-        .pay(&token, uuid(&held["reservation_id"]), 50_000)
-        .await;
-    assert_eq!(paid.status(), StatusCode::CREATED);
+    let concert = server.create_concert(1, 5).await;
+    server.buy(concert.id, concert.schedules[0], &[2]).await;
     assert_money_invariants(&db).await;
 
     // PostgreSQL sees the server's connections encrypted.
@@ -133,19 +117,11 @@ async fn a_redis_certificate_nobody_vouches_for_stops_the_boot(db: PgPool) {
             .ok()
     })
     .await;
-    let output = Command::new(env!("CARGO_BIN_EXE_lineup"))
+    let output = Server::builder(&db)
+        .redis_url(&format!("rediss://localhost:{}", redis.port))
+        .args(&["--redis-timeout", "1s"])
+        .command()
         .env_remove("SSL_CERT_FILE")
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--plain-http",
-            "--no-metrics",
-        ])
-        .args(["--token-key", TOKEN_KEY, "--redis-timeout", "1s"])
-        .args(["--database-url", &database_url(&db)])
-        .args(["--redis-url", &format!("rediss://localhost:{}", redis.port)])
-        .args(["--redis-prefix", &unique_prefix()])
         .output()
         .unwrap();
     assert!(!output.status.success());

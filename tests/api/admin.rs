@@ -1,7 +1,7 @@
 //! The operator's admin API: live stats of every concert, pausing and resuming,
 //! changing the hold TTL at run time, closing a sale, evicting one person.
 
-use crate::helpers::*;
+use crate::support::*;
 use lineup::config::NamedToken;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -186,7 +186,7 @@ async fn closing_a_sale_dismisses_the_line_and_stops_joins_and_holds(db: PgPool)
         .unwrap();
     assert_eq!(again["closed_at"], closed_at);
     // Another server (same Redis and database) refuses joins too.
-    let other = start(app.db.clone(), app.config.clone()).await;
+    let other = app.spawn_another().await;
     assert_error(
         other.join(&newcomer, concert.id).await,
         StatusCode::CONFLICT,
@@ -255,13 +255,15 @@ async fn evicting_a_person_ends_their_place_and_frees_their_seats(db: PgPool) {
 
 #[sqlx::test]
 async fn named_operators_use_their_own_tokens(db: PgPool) {
-    let app = spawn_app_with(db, |config| {
-        config.admin_tokens = vec![NamedToken {
-            name: "alice".into(),
-            token: "alice-admin-token-0123456789".into(),
-        }];
-    })
-    .await;
+    let app = TestApp::builder(db)
+        .with_config(|config| {
+            config.admin_tokens = vec![NamedToken {
+                name: "alice".into(),
+                token: "alice-admin-token-0123456789".into(),
+            }];
+        })
+        .spawn()
+        .await;
     let concert = app.create_concert(1, 5).await;
     let path = format!("/admin/v1/concerts/{}/queue", concert.id);
     for token in [ADMIN_TOKEN, "alice-admin-token-0123456789"] {

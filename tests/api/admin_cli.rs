@@ -2,7 +2,7 @@
 //! server, each command's effect checked through the API, and every failure a
 //! message and a non-zero exit.
 
-use crate::helpers::*;
+use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -10,7 +10,7 @@ use std::process::Output;
 use uuid::Uuid;
 
 /// `lineup admin <args>` against `app` with the admin token, accepting its
-/// self-signed certificate; none of the runner's own LINEUP_* variables leak in.
+/// self-signed certificate.
 async fn lineup_admin(app: &TestApp, args: &[&str]) -> Output {
     lineup_admin_as(app, Some(ADMIN_TOKEN), &["--insecure"], args).await
 }
@@ -21,12 +21,7 @@ async fn lineup_admin_as(
     flags: &[&str],
     args: &[&str],
 ) -> Output {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_lineup"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("LINEUP_") {
-            command.env_remove(name);
-        }
-    }
+    let mut command = tokio::process::Command::from(lineup_command());
     command
         .arg("admin")
         .env("LINEUP_ADMIN_URL", &app.base)
@@ -64,17 +59,6 @@ fn failed(output: &Output) -> String {
         stdout(output)
     );
     stderr(output)
-}
-
-async fn settings(app: &TestApp, concert: Uuid) -> Value {
-    let response = app
-        .get(
-            &format!("/admin/v1/concerts/{concert}/queue"),
-            Some(ADMIN_TOKEN),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    response.json().await.unwrap()
 }
 
 /// A file named like `name` (its extension tells TOML from JSON), removed when dropped.
@@ -185,7 +169,7 @@ async fn settings_change_pause_and_resume_take_effect(db: PgPool) {
         .await,
     );
     assert!(out.contains("admit_per_second"), "{out}");
-    let now = settings(&app, concert.id).await;
+    let now = app.queue_settings(concert.id).await;
     assert_eq!(now["admit_per_second"], 7);
     assert_eq!(now["max_active"], 30);
     assert_eq!(now["max_waiting"], 500);
@@ -194,7 +178,7 @@ async fn settings_change_pause_and_resume_take_effect(db: PgPool) {
     assert_eq!(now["paused"], false);
 
     succeeded(&lineup_admin(&app, &["pause", &id]).await);
-    assert_eq!(settings(&app, concert.id).await["paused"], true);
+    assert_eq!(app.queue_settings(concert.id).await["paused"], true);
     // A paused line admits no one.
     let user = app.sign_up().await;
     let token = app.join_token(&user, concert.id).await;
@@ -202,11 +186,11 @@ async fn settings_change_pause_and_resume_take_effect(db: PgPool) {
     assert_eq!(app.status(&token).await["status"], "waiting");
 
     succeeded(&lineup_admin(&app, &["resume", &id]).await);
-    assert_eq!(settings(&app, concert.id).await["paused"], false);
+    assert_eq!(app.queue_settings(concert.id).await["paused"], false);
     app.wait_for_status(&token, "active").await;
 
     succeeded(&lineup_admin(&app, &["set", &id, "--paused", "true"]).await);
-    assert_eq!(settings(&app, concert.id).await["paused"], true);
+    assert_eq!(app.queue_settings(concert.id).await["paused"], true);
 }
 
 #[sqlx::test]
@@ -325,7 +309,7 @@ async fn every_failure_is_a_message_and_a_non_zero_exit(db: PgPool) {
         "{err}"
     );
     assert_eq!(
-        settings(&app, concert.id).await["admit_per_second"],
+        app.queue_settings(concert.id).await["admit_per_second"],
         100_000
     );
     let err = failed(&lineup_admin(&app, &["set", &concert.id.to_string()]).await);

@@ -1,7 +1,7 @@
 //! Bad input of every kind gets its 4xx and the error body, never a 500, and
 //! changes nothing.
 
-use crate::helpers::*;
+use crate::support::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;

@@ -2,12 +2,10 @@
 //! never a 500; what does not need the missing store keeps working; nothing is
 //! half-written; everything works again once it is back.
 
-use crate::cuttable::CuttableProxy;
-use crate::helpers::*;
+use crate::support::*;
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use std::future::Future;
 use std::time::Duration;
 
@@ -28,14 +26,15 @@ where
     F: Fn() -> Fut,
     Fut: Future<Output = Response>,
 {
-    for _ in 0..100 {
-        let response = request().await;
-        if response.status() != StatusCode::SERVICE_UNAVAILABLE {
-            return response;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("still 503 ten seconds after the store came back");
+    eventually(
+        Duration::from_secs(10),
+        "the store answers again",
+        || async {
+            let response = request().await;
+            (response.status() != StatusCode::SERVICE_UNAVAILABLE).then_some(response)
+        },
+    )
+    .await
 }
 
 /// What Redis holds of one reservation: its hash, every user's open
@@ -93,19 +92,17 @@ fn hash_field<'a>(hash: &'a [(String, String)], name: &str) -> &'a str {
 
 #[sqlx::test]
 async fn without_postgres_the_line_keeps_moving_and_money_waits(db: PgPool) {
-    let proxy = CuttableProxy::start("127.0.0.1:5432".parse().unwrap()).await;
-    let options = (*db.connect_options()).clone().port(proxy.addr.port());
-    let proxied = PgPoolOptions::new()
-        .acquire_timeout(Duration::from_millis(500))
-        .connect_with(options)
-        .await
-        .unwrap();
-    let mut config = test_config();
-    config.database_timeout = Duration::from_millis(500);
-    // A payment that began would extend the holds past their five minutes:
-    // the Redis check below would see it.
-    config.payment_timeout = Duration::from_secs(600);
-    let app = start(proxied, config).await;
+    let app = TestApp::builder(db.clone())
+        .with_database_proxy()
+        .with_config(|config| {
+            config.database_timeout = Duration::from_millis(500);
+            // A payment that began would extend the holds past their five
+            // minutes: the Redis check below would see it.
+            config.payment_timeout = Duration::from_secs(600);
+        })
+        .spawn()
+        .await;
+    let proxy = app.database_proxy();
     let concert = app.create_concert(1, 10).await;
     let (user, token) = app.admitted_user(concert.id, 100_000).await;
     let newcomer = app.sign_up().await;
@@ -160,12 +157,12 @@ async fn without_postgres_the_line_keeps_moving_and_money_waits(db: PgPool) {
 
 #[sqlx::test]
 async fn without_redis_the_line_answers_503_and_recovers(db: PgPool) {
-    let proxy = CuttableProxy::start("127.0.0.1:6379".parse().unwrap()).await;
-    let mut config = test_config();
-    config.redis_url = format!("redis://{}", proxy.addr);
-    config.redis_cluster_nodes.clear();
-    config.redis_timeout = Duration::from_millis(500);
-    let app = start(db, config).await;
+    let app = TestApp::builder(db)
+        .with_redis_proxy()
+        .with_config(|config| config.redis_timeout = Duration::from_millis(500))
+        .spawn()
+        .await;
+    let proxy = app.redis_proxy();
     let concert = app.create_concert(1, 10).await;
     let (user, token) = app.admitted_user(concert.id, 100_000).await;
     let other = app.sign_up().await;
@@ -209,21 +206,17 @@ async fn a_hung_redis_or_postgres_answers_unavailable_long_before_the_request_li
     // request limit is a minute and the test client gives up after 30 s: a 503
     // `unavailable` can only come from the Redis reply timeout and the pool's
     // bounded wait, not from a request that hung until its limit (`timeout`).
-    let redis_proxy = CuttableProxy::start("127.0.0.1:6379".parse().unwrap()).await;
-    let pg_proxy = CuttableProxy::start("127.0.0.1:5432".parse().unwrap()).await;
-    let options = (*db.connect_options()).clone().port(pg_proxy.addr.port());
-    let proxied = PgPoolOptions::new()
-        .acquire_timeout(Duration::from_millis(500))
-        .connect_with(options)
-        .await
-        .unwrap();
-    let mut config = test_config();
-    config.redis_url = format!("redis://{}", redis_proxy.addr);
-    config.redis_cluster_nodes.clear();
-    config.redis_timeout = Duration::from_millis(300);
-    config.database_timeout = Duration::from_millis(500);
-    config.limits.request_timeout = Duration::from_secs(60);
-    let app = start(proxied, config).await;
+    let app = TestApp::builder(db.clone())
+        .with_redis_proxy()
+        .with_database_proxy()
+        .with_config(|config| {
+            config.redis_timeout = Duration::from_millis(300);
+            config.database_timeout = Duration::from_millis(500);
+            config.limits.request_timeout = Duration::from_secs(60);
+        })
+        .spawn()
+        .await;
+    let (redis_proxy, pg_proxy) = (app.redis_proxy(), app.database_proxy());
     let concert = app.create_concert(1, 10).await;
     let (user, token) = app.admitted_user(concert.id, 100_000).await;
 
@@ -249,12 +242,10 @@ async fn a_hung_redis_or_postgres_answers_unavailable_long_before_the_request_li
 #[sqlx::test]
 async fn a_statement_stuck_behind_a_lock_is_cancelled_with_503_and_moves_no_money(db: PgPool) {
     // The server's pool bounds every statement, as `LINEUP_DATABASE_STATEMENT_TIMEOUT` does.
-    let options = lineup::store::postgres::bounded(
-        (*db.connect_options()).clone(),
-        Duration::from_millis(300),
-    );
-    let bounded = PgPoolOptions::new().connect_with(options).await.unwrap();
-    let app = start(bounded, test_config()).await;
+    let app = TestApp::builder(db.clone())
+        .with_statement_timeout(Duration::from_millis(300))
+        .spawn()
+        .await;
     let user = app.sign_up().await;
     assert_eq!(app.charge(&user, 10_000).await.status(), StatusCode::OK);
 

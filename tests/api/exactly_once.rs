@@ -1,7 +1,7 @@
 //! Exactly-once money: a charge or payment retried with the same
 //! `Idempotency-Key` moves money once and answers as the first time did.
 
-use crate::helpers::*;
+use crate::support::*;
 use futures::future::join_all;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};

@@ -2,22 +2,11 @@
 //! seats, estimates come from the measured rate, polling stays in a budget, and
 //! the pre-queue's draw can be checked by anyone.
 
-use crate::helpers::*;
+use crate::support::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use std::time::{Duration, Instant};
-
-/// Joins `n` new people one after another; returns them with their queue tokens.
-async fn line_up(app: &TestApp, concert: uuid::Uuid, n: usize) -> Vec<(TestUser, String)> {
-    let mut people = Vec::new();
-    for _ in 0..n {
-        let user = app.sign_up().await;
-        let token = app.join_token(&user, concert).await;
-        people.push((user, token));
-    }
-    people
-}
 
 /// Polls every token once a second (never slower than its `poll_after_ms` asks)
 /// for `how_long`, asserting each waiting ticket asks for polls at most a third
@@ -41,13 +30,16 @@ async fn keep_polling(app: &TestApp, tokens: &[&str], how_long: Duration, idle_t
 
 #[sqlx::test]
 async fn an_idle_waiter_is_dropped_and_takes_no_admission_slot(db: PgPool) {
-    let app = spawn_app_with(db, |c| c.queue_defaults.idle_timeout_seconds = 3).await;
+    let app = TestApp::builder(db)
+        .with_config(|c| c.queue_defaults.idle_timeout_seconds = 3)
+        .spawn()
+        .await;
     let concert = app.create_concert(1, 10).await;
     // Two admission slots in all, and three people in line: the first one leaves
     // their tab open but never polls.
     app.set_queue(concert.id, json!({"paused": true, "max_active": 2}))
         .await;
-    let people = line_up(&app, concert.id, 3).await;
+    let people = app.line_up(concert.id, 3).await;
     let (idle, present) = (&people[0].1, [people[1].1.as_str(), people[2].1.as_str()]);
 
     keep_polling(&app, &present, Duration::from_millis(4_000), 3_000).await;
@@ -82,10 +74,13 @@ async fn an_idle_waiter_is_dropped_and_takes_no_admission_slot(db: PgPool) {
 
 #[sqlx::test]
 async fn a_waiter_who_polls_stays_in_line_however_long_the_wait(db: PgPool) {
-    let app = spawn_app_with(db, |c| c.queue_defaults.idle_timeout_seconds = 3).await;
+    let app = TestApp::builder(db)
+        .with_config(|c| c.queue_defaults.idle_timeout_seconds = 3)
+        .spawn()
+        .await;
     let concert = app.create_concert(1, 10).await;
     app.set_queue(concert.id, json!({"paused": true})).await;
-    let people = line_up(&app, concert.id, 2).await;
+    let people = app.line_up(concert.id, 2).await;
     let tokens = [people[0].1.as_str(), people[1].1.as_str()];
     // Twice the idle timeout, polling as asked.
     keep_polling(&app, &tokens, Duration::from_millis(6_000), 3_000).await;
@@ -192,7 +187,7 @@ async fn a_line_reads_sold_out_while_every_seat_is_held_and_waits_again_in_order
 
     // Every seat is held: those who join now read sold_out at once (within an
     // admit tick), keep their places, and nobody is admitted.
-    let people = line_up(&app, concert.id, 3).await;
+    let people = app.line_up(concert.id, 3).await;
     let tokens: Vec<String> = people.iter().map(|(_, t)| t.clone()).collect();
     let sold_out = eventually(
         Duration::from_secs(5),
@@ -247,7 +242,7 @@ async fn a_sale_admits_no_more_shoppers_than_free_seats_times_the_factor(db: PgP
         json!({"admit_seat_factor": 1.0, "paused": true}),
     )
     .await;
-    let people = line_up(&app, concert.id, 6).await;
+    let people = app.line_up(concert.id, 6).await;
     let tokens: Vec<String> = people.iter().map(|(_, t)| t.clone()).collect();
     app.set_queue(concert.id, json!({"paused": false})).await;
     for token in &tokens[..3] {
@@ -289,7 +284,7 @@ async fn estimates_come_from_the_measured_admission_rate_not_the_setting(db: PgP
     let concert = app.create_concert(1, 50).await;
     app.set_queue(concert.id, json!({"paused": true, "admit_per_second": 2}))
         .await;
-    let people = line_up(&app, concert.id, 12).await;
+    let people = app.line_up(concert.id, 12).await;
     let tokens: Vec<String> = people.iter().map(|(_, t)| t.clone()).collect();
 
     // Before any admission the setting stands in: position 10 at 2 a second.
@@ -338,14 +333,17 @@ async fn estimates_come_from_the_measured_admission_rate_not_the_setting(db: PgP
 /// people dropped, people leaving, newcomers, the line selling out and coming back.
 #[sqlx::test]
 async fn a_waiting_persons_position_never_increases(db: PgPool) {
-    let app = spawn_app_with(db, |c| c.queue_defaults.idle_timeout_seconds = 3).await;
+    let app = TestApp::builder(db)
+        .with_config(|c| c.queue_defaults.idle_timeout_seconds = 3)
+        .spawn()
+        .await;
     let concert = app.create_concert(1, 4).await;
     app.set_queue(
         concert.id,
         json!({"paused": true, "admit_per_second": 3, "admit_seat_factor": 1.0, "hold_ttl_seconds": 2}),
     )
     .await;
-    let people = line_up(&app, concert.id, 14).await;
+    let people = app.line_up(concert.id, 14).await;
     let tokens: Vec<String> = people.iter().map(|(_, t)| t.clone()).collect();
     // Persons 9 and 12 never poll (dropped as idle); person 8 leaves after 2 s.
     let silent = [9usize, 12];
@@ -411,7 +409,7 @@ async fn a_line_polls_within_its_budget_with_the_head_every_second(db: PgPool) {
         json!({"paused": true, "poll_budget_per_second": 5}),
     )
     .await;
-    let people = line_up(&app, concert.id, 30).await;
+    let people = app.line_up(concert.id, 30).await;
     let mut polls = Vec::new();
     for (_, token) in &people {
         let ticket = app.status(token).await;
@@ -433,23 +431,10 @@ async fn a_line_polls_within_its_budget_with_the_head_every_second(db: PgPool) {
 
 /// A concert of one date of `seats` seats whose sale opens `seconds` from now.
 async fn create_concert_opening_in(app: &TestApp, seconds: i64, seats: u32) -> TestConcert {
-    let opens_at = chrono::Utc::now() + chrono::Duration::seconds(seconds);
-    let body = json!({
-        "title": "Pre-queue night", "venue": "Test hall", "opens_at": opens_at,
-        "schedules": [{
-            "starts_at": chrono::Utc::now() + chrono::Duration::days(30),
-            "seats": (1..=seats).map(|n| json!({"seat_no": n, "price": 50_000})).collect::<Vec<_>>(),
-        }],
-    });
-    let response = app
-        .post("/admin/v1/concerts", Some(ADMIN_TOKEN), body)
-        .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let created: Value = response.json().await.unwrap();
-    TestConcert {
-        id: uuid(&created["concert_id"]),
-        schedules: vec![uuid(&created["schedules"][0]["schedule_id"])],
-    }
+    let mut body = concert_body(1, seats, |_| 50_000);
+    body["title"] = json!("Pre-queue night");
+    body["opens_at"] = json!(chrono::Utc::now() + chrono::Duration::seconds(seconds));
+    app.create_concert_from(body).await
 }
 
 async fn fairness_of(app: &TestApp, concert: uuid::Uuid) -> Value {
@@ -469,7 +454,7 @@ fn ids_of(value: &Value) -> Vec<uuid::Uuid> {
 fn verify_shuffle_cli(report: &Value) -> (bool, Vec<uuid::Uuid>, String) {
     let path = std::env::temp_dir().join(format!("lineup-fairness-{}.json", uuid::Uuid::new_v4()));
     std::fs::write(&path, report.to_string()).unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_lineup"))
+    let output = lineup_command()
         .args(["verify-shuffle", "--fairness"])
         .arg(&path)
         .output()
@@ -490,7 +475,7 @@ fn verify_shuffle_cli(report: &Value) -> (bool, Vec<uuid::Uuid>, String) {
 async fn the_pre_queue_is_drawn_once_at_the_opening_from_the_published_seed(db: PgPool) {
     let app = spawn_app(db).await;
     // A second server on the same Redis and database: both tick, one draw.
-    let other = start(app.db.clone(), app.config.clone()).await;
+    let other = app.spawn_another().await;
     let concert = create_concert_opening_in(&app, 4, 50).await;
     app.set_queue(concert.id, json!({"paused": true})).await;
 
@@ -564,7 +549,7 @@ async fn the_pre_queue_is_drawn_once_at_the_opening_from_the_published_seed(db: 
     assert_eq!(draws, 1);
 
     // People who join now go behind the pre-queue, in arrival order.
-    let late = line_up(&app, concert.id, 3).await;
+    let late = app.line_up(concert.id, 3).await;
     for (i, (_, token)) in late.iter().enumerate() {
         let ticket = app.status(token).await;
         assert_eq!(ticket["position"], 9 + i as u64, "{ticket}");
@@ -780,12 +765,12 @@ async fn someone_evicted_from_the_pre_queue_who_joins_again_goes_to_the_back(db:
     let app = spawn_app(db).await;
     let concert = create_concert_opening_in(&app, 2, 50).await;
     app.set_queue(concert.id, json!({"paused": true})).await;
-    let early = line_up(&app, concert.id, 4).await;
+    let early = app.line_up(concert.id, 4).await;
     eventually(Duration::from_secs(15), "the draw", || async {
         (!fairness_of(&app, concert.id).await["seed"].is_null()).then_some(())
     })
     .await;
-    let late = line_up(&app, concert.id, 1).await;
+    let late = app.line_up(concert.id, 1).await;
     // An operator evicts the first of the draw, who joins again.
     let drawn = ids_of(&fairness_of(&app, concert.id).await["drawn_order"]);
     let (evicted, _) = early.iter().find(|(u, _)| u.id == drawn[0]).unwrap();
@@ -831,7 +816,7 @@ async fn the_admit_tick_reloads_lost_sold_seats_before_counting_free_ones(db: Pg
             .status(),
         StatusCode::CREATED
     );
-    let late = line_up(&app, concert.id, 1).await;
+    let late = app.line_up(concert.id, 1).await;
     app.wait_for_status(&late[0].1, "sold_out").await;
 
     let keys = app

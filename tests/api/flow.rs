@@ -1,6 +1,6 @@
 //! The catalog, the wallet and the operator's settings, seen through the API.
 
-use crate::helpers::*;
+use crate::support::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -174,7 +174,7 @@ async fn operators_change_queue_settings_and_they_persist(db: PgPool) {
             .unwrap();
     assert_eq!(stored, (7, true));
     // Another server (same Redis) sees the change at once.
-    let other = start(app.db.clone(), app.config.clone()).await;
+    let other = app.spawn_another().await;
     let seen: Value = other
         .get(&path, Some(ADMIN_TOKEN))
         .await
@@ -264,7 +264,7 @@ async fn a_new_concert_is_checked_and_answered_with_its_schedules(db: PgPool) {
 #[sqlx::test]
 async fn a_concert_made_on_one_server_is_served_at_once_by_another(db: PgPool) {
     let app = spawn_app(db).await;
-    let other = start(app.db.clone(), app.config.clone()).await;
+    let other = app.spawn_another().await;
     // Warm the other server's catalog, so only a fresh read can find the concert.
     assert_eq!(
         other.get("/api/v1/concerts", None).await.status(),
@@ -298,7 +298,10 @@ async fn a_concert_made_on_one_server_is_served_at_once_by_another(db: PgPool) {
 
 #[sqlx::test]
 async fn the_demo_concert_is_seeded_once_and_on_sale_at_once(db: PgPool) {
-    let app = spawn_app_with(db, |config| config.demo = true).await;
+    let app = TestApp::builder(db)
+        .with_config(|config| config.demo = true)
+        .spawn()
+        .await;
     // A second start on the same database seeds nothing new.
     let app = app.restart().await;
     let demo = lineup::demo::DEMO_CONCERT_ID;

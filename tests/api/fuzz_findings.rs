@@ -2,7 +2,7 @@
 //! numbers past what PostgreSQL's `integer` columns hold and for a concert whose
 //! dates have all started, and a plain-text 413 for an oversized sign-up body.
 
-use crate::helpers::*;
+use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;

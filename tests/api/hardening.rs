@@ -2,13 +2,11 @@
 //! protocol versions, HSTS, certificate reload, the redirect listener, the
 //! connection cap, timeouts, body size and abuse limits.
 
-use crate::cuttable::CuttableProxy;
-use crate::helpers::*;
+use crate::support::*;
 use lineup::config::{RateLimit, Transport};
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -121,11 +119,13 @@ async fn a_swapped_certificate_is_served_after_reload(db: PgPool) {
     let dir = std::env::temp_dir().join(format!("lineup-tls-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let (cert, key, first) = write_certificate(&dir);
-    let app = spawn_app_with(db, |config| {
-        config.transport = Transport::TlsFiles { cert, key };
-        config.tls_reload_interval = Duration::from_millis(100);
-    })
-    .await;
+    let app = TestApp::builder(db)
+        .with_config(|config| {
+            config.transport = Transport::TlsFiles { cert, key };
+            config.tls_reload_interval = Duration::from_millis(100);
+        })
+        .spawn()
+        .await;
     let url = app.url("/healthz");
     assert_eq!(
         trusting(&first).get(&url).send().await.unwrap().status(),
@@ -135,15 +135,12 @@ async fn a_swapped_certificate_is_served_after_reload(db: PgPool) {
     // Some filesystems keep modification times in whole seconds.
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     let (_, _, second) = write_certificate(&dir);
-    let mut swapped = false;
-    for _ in 0..50 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        if trusting(&second).get(&url).send().await.is_ok() {
-            swapped = true;
-            break;
-        }
-    }
-    assert!(swapped, "the new certificate was never served");
+    eventually(
+        Duration::from_secs(5),
+        "the new certificate is served",
+        || async { trusting(&second).get(&url).send().await.ok().map(drop) },
+    )
+    .await;
     assert!(
         trusting(&first).get(&url).send().await.is_err(),
         "the old certificate is still served"
@@ -153,10 +150,10 @@ async fn a_swapped_certificate_is_served_after_reload(db: PgPool) {
 
 #[sqlx::test]
 async fn the_plain_http_listener_only_redirects_to_https(db: PgPool) {
-    let app = spawn_app_with(db, |config| {
-        config.redirect_http_listen = Some("127.0.0.1:0".parse().unwrap())
-    })
-    .await;
+    let app = TestApp::builder(db)
+        .with_config(|config| config.redirect_http_listen = Some("127.0.0.1:0".parse().unwrap()))
+        .spawn()
+        .await;
     let redirect = app.redirect_addr.expect("a redirect listener");
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -185,11 +182,13 @@ async fn the_plain_http_listener_only_redirects_to_https(db: PgPool) {
 
 #[sqlx::test]
 async fn connections_beyond_the_cap_are_closed(db: PgPool) {
-    let app = spawn_app_with(db, |config| {
-        config.transport = Transport::PlainHttp;
-        config.limits.max_connections = 2;
-    })
-    .await;
+    let app = TestApp::builder(db)
+        .with_config(|config| {
+            config.transport = Transport::PlainHttp;
+            config.limits.max_connections = 2;
+        })
+        .spawn()
+        .await;
     let port: u16 = app.base.rsplit(':').next().unwrap().parse().unwrap();
     let request = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
     let mut open = Vec::new();
@@ -214,28 +213,29 @@ async fn connections_beyond_the_cap_are_closed(db: PgPool) {
 
     // One closes: a new connection is served again.
     drop(open.pop());
-    let mut served = false;
-    for _ in 0..50 {
-        let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-        stream.write_all(request).await.unwrap();
-        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut buf)).await
-            && n > 0
-        {
-            served = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(served);
+    eventually(
+        Duration::from_secs(50),
+        "a new connection served",
+        || async {
+            let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+            stream.write_all(request).await.unwrap();
+            let mut buf = [0u8; 12];
+            let read = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut buf)).await;
+            matches!(read, Ok(Ok(n)) if n > 0).then_some(())
+        },
+    )
+    .await;
 }
 
 #[sqlx::test]
 async fn a_client_that_never_finishes_its_headers_is_dropped(db: PgPool) {
-    let app = spawn_app_with(db, |config| {
-        config.transport = Transport::PlainHttp;
-        config.limits.header_read_timeout = Duration::from_millis(300);
-    })
-    .await;
+    let app = TestApp::builder(db)
+        .with_config(|config| {
+            config.transport = Transport::PlainHttp;
+            config.limits.header_read_timeout = Duration::from_millis(300);
+        })
+        .spawn()
+        .await;
     let port: u16 = app.base.rsplit(':').next().unwrap().parse().unwrap();
     let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     stream
@@ -251,17 +251,12 @@ async fn a_client_that_never_finishes_its_headers_is_dropped(db: PgPool) {
 async fn a_request_that_takes_too_long_gets_503_timeout(db: PgPool) {
     // PostgreSQL behind a proxy that accepts connections and never answers: the
     // pool waits, and the request timeout answers first.
-    let proxy = CuttableProxy::start("127.0.0.1:5432".parse().unwrap()).await;
-    let options = (*db.connect_options()).clone().port(proxy.addr.port());
-    let pool = PgPoolOptions::new()
-        .acquire_timeout(Duration::from_secs(10))
-        .connect_with(options)
-        .await
-        .unwrap();
-    let mut config = test_config();
-    config.limits.request_timeout = Duration::from_millis(300);
-    let app = start(pool, config).await;
-    proxy.stall();
+    let app = TestApp::builder(db)
+        .with_database_proxy()
+        .with_config(|config| config.limits.request_timeout = Duration::from_millis(300))
+        .spawn()
+        .await;
+    app.database_proxy().stall();
     let response = app
         .request(reqwest::Method::POST, "/api/v1/users", None, None)
         .await;
@@ -271,7 +266,10 @@ async fn a_request_that_takes_too_long_gets_503_timeout(db: PgPool) {
 
 #[sqlx::test]
 async fn the_body_limit_is_a_setting(db: PgPool) {
-    let app = spawn_app_with(db, |config| config.limits.body_limit = 2048).await;
+    let app = TestApp::builder(db)
+        .with_config(|config| config.limits.body_limit = 2048)
+        .spawn()
+        .await;
     let user = app.sign_up().await;
     let body = json!({"amount": 5000, "note": "x".repeat(4096)});
     let response = app
@@ -286,13 +284,15 @@ async fn the_body_limit_is_a_setting(db: PgPool) {
 
 #[sqlx::test]
 async fn one_user_is_limited_across_addresses_and_told_when_to_return(db: PgPool) {
-    let app = spawn_app_with(db, |config| {
-        config.abuse.per_user = Some(RateLimit {
-            rate: 0.5,
-            burst: 2,
+    let app = TestApp::builder(db)
+        .with_config(|config| {
+            config.abuse.per_user = Some(RateLimit {
+                rate: 0.5,
+                burst: 2,
+            })
         })
-    })
-    .await;
+        .spawn()
+        .await;
     let user = app.sign_up().await;
     assert_eq!(app.charge(&user, 1_000).await.status(), StatusCode::OK);
     assert_eq!(app.charge(&user, 1_000).await.status(), StatusCode::OK);
@@ -332,7 +332,10 @@ async fn an_address_is_limited_and_x_forwarded_for_counts_only_from_trusted_prox
         rate: 0.2,
         burst: 3,
     });
-    let app = spawn_app_with(db.clone(), |config| config.abuse.per_address = limit).await;
+    let app = TestApp::builder(db.clone())
+        .with_config(|config| config.abuse.per_address = limit)
+        .spawn()
+        .await;
     let concert = app.create_concert(1, 5).await;
     // The test client is no trusted proxy: its X-Forwarded-For is ignored and
     // every join counts against 127.0.0.1, loopback not exempted.
@@ -344,11 +347,13 @@ async fn an_address_is_limited_and_x_forwarded_for_counts_only_from_trusted_prox
     assert_eq!(statuses[3], StatusCode::TOO_MANY_REQUESTS);
 
     // Behind a trusted proxy (127.0.0.1), each forwarded client has its own bucket.
-    let proxied = spawn_app_with(db, |config| {
-        config.abuse.per_address = limit;
-        config.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
-    })
-    .await;
+    let proxied = TestApp::builder(db)
+        .with_config(|config| {
+            config.abuse.per_address = limit;
+            config.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+        })
+        .spawn()
+        .await;
     for i in 0..6 {
         let status = join_from(&proxied, concert.id, &format!("198.51.100.{i}")).await;
         assert_eq!(status, StatusCode::CREATED, "client {i}");

@@ -2,12 +2,12 @@
 //! against real Redis (a unique key prefix per test) and real PostgreSQL (a
 //! database per test, made by `#[sqlx::test]`), so the suite runs in parallel.
 
-mod helpers;
+#[path = "../support/mod.rs"]
+mod support;
 
 mod admin;
 mod admin_cli;
 mod bad_input;
-mod cuttable;
 mod dependency_outage;
 mod exactly_once;
 mod fairness;

@@ -1,7 +1,7 @@
 //! What operators see: the metrics a sale produces on the metrics listener, and
 //! a Grafana dashboard that asks only for metrics lineup exports.
 
-use crate::helpers::*;
+use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::Value;
 use sqlx::PgPool;
@@ -75,14 +75,11 @@ async fn metrics_after_a_sale(app: &TestApp) -> String {
     );
     let client = reqwest::Client::new();
     let needle = format!("lineup_seats_sold{{concert=\"{}\"", concert.id);
-    for _ in 0..50 {
+    eventually(Duration::from_secs(5), "the seat gauges", || async {
         let text = client.get(&url).send().await.unwrap().text().await.unwrap();
-        if text.contains(&needle) {
-            return text;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the seat gauges never appeared");
+        text.contains(&needle).then_some(text)
+    })
+    .await
 }
 
 #[sqlx::test]

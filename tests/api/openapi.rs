@@ -2,7 +2,7 @@
 //! describes, every error answer is documented with the error body, and the
 //! server serves the document and its Swagger UI.
 
-use crate::helpers::*;
+use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;

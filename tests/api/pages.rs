@@ -1,7 +1,7 @@
 //! The waiting-room pages lineup serves at `/`: the right media types, cache
 //! and security headers, revalidation by `ETag`, and the API beside them unchanged.
 
-use crate::helpers::*;
+use crate::support::*;
 use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use serde_json::Value;

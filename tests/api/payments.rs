@@ -1,4 +1,4 @@
-use crate::helpers::*;
+use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -27,16 +27,8 @@ async fn a_person_books_and_pays_from_sign_up_to_history(db: PgPool) {
 
     assert_eq!(app.status(&token).await["status"], "expired");
     assert_eq!(app.balance(&user).await, 100_000);
-    let history: Value = app
-        .get(
-            &format!("/api/v1/users/{}/payments", user.id),
-            Some(&user.access_token),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(history["payments"][0]["payment_id"], payment["payment_id"]);
+    let history = app.payment_history(&user).await;
+    assert_eq!(history[0]["payment_id"], payment["payment_id"]);
     assert_money_invariants(&app.db).await;
 }
 
@@ -87,18 +79,6 @@ fn path_of(reservation: &Value) -> String {
         "/api/v1/reservations/{}",
         uuid(&reservation["reservation_id"])
     )
-}
-
-async fn history(app: &TestApp, user: &TestUser) -> Vec<Value> {
-    let response = app
-        .get(
-            &format!("/api/v1/users/{}/payments", user.id),
-            Some(&user.access_token),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
-    body["payments"].as_array().unwrap().clone()
 }
 
 #[sqlx::test]
@@ -226,7 +206,7 @@ async fn too_little_balance_debits_nothing_frees_the_seats_and_ends_the_admissio
     .await
     .unwrap();
     assert_eq!((payments, entries), (0, 0));
-    assert!(history(&app, &user).await.is_empty());
+    assert!(app.payment_history(&user).await.is_empty());
 
     // The token has expired, and the seats are free for the next person.
     assert_eq!(app.status(&token).await["status"], "expired");
@@ -255,7 +235,7 @@ async fn payment_history_lists_every_payment_newest_first(db: PgPool) {
     let other_concert = app.create_concert(1, 10).await;
     let user = app.sign_up().await;
     assert_eq!(app.charge(&user, 1_000_000).await.status(), StatusCode::OK);
-    assert!(history(&app, &user).await.is_empty());
+    assert!(app.payment_history(&user).await.is_empty());
 
     let mut balance = 1_000_000;
     let mut paid = Vec::new();
@@ -287,7 +267,7 @@ async fn payment_history_lists_every_payment_newest_first(db: PgPool) {
         StatusCode::CREATED
     );
 
-    let listed = history(&app, &user).await;
+    let listed = app.payment_history(&user).await;
     paid.reverse();
     assert_eq!(listed, paid);
     let times: Vec<_> = listed.iter().map(|p| time_of(&p["paid_at"])).collect();
@@ -398,13 +378,16 @@ async fn a_paid_buyer_lines_up_again_with_a_new_token(db: PgPool) {
         StatusCode::CREATED
     );
     assert_eq!(app.balance(&user).await, 100_000);
-    assert_eq!(history(&app, &user).await.len(), 2);
+    assert_eq!(app.payment_history(&user).await.len(), 2);
     assert_money_invariants(&app.db).await;
 }
 
 #[sqlx::test]
 async fn only_the_holder_pays_and_only_while_the_hold_lasts(db: PgPool) {
-    let app = spawn_app_with(db, |config| config.queue_defaults.hold_ttl_seconds = 1).await;
+    let app = TestApp::builder(db)
+        .with_config(|config| config.queue_defaults.hold_ttl_seconds = 1)
+        .spawn()
+        .await;
     let concert = app.create_concert(1, 10).await;
     let (owner, token) = app.admitted_user(concert.id, 100_000).await;
     let (stranger, theirs) = app.admitted_user(concert.id, 100_000).await;

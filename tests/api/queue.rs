@@ -1,26 +1,12 @@
 //! The line: one place per user, positions that only fall, admission in
 //! arrival order at the set rate under the caps, leaving, and admissions that end.
 
-use crate::helpers::*;
+use crate::support::*;
 use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use std::time::{Duration, Instant};
-
-/// Signs up `n` people and joins them to the line one after another (arrival
-/// order = index order); returns them with their queue tokens.
-async fn line_up(app: &TestApp, concert: uuid::Uuid, n: usize) -> Vec<(TestUser, String)> {
-    let mut people = Vec::new();
-    for _ in 0..n {
-        let user = app.sign_up().await;
-        let response = app.join(&user, concert).await;
-        assert_eq!(response.status(), StatusCode::CREATED);
-        let ticket: Value = response.json().await.unwrap();
-        people.push((user, ticket["token"].as_str().unwrap().to_owned()));
-    }
-    people
-}
 
 /// Every ticket's status, read from the last in line to the first: whoever is
 /// read active was admitted before any earlier read, so an admission in arrival
@@ -113,7 +99,7 @@ async fn positions_count_arrivals_and_only_ever_fall(db: PgPool) {
     let concert = app.create_concert(1, 10).await;
     app.set_queue(concert.id, json!({"paused": true, "admit_per_second": 3}))
         .await;
-    let people = line_up(&app, concert.id, 6).await;
+    let people = app.line_up(concert.id, 6).await;
     let tokens: Vec<String> = people.iter().map(|(_, t)| t.clone()).collect();
     let positions: Vec<u64> = join_all(tokens.iter().map(|t| app.status(t)))
         .await
@@ -143,12 +129,16 @@ async fn positions_count_arrivals_and_only_ever_fall(db: PgPool) {
     // Admission starts, and newcomers keep arriving behind: the positions of
     // those waiting never grow, and the newcomers always stand behind them.
     app.set_queue(concert.id, json!({"paused": false})).await;
-    let mut newcomers = Vec::new();
     let mut fell = false;
     let started = Instant::now();
     while started.elapsed() < Duration::from_millis(1_800) {
         let newcomer = app.sign_up().await;
-        newcomers.push(app.join_token(&newcomer, concert.id).await);
+        let newcomer = app.join_token(&newcomer, concert.id).await;
+        // The newcomer is read first. Positions only fall, so everyone read
+        // after it stands no further back than they stood at that moment,
+        // when they were ahead of it: the comparison below holds whatever
+        // admission does between the reads.
+        let behind = app.status(&newcomer).await;
         let tickets = statuses_back_to_front(&app, &tokens).await;
         for (i, ticket) in tickets.iter().enumerate() {
             let Some(before) = last[i] else { continue };
@@ -163,7 +153,6 @@ async fn positions_count_arrivals_and_only_ever_fall(db: PgPool) {
                 other => panic!("person {i} reads {other}"),
             }
         }
-        let behind = app.status(newcomers.last().unwrap()).await;
         if behind["status"] == "waiting" {
             let max_ahead = last.iter().flatten().max().copied().unwrap_or(0);
             assert!(
@@ -183,7 +172,7 @@ async fn admission_follows_arrival_order_and_never_outpaces_the_rate(db: PgPool)
     let concert = app.create_concert(1, 10).await;
     app.set_queue(concert.id, json!({"paused": true, "admit_per_second": 2}))
         .await;
-    let people = line_up(&app, concert.id, 10).await;
+    let people = app.line_up(concert.id, 10).await;
     let tokens: Vec<String> = people.iter().map(|(_, t)| t.clone()).collect();
     // Paused: nobody gets in, however long the bucket could have filled.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -205,8 +194,13 @@ async fn admission_follows_arrival_order_and_never_outpaces_the_rate(db: PgPool)
         "{admitted} admitted within {elapsed:.2} s at 2 a second"
     );
     assert!(admitted >= 1);
-    // Those still waiting count from 1.
-    assert_eq!(tickets[admitted]["position"], 1, "{}", tickets[admitted]);
+    // Those still waiting count from 1. Read on a still line: with admission
+    // running, the first one waiting could be read before the one ahead of
+    // it is admitted and read after, and so read 2.
+    app.set_queue(concert.id, json!({"paused": true})).await;
+    let still = statuses_back_to_front(&app, &tokens).await;
+    let admitted = assert_admitted_in_arrival_order(&still);
+    assert_eq!(still[admitted]["position"], 1, "{}", still[admitted]);
 }
 
 #[sqlx::test]
@@ -214,10 +208,10 @@ async fn two_servers_share_one_admission_rate(db: PgPool) {
     let app = spawn_app(db).await;
     let concert = app.create_concert(1, 10).await;
     // Another server on the same Redis and PostgreSQL runs its own admission loop.
-    let other = start(app.db.clone(), app.config.clone()).await;
+    let other = app.spawn_another().await;
     app.set_queue(concert.id, json!({"paused": true, "admit_per_second": 2}))
         .await;
-    let people = line_up(&other, concert.id, 12).await;
+    let people = other.line_up(concert.id, 12).await;
     let tokens: Vec<String> = people.iter().map(|(_, t)| t.clone()).collect();
 
     let unpaused = Instant::now();
@@ -240,7 +234,7 @@ async fn max_active_caps_the_admitted_and_a_leaver_makes_room(db: PgPool) {
     let concert = app.create_concert(1, 10).await;
     app.set_queue(concert.id, json!({"paused": true, "max_active": 3}))
         .await;
-    let people = line_up(&app, concert.id, 7).await;
+    let people = app.line_up(concert.id, 7).await;
     let tokens: Vec<String> = people.iter().map(|(_, t)| t.clone()).collect();
     app.set_queue(concert.id, json!({"paused": false})).await;
     app.wait_for_status(&tokens[2], "active").await;
@@ -249,15 +243,7 @@ async fn max_active_caps_the_admitted_and_a_leaver_makes_room(db: PgPool) {
     let tickets = statuses_back_to_front(&app, &tokens).await;
     assert_eq!(assert_admitted_in_arrival_order(&tickets), 3);
     assert_eq!(tickets[3]["position"], 1);
-    let stats: Value = app
-        .get(
-            &format!("/admin/v1/concerts/{}/queue", concert.id),
-            Some(ADMIN_TOKEN),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let stats = app.queue_settings(concert.id).await;
     assert_eq!(stats["active"], 3, "{stats}");
     assert_eq!(stats["waiting"], 4, "{stats}");
 
@@ -279,11 +265,14 @@ async fn max_active_caps_the_admitted_and_a_leaver_makes_room(db: PgPool) {
 
 #[sqlx::test]
 async fn an_ended_admission_makes_room_under_max_active(db: PgPool) {
-    let app = spawn_app_with(db, |config| config.queue_defaults.active_ttl_seconds = 1).await;
+    let app = TestApp::builder(db)
+        .with_config(|config| config.queue_defaults.active_ttl_seconds = 1)
+        .spawn()
+        .await;
     let concert = app.create_concert(1, 10).await;
     app.set_queue(concert.id, json!({"paused": true, "max_active": 1}))
         .await;
-    let people = line_up(&app, concert.id, 2).await;
+    let people = app.line_up(concert.id, 2).await;
     app.set_queue(concert.id, json!({"paused": false})).await;
     app.wait_for_status(&people[0].1, "active").await;
     assert_eq!(app.status(&people[1].1).await["position"], 1);
@@ -298,7 +287,7 @@ async fn a_full_line_answers_queue_full_with_retry_after(db: PgPool) {
     let concert = app.create_concert(1, 10).await;
     app.set_queue(concert.id, json!({"paused": true, "max_waiting": 2}))
         .await;
-    let people = line_up(&app, concert.id, 2).await;
+    let people = app.line_up(concert.id, 2).await;
     let late = app.sign_up().await;
 
     let response = app.join(&late, concert.id).await;
@@ -316,15 +305,7 @@ async fn a_full_line_answers_queue_full_with_retry_after(db: PgPool) {
     let again = app.join(&people[0].0, concert.id).await;
     assert_eq!(again.status(), StatusCode::OK);
     assert_eq!(again.json::<Value>().await.unwrap()["position"], 1);
-    let stats: Value = app
-        .get(
-            &format!("/admin/v1/concerts/{}/queue", concert.id),
-            Some(ADMIN_TOKEN),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let stats = app.queue_settings(concert.id).await;
     assert_eq!(stats["waiting"], 2);
 
     // Someone leaves: there is room again, at the back.
@@ -344,7 +325,7 @@ async fn a_full_line_answers_queue_full_with_retry_after(db: PgPool) {
     app.wait_for_status(ticket["token"].as_str().unwrap(), "active")
         .await;
     app.set_queue(concert.id, json!({"paused": true})).await;
-    line_up(&app, concert.id, 2).await;
+    app.line_up(concert.id, 2).await;
     let one_too_many = app.sign_up().await;
     assert_error(
         app.join(&one_too_many, concert.id).await,
@@ -359,7 +340,7 @@ async fn leaving_the_line_moves_the_others_up_and_a_rejoin_goes_to_the_back(db: 
     let app = spawn_app(db).await;
     let concert = app.create_concert(1, 10).await;
     app.set_queue(concert.id, json!({"paused": true})).await;
-    let people = line_up(&app, concert.id, 4).await;
+    let people = app.line_up(concert.id, 4).await;
 
     assert_eq!(
         app.delete("/api/v1/queue", Some(&people[0].1))
@@ -435,7 +416,7 @@ async fn giving_up_an_admission_ends_it_frees_its_seats_and_a_rejoin_starts_over
 
     // Back in line, behind the people who came meanwhile, with a new token.
     app.set_queue(concert.id, json!({"paused": true})).await;
-    let meanwhile = line_up(&app, concert.id, 2).await;
+    let meanwhile = app.line_up(concert.id, 2).await;
     let response = app.join(&user, concert.id).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let ticket: Value = response.json().await.unwrap();
@@ -451,7 +432,10 @@ async fn giving_up_an_admission_ends_it_frees_its_seats_and_a_rejoin_starts_over
 
 #[sqlx::test]
 async fn an_admission_ends_after_its_active_ttl_and_a_rejoin_gets_a_new_token(db: PgPool) {
-    let app = spawn_app_with(db, |config| config.queue_defaults.active_ttl_seconds = 1).await;
+    let app = TestApp::builder(db)
+        .with_config(|config| config.queue_defaults.active_ttl_seconds = 1)
+        .spawn()
+        .await;
     let concert = app.create_concert(1, 10).await;
     let schedule = concert.schedules[0];
     let (user, token) = app.admitted_user(concert.id, 0).await;
@@ -552,7 +536,10 @@ async fn a_spent_token_cannot_give_up_the_place_of_the_new_one(db: PgPool) {
 
 #[sqlx::test]
 async fn a_new_line_starts_with_an_empty_bucket(db: PgPool) {
-    let app = spawn_app_with(db, |config| config.queue_defaults.admit_per_second = 2).await;
+    let app = TestApp::builder(db)
+        .with_config(|config| config.queue_defaults.admit_per_second = 2)
+        .spawn()
+        .await;
     let people = join_all((0..8).map(|_| app.sign_up())).await;
     let created = Instant::now();
     let concert = app.create_concert(1, 10).await;

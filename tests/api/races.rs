@@ -1,7 +1,7 @@
 //! Concurrency: many requests at once for one seat, one balance, one
 //! reservation, one place in line; the books must balance after every race.
 
-use crate::helpers::*;
+use crate::support::*;
 use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -296,15 +296,7 @@ async fn joining_from_many_tabs_gives_each_person_one_place(db: PgPool) {
         positions.insert(ticket["position"].as_u64().unwrap());
     }
     assert_eq!(positions, (1..=10).collect::<BTreeSet<u64>>());
-    let waiting: Value = app
-        .get(
-            &format!("/admin/v1/concerts/{}/queue", concert.id),
-            Some(ADMIN_TOKEN),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let waiting = app.queue_settings(concert.id).await;
     assert_eq!(waiting["waiting"], 10);
     assert_money_invariants(&app.db).await;
 }

@@ -2,13 +2,11 @@
 //! Redis never heard of, caught by PostgreSQL's unique ticket; a payment
 //! PostgreSQL could not decide; scripts Redis forgot.
 
-use crate::cuttable::CuttableProxy;
-use crate::helpers::*;
+use crate::support::*;
 use redis::AsyncCommands;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -39,21 +37,6 @@ async fn lose_sold_seats(app: &TestApp, concert: Uuid, schedules: &[Uuid], marke
     }
 }
 
-/// Buys `seats` of `schedule` for a new user; returns the payment.
-async fn buy(app: &TestApp, concert: Uuid, schedule: Uuid, seats: &[i64]) -> Value {
-    let (_, token) = app.admitted_user(concert, 1_000_000).await;
-    let held = app.hold_ok(&token, schedule, seats).await;
-    let response = app
-        .pay(
-            &token,
-            uuid(&held["reservation_id"]),
-            held["amount"].as_i64().unwrap(),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.json().await.unwrap()
-}
-
 async fn ticket_count(app: &TestApp) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM tickets")
         .fetch_one(&app.db)
@@ -66,8 +49,8 @@ async fn sold_seats_stay_sold_when_redis_loses_them_and_the_server_restarts(db: 
     let app = spawn_app(db).await;
     let concert = app.create_concert(2, 6).await;
     let (first, second) = (concert.schedules[0], concert.schedules[1]);
-    buy(&app, concert.id, first, &[1, 2]).await;
-    buy(&app, concert.id, second, &[6]).await;
+    app.buy(concert.id, first, &[1, 2]).await;
+    app.buy(concert.id, second, &[6]).await;
 
     lose_sold_seats(&app, concert.id, &concert.schedules, true).await;
     let app = app.restart().await;
@@ -103,7 +86,7 @@ async fn a_restart_reloads_a_sold_set_lost_under_its_marker(db: PgPool) {
     let app = spawn_app(db).await;
     let concert = app.create_concert(1, 6).await;
     let schedule = concert.schedules[0];
-    buy(&app, concert.id, schedule, &[3, 4]).await;
+    app.buy(concert.id, schedule, &[3, 4]).await;
     // Only the set is gone; the marker still says it is loaded.
     lose_sold_seats(&app, concert.id, &[schedule], false).await;
     let app = app.restart().await;
@@ -125,7 +108,7 @@ async fn sold_seats_are_reloaded_without_a_restart(db: PgPool) {
     let app = spawn_app(db).await;
     let concert = app.create_concert(1, 8).await;
     let schedule = concert.schedules[0];
-    buy(&app, concert.id, schedule, &[5, 6, 7]).await;
+    app.buy(concert.id, schedule, &[5, 6, 7]).await;
     let (_, token) = app.admitted_user(concert.id, 1_000_000).await;
 
     // Each way in finds the marker missing and reloads from PostgreSQL: the
@@ -173,7 +156,7 @@ async fn a_seat_sold_while_redis_had_lost_it_is_refused_at_payment_without_a_deb
     let app = spawn_app(db).await;
     let concert = app.create_concert(1, 10).await;
     let schedule = concert.schedules[0];
-    buy(&app, concert.id, schedule, &[8]).await;
+    app.buy(concert.id, schedule, &[8]).await;
     // Redis loses the sold set but keeps the marker: it believes seat 8 is free.
     lose_sold_seats(&app, concert.id, &[schedule], false).await;
 
@@ -235,19 +218,17 @@ async fn a_seat_sold_while_redis_had_lost_it_is_refused_at_payment_without_a_deb
 
 #[sqlx::test]
 async fn a_payment_postgres_could_not_decide_leaves_the_one_reservation_held(db: PgPool) {
-    let proxy = CuttableProxy::start("127.0.0.1:5432".parse().unwrap()).await;
-    let options = (*db.connect_options()).clone().port(proxy.addr.port());
-    let proxied = PgPoolOptions::new()
-        .acquire_timeout(Duration::from_millis(500))
-        .connect_with(options)
-        .await
-        .unwrap();
-    let mut config = test_config();
-    config.database_timeout = Duration::from_millis(500);
-    // A payment extends the holds by a second; the hold itself lasts longer.
-    config.payment_timeout = Duration::from_secs(1);
-    config.queue_defaults.hold_ttl_seconds = 20;
-    let app = start(proxied, config).await;
+    let app = TestApp::builder(db)
+        .with_database_proxy()
+        .with_config(|config| {
+            config.database_timeout = Duration::from_millis(500);
+            // A payment extends the holds by a second; the hold itself lasts longer.
+            config.payment_timeout = Duration::from_secs(1);
+            config.queue_defaults.hold_ttl_seconds = 20;
+        })
+        .spawn()
+        .await;
+    let proxy = app.database_proxy();
     let concert = app.create_concert(2, 10).await;
     let (user, token) = app.admitted_user(concert.id, 100_000).await;
     let held = app.hold_ok(&token, concert.schedules[0], &[3]).await;

@@ -1,7 +1,7 @@
 //! Seat holds and reservations: all or none, one per user per concert, the seat
 //! map, reading and releasing, holds that expire, and admissions they extend.
 
-use crate::helpers::*;
+use crate::support::*;
 use chrono::Utc;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -55,10 +55,10 @@ fn assert_reservation(
 #[sqlx::test]
 async fn one_to_four_seats_are_held_for_the_hold_ttl(db: PgPool) {
     let ttl = Duration::from_secs(120);
-    let app = spawn_app_with(db, |config| {
-        config.queue_defaults.hold_ttl_seconds = ttl.as_secs() as u32
-    })
-    .await;
+    let app = TestApp::builder(db)
+        .with_config(|config| config.queue_defaults.hold_ttl_seconds = ttl.as_secs() as u32)
+        .spawn()
+        .await;
     let concert = app
         .create_concert_priced(2, 20, |n| 10_000 + 1_000 * i64::from(n))
         .await;
@@ -307,7 +307,10 @@ async fn a_reservation_is_read_and_released_by_its_holder_only(db: PgPool) {
 
 #[sqlx::test]
 async fn an_unpaid_hold_ends_with_its_ttl_and_everything_comes_back(db: PgPool) {
-    let app = spawn_app_with(db, |config| config.queue_defaults.hold_ttl_seconds = 1).await;
+    let app = TestApp::builder(db)
+        .with_config(|config| config.queue_defaults.hold_ttl_seconds = 1)
+        .spawn()
+        .await;
     let concert = app.create_concert(1, 5).await;
     let schedule = concert.schedules[0];
     let (user, token) = app.admitted_user(concert.id, 100_000).await;
@@ -372,11 +375,13 @@ async fn an_unpaid_hold_ends_with_its_ttl_and_everything_comes_back(db: PgPool) 
 
 #[sqlx::test]
 async fn a_hold_keeps_its_holder_admitted_until_the_hold_ends(db: PgPool) {
-    let app = spawn_app_with(db, |config| {
-        config.queue_defaults.active_ttl_seconds = 1;
-        config.queue_defaults.hold_ttl_seconds = 3;
-    })
-    .await;
+    let app = TestApp::builder(db)
+        .with_config(|config| {
+            config.queue_defaults.active_ttl_seconds = 1;
+            config.queue_defaults.hold_ttl_seconds = 3;
+        })
+        .spawn()
+        .await;
     let concert = app.create_concert(1, 10).await;
     let schedule = concert.schedules[0];
     let (_, token) = app.admitted_user(concert.id, 0).await;

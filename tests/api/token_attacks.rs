@@ -1,7 +1,7 @@
 //! Tokens that must not work: forged, unsigned, of the wrong kind, expired, for
 //! another concert or user, or superseded by a later place in line.
 
-use crate::helpers::*;
+use crate::support::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -358,7 +358,10 @@ async fn the_admin_api_wants_the_admin_token(db: PgPool) {
     );
 
     // With no admin token configured, nothing opens the admin API.
-    let closed = spawn_app_with(db, |config| config.admin_token = None).await;
+    let closed = TestApp::builder(db)
+        .with_config(|config| config.admin_token = None)
+        .spawn()
+        .await;
     assert_error(
         closed.get(&path, Some(ADMIN_TOKEN)).await,
         StatusCode::UNAUTHORIZED,

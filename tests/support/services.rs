@@ -1,0 +1,59 @@
+//! Where the shared PostgreSQL and Redis are, and the names that keep one
+//! test's data apart from another's. Owns no connection and starts nothing:
+//! the in-process app, the `lineup` processes and the proxies all ask here.
+
+use sqlx::PgPool;
+use std::net::TcpListener;
+use uuid::Uuid;
+
+/// The single Redis every test shares (`scripts/services.sh` starts it).
+pub const REDIS_ADDR: &str = "127.0.0.1:6379";
+
+/// [`REDIS_ADDR`] as a `--redis-url`.
+pub fn redis_url() -> String {
+    format!("redis://{REDIS_ADDR}")
+}
+
+/// The Redis Cluster to run against instead of the single Redis, when
+/// `LINEUP_TEST_REDIS_CLUSTER` names some of its nodes (comma-separated URLs;
+/// `make test` runs the in-process and multi-server suites so against
+/// `scripts/redis-cluster.sh`); empty otherwise.
+pub fn redis_cluster_nodes() -> Vec<String> {
+    std::env::var("LINEUP_TEST_REDIS_CLUSTER")
+        .map(|nodes| {
+            nodes
+                .split(',')
+                .filter(|node| !node.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The URL of the test's own database (made by `#[sqlx::test]`) on the server
+/// `DATABASE_URL` names, for a `lineup` process to connect to.
+pub fn database_url(db: &PgPool) -> String {
+    let server = std::env::var("DATABASE_URL").expect("DATABASE_URL is set by make test");
+    let mut url = url::Url::parse(&server).expect("DATABASE_URL is a URL");
+    url.set_path(
+        db.connect_options()
+            .get_database()
+            .expect("the test database has a name"),
+    );
+    url.to_string()
+}
+
+/// A fresh Redis key prefix: the servers of one test share it, other tests
+/// never see it.
+pub fn unique_prefix() -> String {
+    format!("test-{}", Uuid::new_v4().simple())
+}
+
+/// A loopback port free right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
