@@ -16,6 +16,7 @@ use crate::idempotency::{self, Endpoint, IdempotencyKey, Idempotent, KeyedReques
 use crate::reservation::{ReservationService, StoredReservation};
 use crate::store::RedisStore;
 use crate::store::postgres;
+use crate::store::scripts::{self, PayBeginReply, PayFinish, ReservationRefusal};
 use crate::telemetry::metrics as m;
 use crate::tokens::QueueClaims;
 use crate::wallet::user_not_found;
@@ -79,24 +80,6 @@ fn replay(stored: Stored) -> Result<Idempotent<Payment>> {
         });
     }
     Ok(Idempotent::Replayed(stored))
-}
-
-/// How the Redis half ends a reservation; the names are pay_finish.lua's outcomes.
-#[derive(Clone, Copy, Debug)]
-enum Finish {
-    Paid,
-    Failed,
-    Released,
-}
-
-impl Finish {
-    fn as_arg(self) -> &'static str {
-        match self {
-            Finish::Paid => "paid",
-            Finish::Failed => "failed",
-            Finish::Released => "released",
-        }
-    }
 }
 
 #[derive(Clone)]
@@ -227,7 +210,7 @@ impl PaymentService {
         }
         match self.reservations.find_owned(claims, reservation_id).await {
             Ok(reservation) if reservation.paying => {
-                self.finish(claims, &reservation, Finish::Paid).await;
+                self.finish(claims, &reservation, PayFinish::Paid).await;
                 self.reservations
                     .unmark_holding(claims.sub, reservation_id)
                     .await;
@@ -282,7 +265,7 @@ impl PaymentService {
         };
         let outcome = match settled {
             Settled::Paid(payment) => {
-                self.finish(claims, &reservation, Finish::Paid).await;
+                self.finish(claims, &reservation, PayFinish::Paid).await;
                 Ok(Idempotent::Fresh(payment))
             }
             Settled::InsufficientBalance { balance } => {
@@ -290,7 +273,7 @@ impl PaymentService {
                     let body = json!({ "balance": balance, "amount": amount });
                     idempotency::store_outcome(&self.pool, keyed, 402, &body).await?;
                 }
-                self.finish(claims, &reservation, Finish::Failed).await;
+                self.finish(claims, &reservation, PayFinish::Failed).await;
                 Err(Error::InsufficientBalance { balance, amount })
             }
             Settled::SeatTaken => {
@@ -301,7 +284,7 @@ impl PaymentService {
                 {
                     tracing::warn!(error = ?e, "could not reload sold seats after a ticket conflict");
                 }
-                self.finish(claims, &reservation, Finish::Released).await;
+                self.finish(claims, &reservation, PayFinish::Released).await;
                 Err(Error::SeatUnavailable(self.sold_of(&reservation).await))
             }
             Settled::Replayed(stored) => {
@@ -316,33 +299,29 @@ impl PaymentService {
     }
 
     async fn begin(&self, claims: &QueueClaims, reservation: &StoredReservation) -> Result<()> {
-        let keys = self.redis.keys.concert(claims.cid);
-        let mut invocation = self.redis.scripts.pay_begin.prepare_invoke();
-        invocation
-            .key(keys.wait())
-            .key(keys.active())
-            .key(keys.jti())
-            .key(keys.reservation(reservation.id))
-            .key(keys.held(reservation.schedule))
-            .key(keys.user_res())
-            .key(keys.holds(reservation.schedule, &reservation.seats))
-            .arg(claims.sub.to_string())
-            .arg(&claims.jti)
-            .arg(reservation.id.to_string())
-            .arg(self.payment_timeout.as_millis() as u64)
-            .arg(seat_numbers(&reservation.seats));
-        let outcome: String = invocation.invoke_async(&mut self.redis.conn()).await?;
-        match outcome.as_str() {
-            "paying" => Ok(()),
-            "waiting" => Err(Error::NOT_ADMITTED),
-            "expired" => Err(Error::TOKEN_EXPIRED),
-            "not_found" | "hold_lost" => Err(Error::not_found(
-                "reservation_not_found",
-                "no open reservation has this id; its hold may have expired",
-            )),
-            "forbidden" => Err(Error::NOT_YOURS),
-            "payment_in_progress" => Err(Error::PAYMENT_IN_PROGRESS),
-            other => Err(Error::internal(format!("pay_begin returned {other:?}"))),
+        let keys = self.redis.admission_keys(claims.cid);
+        let begun = scripts::pay_begin(
+            &mut self.redis.conn(),
+            &keys,
+            claims.sub,
+            &claims.jti,
+            reservation.held_seats(),
+            self.payment_timeout,
+        )
+        .await?;
+        match begun {
+            PayBeginReply::Paying => Ok(()),
+            PayBeginReply::NotAdmitted(refused) => Err(refused.into()),
+            PayBeginReply::Refused(ReservationRefusal::NotFound) | PayBeginReply::HoldLost => {
+                Err(Error::not_found(
+                    "reservation_not_found",
+                    "no open reservation has this id; its hold may have expired",
+                ))
+            }
+            PayBeginReply::Refused(ReservationRefusal::Forbidden) => Err(Error::NOT_YOURS),
+            PayBeginReply::Refused(ReservationRefusal::PaymentInProgress) => {
+                Err(Error::PAYMENT_IN_PROGRESS)
+            }
         }
     }
 
@@ -441,7 +420,7 @@ impl PaymentService {
 
     /// Runs pay_finish until it lands: a few quick tries in the request, then in
     /// the background with backoff, so a decided payment always reaches Redis.
-    async fn finish(&self, claims: &QueueClaims, reservation: &StoredReservation, how: Finish) {
+    async fn finish(&self, claims: &QueueClaims, reservation: &StoredReservation, how: PayFinish) {
         let mut delay = Duration::from_millis(50);
         for _ in 0..3 {
             match self.run_finish(claims, reservation, how).await {
@@ -477,25 +456,18 @@ impl PaymentService {
         &self,
         claims: &QueueClaims,
         reservation: &StoredReservation,
-        how: Finish,
+        how: PayFinish,
     ) -> Result<()> {
-        let keys = self.redis.keys.concert(claims.cid);
-        let mut invocation = self.redis.scripts.pay_finish.prepare_invoke();
-        invocation
-            .key(keys.active())
-            .key(keys.jti())
-            .key(keys.user_res())
-            .key(keys.reservation(reservation.id))
-            .key(keys.sold(reservation.schedule))
-            .key(keys.held(reservation.schedule))
-            .key(keys.holds(reservation.schedule, &reservation.seats))
-            .arg(claims.sub.to_string())
-            .arg(&claims.jti)
-            .arg(reservation.id.to_string())
-            .arg(how.as_arg())
-            .arg(seat_numbers(&reservation.seats));
-        let _: i64 = invocation.invoke_async(&mut self.redis.conn()).await?;
-        Ok(())
+        let keys = self.redis.admission_keys(claims.cid);
+        scripts::pay_finish(
+            &mut self.redis.conn(),
+            &keys,
+            claims.sub,
+            &claims.jti,
+            reservation.held_seats(),
+            how,
+        )
+        .await
     }
 
     /// The reservation's seats that PostgreSQL has sold: a `seat_unavailable`
@@ -525,14 +497,8 @@ impl PaymentService {
     /// Best effort: if this fails the reservation stays `paying` until its
     /// extended hold ends, and the seats come free then.
     async fn abort(&self, concert: ConcertId, reservation: ReservationId) {
-        let key = self.redis.keys.concert(concert).reservation(reservation);
-        let result: redis::RedisResult<i64> = self
-            .redis
-            .scripts
-            .pay_abort
-            .key(key)
-            .invoke_async(&mut self.redis.conn())
-            .await;
+        let keys = self.redis.admission_keys(concert);
+        let result = scripts::pay_abort(&mut self.redis.conn(), &keys, reservation).await;
         if let Err(e) = result {
             tracing::warn!(error = %e, reservation_id = %reservation, "could not hand the reservation back after a failed payment");
         }

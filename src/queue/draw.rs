@@ -3,10 +3,11 @@
 //! PostgreSQL and the concert's seed (the shuffle is [`crate::fairness`]'s).
 
 use crate::catalog::{Catalog, Concert};
+use crate::domain::UserId;
 use crate::error::Result;
 use crate::fairness::{self, FairnessReport};
 use crate::store::RedisStore;
-use crate::store::redis::reply_field as field;
+use crate::store::scripts::{self, DrawReply, PrequeueReply};
 use chrono::Utc;
 use uuid::Uuid;
 
@@ -22,36 +23,21 @@ pub async fn draw_prequeue(
     catalog: &Catalog,
     concert: &Concert,
 ) -> Result<bool> {
-    let keys = redis.keys.concert(concert.id);
-    let opens_at_us = concert.opens_at.timestamp_micros();
-    let reply: Vec<redis::Value> = redis
-        .scripts
-        .prequeue
-        .key(keys.wait())
-        .key(keys.drawn())
-        .arg(opens_at_us)
-        .invoke_async(&mut redis.conn())
-        .await?;
-    let members: Vec<String> = match field::<String>(&reply, 0)?.as_str() {
-        "drawn" => return Ok(true),
-        "not_open" => return Ok(false),
-        _ => field(&reply, 1)?,
+    let keys = redis.admission_keys(concert.id);
+    let members = match scripts::prequeue(&mut redis.conn(), &keys, concert.opens_at).await? {
+        PrequeueReply::Drawn => return Ok(true),
+        PrequeueReply::NotOpen => return Ok(false),
+        PrequeueReply::Members(members) => members,
     };
-    let members: Vec<Uuid> = members.iter().filter_map(|m| m.parse().ok()).collect();
+    let members: Vec<Uuid> = members.iter().map(UserId::as_uuid).collect();
     let draw = catalog.record_draw(concert.id, &members).await?;
     let seed = catalog.draw_seed(concert.id).await?;
-    let order = fairness::shuffle(&seed, &draw.joiners);
-    let mut invocation = redis.scripts.draw.prepare_invoke();
-    invocation
-        .key(keys.wait())
-        .key(keys.draw())
-        .key(keys.drawn())
-        .arg(opens_at_us);
-    for user in &order {
-        invocation.arg(user.to_string());
-    }
-    let placed: i64 = invocation.invoke_async(&mut redis.conn()).await?;
-    if placed >= 0 {
+    let order: Vec<UserId> = fairness::shuffle(&seed, &draw.joiners)
+        .into_iter()
+        .map(UserId::from_uuid)
+        .collect();
+    let placed = scripts::draw(&mut redis.conn(), &keys, concert.opens_at, &order).await?;
+    if let DrawReply::Placed(placed) = placed {
         tracing::info!(concert_id = %concert.id, joiners = draw.joiners.len(), placed, "pre-queue drawn");
     }
     Ok(true)

@@ -7,4 +7,4 @@ mod model;
 mod service;
 
 pub use model::{Reservation, SeatMap, SeatStatus, SeatView, StoredReservation};
-pub use service::{ReservationService, SeatCounts};
+pub use service::{ReservationService, SeatCounts, load_sold};

@@ -5,7 +5,10 @@ use crate::domain::{
 };
 use crate::error::{Error, Result};
 use crate::store::RedisStore;
-use crate::store::redis::reply_field;
+use crate::store::scripts::{
+    self, HoldArgs, HoldReply, ReleaseReply, ReservationRefusal, SeatMapReply, StatusArgs,
+    StatusReply,
+};
 use crate::tokens::QueueClaims;
 use chrono::Utc;
 use redis::AsyncCommands;
@@ -108,37 +111,21 @@ impl ReservationService {
         amount: Money,
         hold_ttl: Duration,
     ) -> Result<Reservation> {
-        let keys = self.redis.keys.concert(claims.cid);
+        let keys = self.redis.admission_keys(claims.cid);
         // Two rounds at most: the second after reloading the sold seats.
         for _ in 0..2 {
-            let mut invocation = self.redis.scripts.hold.prepare_invoke();
-            invocation
-                .key(keys.wait())
-                .key(keys.active())
-                .key(keys.jti())
-                .key(keys.user_res())
-                .key(keys.sold(schedule.id))
-                .key(keys.sold_loaded(schedule.id))
-                .key(keys.held(schedule.id))
-                .key(keys.reservation(id))
-                .key(keys.cfg())
-                .key(keys.holds(schedule.id, selection.seats()));
-            invocation
-                .arg(claims.sub.to_string())
-                .arg(&claims.jti)
-                .arg(id.to_string())
-                .arg(schedule.id.to_string())
-                .arg(hold_ttl.as_millis() as u64)
-                .arg(amount.won())
-                .arg(claims.cid.to_string())
-                .arg(seat_numbers(selection.seats()));
-            let reply: Vec<String> = invocation.invoke_async(&mut self.redis.conn()).await?;
-            match reply.first().map(String::as_str) {
-                Some("held") => {
-                    let until_ms: i64 = reply
-                        .get(1)
-                        .and_then(|ms| ms.parse().ok())
-                        .ok_or_else(|| Error::internal("hold script returned no expiry"))?;
+            let args = HoldArgs {
+                user: claims.sub,
+                jti: &claims.jti,
+                reservation: id,
+                concert: claims.cid,
+                schedule: schedule.id,
+                seats: selection.seats(),
+                amount,
+                default_hold: hold_ttl,
+            };
+            match scripts::hold(&mut self.redis.conn(), &keys, args).await? {
+                HoldReply::Held { until_ms } => {
                     return Ok(Reservation {
                         reservation_id: id,
                         concert_id: claims.cid,
@@ -150,25 +137,13 @@ impl ReservationService {
                             .ok_or_else(|| Error::internal("hold expiry out of range"))?,
                     });
                 }
-                Some("sold_not_loaded") => self.load_sold(claims.cid, schedule.id).await?,
-                Some("sale_closed") => return Err(Error::SALE_CLOSED),
-                Some("waiting") => return Err(Error::NOT_ADMITTED),
-                Some("expired") => return Err(Error::TOKEN_EXPIRED),
-                Some("reservation_exists") => {
-                    let existing = reply
-                        .get(1)
-                        .and_then(|id| id.parse().ok())
-                        .ok_or_else(|| Error::internal("hold script returned no reservation id"))?;
+                HoldReply::SoldNotLoaded => self.load_sold(claims.cid, schedule.id).await?,
+                HoldReply::SaleClosed => return Err(Error::SALE_CLOSED),
+                HoldReply::NotAdmitted(refused) => return Err(refused.into()),
+                HoldReply::ReservationExists(existing) => {
                     return Err(Error::ReservationExists(existing));
                 }
-                Some("seat_unavailable") => {
-                    let taken = reply[1..]
-                        .iter()
-                        .filter_map(|n| n.parse::<i64>().ok().and_then(|n| SeatNo::parse(n).ok()))
-                        .collect();
-                    return Err(Error::SeatUnavailable(taken));
-                }
-                other => return Err(Error::internal(format!("hold script returned {other:?}"))),
+                HoldReply::SeatsTaken(taken) => return Err(Error::SeatUnavailable(taken)),
             }
         }
         Err(Error::internal("sold seats did not stay loaded"))
@@ -275,28 +250,13 @@ impl ReservationService {
             .find(concert, id)
             .await?
             .ok_or_else(reservation_not_found)?;
-        let keys = self.redis.keys.concert(concert);
-        let mut invocation = self.redis.scripts.release.prepare_invoke();
-        invocation
-            .key(keys.user_res())
-            .key(keys.reservation(id))
-            .key(keys.held(stored.schedule))
-            .key(keys.holds(stored.schedule, &stored.seats))
-            .arg(user.to_string())
-            .arg(id.to_string())
-            .arg(seat_numbers(&stored.seats));
-        let outcome: String = invocation.invoke_async(&mut self.redis.conn()).await?;
-        match outcome.as_str() {
-            "released" => {
+        let keys = self.redis.admission_keys(concert);
+        match scripts::release(&mut self.redis.conn(), &keys, user, stored.held_seats()).await? {
+            ReleaseReply::Released => {
                 self.unmark_holding(user, id).await;
                 Ok(())
             }
-            "not_found" => Err(reservation_not_found()),
-            "forbidden" => Err(Error::NOT_YOURS),
-            "payment_in_progress" => Err(Error::PAYMENT_IN_PROGRESS),
-            other => Err(Error::internal(format!(
-                "release script returned {other:?}"
-            ))),
+            ReleaseReply::Refused(refusal) => Err(refusal_error(refusal)),
         }
     }
 
@@ -306,36 +266,23 @@ impl ReservationService {
     /// token (its holder paid or left, then joined again) must not give up the
     /// seats of the new admission before leaving is refused `token_expired`.
     pub async fn release_open(&self, claims: &QueueClaims) -> Result<()> {
-        let keys = self.redis.keys.concert(claims.cid);
-        let standing: Vec<redis::Value> = self
-            .redis
-            .scripts
-            .status
-            .key(keys.wait())
-            .key(keys.active())
-            .key(keys.jti())
-            .key(keys.cfg())
-            .key(keys.seen())
-            .key(keys.line_stats())
-            .key(keys.draw())
-            .key(keys.drawn())
-            .arg(claims.sub.to_string())
-            .arg(&claims.jti)
-            // Defaults and the opening the status script wants; only its state
-            // is read here.
-            .arg(1)
-            .arg(0)
-            .arg(1)
-            .arg(0)
-            .invoke_async(&mut self.redis.conn())
-            .await?;
-        if reply_field::<String>(&standing, 0)? != "active" {
+        let keys = self.redis.admission_keys(claims.cid);
+        let standing = scripts::status(
+            &mut self.redis.conn(),
+            &keys,
+            StatusArgs::state_only(claims.sub, &claims.jti),
+        )
+        .await?;
+        if !matches!(standing, StatusReply::Active { .. }) {
             return Ok(());
         }
         let entry: Option<String> = self
             .redis
             .conn()
-            .hget(keys.user_res(), claims.sub.to_string())
+            .hget(
+                self.redis.keys.concert(claims.cid).user_res(),
+                claims.sub.to_string(),
+            )
             .await?;
         let Some(id) = entry
             .as_deref()
@@ -352,16 +299,7 @@ impl ReservationService {
 
     /// Copies a schedule's sold seats from PostgreSQL into Redis and marks them loaded.
     pub async fn load_sold(&self, concert: ConcertId, schedule: ScheduleId) -> Result<()> {
-        let sold = self.catalog.sold_seats(schedule).await?;
-        let keys = self.redis.keys.concert(concert);
-        let mut invocation = self.redis.scripts.load_sold.prepare_invoke();
-        invocation
-            .key(keys.sold(schedule))
-            .key(keys.sold_loaded(schedule))
-            .arg(seat_numbers(&sold));
-        let count: u64 = invocation.invoke_async(&mut self.redis.conn()).await?;
-        tracing::debug!(%schedule, sold = count, "sold seats loaded from PostgreSQL");
-        Ok(())
+        load_sold(&self.redis, &self.catalog, concert, schedule).await
     }
 
     /// Loads the sold seats of every schedule that has not started: done at boot,
@@ -383,59 +321,46 @@ impl ReservationService {
         only: Option<SeatStatus>,
     ) -> Result<SeatMap> {
         let schedule = self.schedule_for(claims, schedule_id).await?;
-        let keys = self.redis.keys.concert(claims.cid);
+        let keys = self.redis.admission_keys(claims.cid);
         for _ in 0..2 {
-            let reply: Vec<redis::Value> = self
-                .redis
-                .scripts
-                .seat_map
-                .key(keys.wait())
-                .key(keys.active())
-                .key(keys.jti())
-                .key(keys.sold(schedule_id))
-                .key(keys.sold_loaded(schedule_id))
-                .key(keys.held(schedule_id))
-                .arg(claims.sub.to_string())
-                .arg(&claims.jti)
-                .invoke_async(&mut self.redis.conn())
-                .await?;
-            let state: String = reply_field(&reply, 0)?;
-            match state.as_str() {
-                "ok" => {
-                    let sold: HashSet<u32> =
-                        reply_field::<Vec<u32>>(&reply, 1)?.into_iter().collect();
-                    let held: HashSet<u32> =
-                        reply_field::<Vec<u32>>(&reply, 2)?.into_iter().collect();
-                    let seats = schedule
-                        .prices
-                        .iter()
-                        .map(|(seat, price)| {
-                            let status = if sold.contains(&seat.get()) {
-                                SeatStatus::Sold
-                            } else if held.contains(&seat.get()) {
-                                SeatStatus::Held
-                            } else {
-                                SeatStatus::Available
-                            };
-                            SeatView {
-                                seat_no: seat.get(),
-                                price: price.won(),
-                                status,
-                            }
-                        })
-                        .filter(|seat| only.is_none_or(|status| seat.status == status))
-                        .collect();
-                    return Ok(SeatMap { schedule_id, seats });
+            let reply = scripts::seat_map(
+                &mut self.redis.conn(),
+                &keys,
+                claims.sub,
+                &claims.jti,
+                schedule_id,
+            )
+            .await?;
+            let (sold, held) = match reply {
+                SeatMapReply::Seats { sold, held } => (sold, held),
+                SeatMapReply::SoldNotLoaded => {
+                    self.load_sold(claims.cid, schedule_id).await?;
+                    continue;
                 }
-                "sold_not_loaded" => self.load_sold(claims.cid, schedule_id).await?,
-                "waiting" => return Err(Error::NOT_ADMITTED),
-                "expired" => return Err(Error::TOKEN_EXPIRED),
-                other => {
-                    return Err(Error::internal(format!(
-                        "seat_map script returned {other:?}"
-                    )));
-                }
-            }
+                SeatMapReply::NotAdmitted(refused) => return Err(refused.into()),
+            };
+            let sold: HashSet<SeatNo> = sold.into_iter().collect();
+            let held: HashSet<SeatNo> = held.into_iter().collect();
+            let seats = schedule
+                .prices
+                .iter()
+                .map(|(seat, price)| {
+                    let status = if sold.contains(seat) {
+                        SeatStatus::Sold
+                    } else if held.contains(seat) {
+                        SeatStatus::Held
+                    } else {
+                        SeatStatus::Available
+                    };
+                    SeatView {
+                        seat_no: seat.get(),
+                        price: price.won(),
+                        status,
+                    }
+                })
+                .filter(|seat| only.is_none_or(|status| seat.status == status))
+                .collect();
+            return Ok(SeatMap { schedule_id, seats });
         }
         Err(Error::internal("sold seats did not stay loaded"))
     }
@@ -503,4 +428,29 @@ impl SeatCounts {
 
 fn reservation_not_found() -> Error {
     Error::not_found("reservation_not_found", "no open reservation has this id")
+}
+
+/// The one mapping of the scripts' reservation refusals to the client's error.
+fn refusal_error(refusal: ReservationRefusal) -> Error {
+    match refusal {
+        ReservationRefusal::NotFound => reservation_not_found(),
+        ReservationRefusal::Forbidden => Error::NOT_YOURS,
+        ReservationRefusal::PaymentInProgress => Error::PAYMENT_IN_PROGRESS,
+    }
+}
+
+/// Copies a date's sold seats from PostgreSQL into Redis and marks them
+/// loaded: at boot, for a new date, and whenever a script finds Redis lost them
+/// (a hold, a seat map, or the admit tick counting free seats).
+pub async fn load_sold(
+    redis: &RedisStore,
+    catalog: &Catalog,
+    concert: ConcertId,
+    schedule: ScheduleId,
+) -> Result<()> {
+    let sold = catalog.sold_seats(schedule).await?;
+    let keys = redis.admission_keys(concert);
+    let count = scripts::load_sold(&mut redis.conn(), &keys, schedule, &sold).await?;
+    tracing::debug!(%schedule, sold = count, "sold seats loaded from PostgreSQL");
+    Ok(())
 }

@@ -110,14 +110,6 @@ impl ConcertKeys {
     pub fn hold(&self, schedule: ScheduleId, seat: SeatNo) -> String {
         self.key(&format!("hold:{schedule}:{seat}"))
     }
-    /// The hold keys of several seats, in their order (scripts pair them with
-    /// the seat numbers passed in ARGV).
-    pub fn holds(&self, schedule: ScheduleId, seats: &[SeatNo]) -> Vec<String> {
-        seats
-            .iter()
-            .map(|seat| self.hold(schedule, *seat))
-            .collect()
-    }
     /// ZSET seat -> hold expiry ms: an index of the holds, to count and list them.
     pub fn held(&self, schedule: ScheduleId) -> String {
         self.key(&format!("held:{schedule}"))
