@@ -1,4 +1,7 @@
-use super::model::{Reservation, SeatMap, SeatStatus, SeatView, StoredReservation};
+//! Holds and reservations: taking seats, finding a reservation, releasing it,
+//! and the user's `holding` marker that keeps charges out while seats are held.
+
+use super::model::{Reservation, StoredReservation};
 use crate::catalog::{Catalog, Schedule};
 use crate::domain::{
     ConcertId, Money, ReservationId, ScheduleId, SeatNo, SeatSelection, UserId, seat_numbers,
@@ -6,13 +9,12 @@ use crate::domain::{
 use crate::error::{Error, Result};
 use crate::store::RedisStore;
 use crate::store::scripts::{
-    self, HoldArgs, HoldReply, ReleaseReply, ReservationRefusal, SeatMapReply, StatusArgs,
-    StatusReply,
+    self, HoldArgs, HoldReply, ReleaseReply, ReservationRefusal, StatusArgs, StatusReply,
 };
 use crate::tokens::QueueClaims;
 use chrono::Utc;
 use redis::AsyncCommands;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,10 +25,10 @@ const DEFAULT_HOLD_TTL: Duration = Duration::from_secs(300);
 
 #[derive(Clone)]
 pub struct ReservationService {
-    redis: RedisStore,
-    catalog: Arc<Catalog>,
+    pub(super) redis: RedisStore,
+    pub(super) catalog: Arc<Catalog>,
     /// A payment extends its holds this much; the `holding` key lives as long.
-    payment_timeout: Duration,
+    pub(super) payment_timeout: Duration,
 }
 
 impl ReservationService {
@@ -39,7 +41,11 @@ impl ReservationService {
     }
 
     /// The schedule of a request, checked against the token's concert.
-    async fn schedule_for(&self, claims: &QueueClaims, id: ScheduleId) -> Result<Arc<Schedule>> {
+    pub(super) async fn schedule_for(
+        &self,
+        claims: &QueueClaims,
+        id: ScheduleId,
+    ) -> Result<Arc<Schedule>> {
         let schedule = self
             .catalog
             .schedule(id)
@@ -174,7 +180,7 @@ impl ReservationService {
 
     /// Clears the marker of one reservation; a failure only delays charging until
     /// the marker's expiry, so it is logged, not returned.
-    pub async fn unmark_holding(&self, user: UserId, id: ReservationId) {
+    pub(super) async fn unmark_holding(&self, user: UserId, id: ReservationId) {
         let key = self.redis.keys.user_holding(user);
         let result: redis::RedisResult<()> = self.redis.conn().zrem(&key, id.to_string()).await;
         if let Err(e) = result {
@@ -296,161 +302,17 @@ impl ReservationService {
             other => other,
         }
     }
-
-    /// Copies a schedule's sold seats from PostgreSQL into Redis and marks them loaded.
-    pub async fn load_sold(&self, concert: ConcertId, schedule: ScheduleId) -> Result<()> {
-        load_sold(&self.redis, &self.catalog, concert, schedule).await
-    }
-
-    /// Loads the sold seats of every schedule that has not started: done at boot,
-    /// so Redis agrees with PostgreSQL before the first hold.
-    pub async fn load_all_sold(&self) -> Result<()> {
-        let now = Utc::now();
-        let snapshot = self.catalog.snapshot();
-        for schedule in snapshot.schedules.values().filter(|s| !s.has_started(now)) {
-            self.load_sold(schedule.concert_id, schedule.id).await?;
-        }
-        Ok(())
-    }
-
-    /// The seat map of a schedule, for an admitted user of its concert.
-    pub async fn seat_map(
-        &self,
-        claims: &QueueClaims,
-        schedule_id: ScheduleId,
-        only: Option<SeatStatus>,
-    ) -> Result<SeatMap> {
-        let schedule = self.schedule_for(claims, schedule_id).await?;
-        let keys = self.redis.admission_keys(claims.cid);
-        for _ in 0..2 {
-            let reply = scripts::seat_map(
-                &mut self.redis.conn(),
-                &keys,
-                claims.sub,
-                &claims.jti,
-                schedule_id,
-            )
-            .await?;
-            let (sold, held) = match reply {
-                SeatMapReply::Seats { sold, held } => (sold, held),
-                SeatMapReply::SoldNotLoaded => {
-                    self.load_sold(claims.cid, schedule_id).await?;
-                    continue;
-                }
-                SeatMapReply::NotAdmitted(refused) => return Err(refused.into()),
-            };
-            let sold: HashSet<SeatNo> = sold.into_iter().collect();
-            let held: HashSet<SeatNo> = held.into_iter().collect();
-            let seats = schedule
-                .prices
-                .iter()
-                .map(|(seat, price)| {
-                    let status = if sold.contains(seat) {
-                        SeatStatus::Sold
-                    } else if held.contains(seat) {
-                        SeatStatus::Held
-                    } else {
-                        SeatStatus::Available
-                    };
-                    SeatView {
-                        seat_no: seat.get(),
-                        price: price.won(),
-                        status,
-                    }
-                })
-                .filter(|seat| only.is_none_or(|status| seat.status == status))
-                .collect();
-            return Ok(SeatMap { schedule_id, seats });
-        }
-        Err(Error::internal("sold seats did not stay loaded"))
-    }
-
-    /// Sold and held seats per schedule, in one round trip (two when a
-    /// schedule's sold seats must be loaded first).
-    pub async fn seat_counts(
-        &self,
-        concert: ConcertId,
-        schedules: &[Arc<Schedule>],
-    ) -> Result<Vec<SeatCounts>> {
-        // An empty pipeline is an error in Redis, not an empty answer.
-        if schedules.is_empty() {
-            return Ok(Vec::new());
-        }
-        let keys = self.redis.keys.concert(concert);
-        for _ in 0..2 {
-            let now_ms = Utc::now().timestamp_millis();
-            let mut pipe = redis::pipe();
-            for schedule in schedules {
-                pipe.exists(keys.sold_loaded(schedule.id))
-                    .scard(keys.sold(schedule.id))
-                    .zcount(keys.held(schedule.id), format!("({now_ms}"), "+inf");
-            }
-            let counts: Vec<u64> = pipe.query_async(&mut self.redis.conn()).await?;
-            let unloaded: Vec<&Arc<Schedule>> = schedules
-                .iter()
-                .zip(counts.chunks(3))
-                .filter(|(_, c)| c[0] == 0)
-                .map(|(s, _)| s)
-                .collect();
-            if unloaded.is_empty() {
-                return Ok(schedules
-                    .iter()
-                    .zip(counts.chunks(3))
-                    .map(|(s, c)| SeatCounts {
-                        total: s.total_seats() as u64,
-                        sold: c[1],
-                        held: c[2],
-                    })
-                    .collect());
-            }
-            for schedule in unloaded {
-                self.load_sold(concert, schedule.id).await?;
-            }
-        }
-        Err(Error::internal("sold seats did not stay loaded"))
-    }
 }
 
-/// The seats of one date by state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SeatCounts {
-    pub total: u64,
-    pub sold: u64,
-    pub held: u64,
-}
-
-impl SeatCounts {
-    /// Seats neither sold nor held.
-    pub fn available(&self) -> u64 {
-        self.total.saturating_sub(self.sold + self.held)
-    }
-}
-
-fn reservation_not_found() -> Error {
+pub(super) fn reservation_not_found() -> Error {
     Error::not_found("reservation_not_found", "no open reservation has this id")
 }
 
 /// The one mapping of the scripts' reservation refusals to the client's error.
-fn refusal_error(refusal: ReservationRefusal) -> Error {
+pub(super) fn refusal_error(refusal: ReservationRefusal) -> Error {
     match refusal {
         ReservationRefusal::NotFound => reservation_not_found(),
         ReservationRefusal::Forbidden => Error::NOT_YOURS,
         ReservationRefusal::PaymentInProgress => Error::PAYMENT_IN_PROGRESS,
     }
-}
-
-/// Copies a date's sold seats from PostgreSQL into Redis and marks them
-/// loaded: at boot, for a new date, and whenever a script finds Redis lost them
-/// (a hold, a seat map, or the admit tick counting free seats).
-pub async fn load_sold(
-    redis: &RedisStore,
-    catalog: &Catalog,
-    concert: ConcertId,
-    schedule: ScheduleId,
-) -> Result<()> {
-    let sold = catalog.sold_seats(schedule).await?;
-    let keys = redis.admission_keys(concert);
-    let count = scripts::load_sold(&mut redis.conn(), &keys, schedule, &sold).await?;
-    tracing::debug!(%schedule, sold = count, "sold seats loaded from PostgreSQL");
-    Ok(())
 }
