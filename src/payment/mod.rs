@@ -7,15 +7,15 @@
 //! 1. The reservation is claimed for this attempt
 //!    ([`ReservationService::begin_payment`]): `paying`, its holds extended past
 //!    the transaction; a concurrent second attempt gets `payment_in_progress`.
-//! 2. One PostgreSQL transaction ([`sql`]) debits the balance under its row lock
-//!    ([`wallet::debit`]), writes the payment, its tickets
-//!    (`UNIQUE (schedule_id, seat_no)`) and the ledger entry ([`wallet::record`]).
+//! 2. One PostgreSQL transaction (`sql.rs`) debits the balance under its row lock
+//!    ([`crate::wallet::debit`]), writes the payment, its tickets
+//!    (`UNIQUE (schedule_id, seat_no)`) and the ledger entry ([`crate::wallet::record`]).
 //! 3. The reservation ends as PostgreSQL decided
 //!    ([`ReservationService::finish_payment`]): the seats sold, the holds ended,
 //!    the queue token expired. Once PostgreSQL has committed the answer is 201,
 //!    and this Redis update is retried until it lands.
 //!
-//! [`flow`] holds the steps, the `Idempotency-Key` retry and its replay.
+//! `flow.rs` holds the steps, the `Idempotency-Key` retry and its replay.
 
 mod flow;
 mod sql;

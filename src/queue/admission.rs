@@ -3,9 +3,9 @@
 //! number of servers together admit at each concert's configured rate. Each
 //! tick's outcome also sets the line's metrics.
 
-use super::draw::draw_prequeue;
 use crate::catalog::{Catalog, Concert};
 use crate::error::Result;
+use crate::fairness::draw_prequeue;
 use crate::reservation;
 use crate::store::RedisStore;
 use crate::store::scripts::{self, AdmitArgs, AdmitDefaults, AdmitReply, DateSeats};

@@ -98,7 +98,7 @@ impl ConcertKeys {
     pub fn drawn(&self) -> String {
         self.key("drawn")
     }
-    /// HASH user -> "<reservation id>|<until ms>": one open reservation per user.
+    /// HASH user -> `"<reservation id>|<until ms>"`: one open reservation per user.
     pub fn user_res(&self) -> String {
         self.key("user-res")
     }

@@ -1,7 +1,7 @@
 //! Users and their prepaid balances, in PostgreSQL: the `users`, `wallets` and
 //! `ledger` tables are written here and nowhere else. Every movement of money is
 //! one `UPDATE` of the balance under its row lock plus a ledger entry
-//! ([`ledger`]), so concurrent charges and payments never lose an update; a
+//! (`ledger.rs`), so concurrent charges and payments never lose an update; a
 //! payment debits through [`debit`] inside its own transaction.
 
 mod ledger;

@@ -1,7 +1,7 @@
 //! The Lua scripts of `lua/`, compiled into the binary, and one typed wrapper
 //! per script (mini-redis's `cmd/*.rs`): each file below owns its script's wire
 //! format both ways, the KEYS and ARGV in the order the script's header lists
-//! them and the reply, read with a [`Reply`](reply) cursor into an enum. A call
+//! them and the reply, read with a `Reply` cursor (`reply.rs`) into an enum. A call
 //! reads `scripts::status(&mut conn, &keys, StatusArgs { .. })`; no other module
 //! builds a script's key list or reads its reply, and a reply of an unknown
 //! shape is an internal error raised in one place.
@@ -9,7 +9,7 @@
 //! Each script is `lua/_lib.lua` followed by the script's own text. `redis::Script`
 //! runs them with EVALSHA and loads them again when Redis answers NOSCRIPT (after a
 //! restart or `SCRIPT FLUSH`); [`Scripts::load_all`] loads them once at start.
-//! [`shared`] is the Rust side of `_lib.lua`: keys and answers several scripts share.
+//! `shared.rs` is the Rust side of `_lib.lua`: keys and answers several scripts share.
 
 mod reply;
 mod shared;
