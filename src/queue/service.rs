@@ -284,32 +284,34 @@ fn into_ticket(
 ) -> QueueTicket {
     let opens_in_ms = opens_at.map_or(0, |at| (at - Utc::now()).num_milliseconds().max(0) as u64);
     let opens_in_seconds = opens_in_ms.div_ceil(1000);
-    let ticket =
-        |status, position, wait: (u64, u64), active_remaining_seconds, poll_after_ms| QueueTicket {
-            token,
-            user_id: user,
-            concert_id: concert,
-            status,
-            position,
-            estimated_wait_seconds: wait.0,
-            estimated_wait_seconds_p90: wait.1,
-            active_remaining_seconds,
-            poll_after_ms,
-            opens_in_seconds,
-        };
+    // What every ticket says; each standing below adds its own.
+    let expired = QueueTicket {
+        token,
+        user_id: user,
+        concert_id: concert,
+        status: TicketStatus::Expired,
+        position: 0,
+        estimated_wait_seconds: 0,
+        estimated_wait_seconds_p90: 0,
+        active_remaining_seconds: 0,
+        poll_after_ms: 0,
+        opens_in_seconds,
+    };
     match standing {
         // In the pre-queue: the place is drawn at the opening.
-        StatusReply::Waiting { position: 0, line } => {
-            let poll = polling::prequeue_poll_after_ms(
+        StatusReply::Waiting { position: 0, line } => QueueTicket {
+            status: TicketStatus::Waiting,
+            estimated_wait_seconds: opens_in_seconds,
+            estimated_wait_seconds_p90: opens_in_seconds,
+            poll_after_ms: polling::prequeue_poll_after_ms(
                 user.as_uuid().as_u128() as u64,
                 opens_in_ms,
                 line.waiting,
                 line.poll_budget_per_second,
                 line.idle_timeout_ms,
-            );
-            let wait = (opens_in_seconds, opens_in_seconds);
-            ticket(TicketStatus::Waiting, 0, wait, 0, poll)
-        }
+            ),
+            ..expired
+        },
         StatusReply::Waiting { position, line } => {
             let rate = estimate::admission_rate(
                 line.admit_per_second,
@@ -317,33 +319,28 @@ fn into_ticket(
                 line.rate_seconds,
             );
             let (wait, p90) = estimate::wait_seconds(position, rate);
-            let wait = (wait + opens_in_seconds, p90 + opens_in_seconds);
-            ticket(
-                TicketStatus::Waiting,
+            QueueTicket {
+                status: TicketStatus::Waiting,
                 position,
-                wait,
-                0,
-                poll_after_ms(&line, position),
-            )
+                estimated_wait_seconds: wait + opens_in_seconds,
+                estimated_wait_seconds_p90: p90 + opens_in_seconds,
+                poll_after_ms: poll_after_ms(&line, position),
+                ..expired
+            }
         }
-        StatusReply::Active { remaining_ms } => {
-            let poll = remaining_ms.clamp(MIN_POLL_MS, ACTIVE_POLL_MS);
-            ticket(
-                TicketStatus::Active,
-                0,
-                (0, 0),
-                remaining_ms.div_ceil(1000),
-                poll,
-            )
-        }
+        StatusReply::Active { remaining_ms } => QueueTicket {
+            status: TicketStatus::Active,
+            active_remaining_seconds: remaining_ms.div_ceil(1000),
+            poll_after_ms: remaining_ms.clamp(MIN_POLL_MS, ACTIVE_POLL_MS),
+            ..expired
+        },
         // The place is kept; no estimate holds until seats come back.
-        StatusReply::SoldOut { position, line } => ticket(
-            TicketStatus::SoldOut,
+        StatusReply::SoldOut { position, line } => QueueTicket {
+            status: TicketStatus::SoldOut,
             position,
-            (0, 0),
-            0,
-            poll_after_ms(&line, position),
-        ),
-        StatusReply::Expired => ticket(TicketStatus::Expired, 0, (0, 0), 0, 0),
+            poll_after_ms: poll_after_ms(&line, position),
+            ..expired
+        },
+        StatusReply::Expired => expired,
     }
 }
