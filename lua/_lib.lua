@@ -101,6 +101,17 @@ local function line_facts(cfg_key, stats_key, wait_key, default_rate, default_id
     measured[1] or '0', measured[2] or '0', redis.call('ZCARD', wait_key)}
 end
 
+-- The state of a waiting place, as join and status report it: 'sold_out' while
+-- no seat is neither sold nor held (as the admit tick last found, in line-stats),
+-- else 'waiting'. A sold-out place keeps its position: should seats come back,
+-- it reads 'waiting' again in the same order.
+local function waiting_state(stats_key)
+  if redis.call('HGET', stats_key, 'sold_out') == '1' then
+    return 'sold_out'
+  end
+  return 'waiting'
+end
+
 -- Appends the elements of tail to list; returns list.
 local function append(list, tail)
   for _, value in ipairs(tail) do

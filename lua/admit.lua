@@ -23,7 +23,7 @@
 -- from which every server estimates waits.
 --
 -- Pre-queue: nothing happens until the pre-queue's draw has been made (the
--- server makes it, see src/queue/draw.rs); then the drawn people are taken
+-- server makes it, see src/fairness/draw.rs); then the drawn people are taken
 -- from the head first, in their drawn order, before anyone who joined later.
 --
 -- KEYS: 1 wait, 2 active, 3 jti, 4 cfg, 5 bucket (HASH tokens, ts_us), 6 user-res,

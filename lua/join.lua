@@ -19,10 +19,11 @@
 --
 -- Joining before the opening puts the user in the pre-queue: their order among
 -- its members is drawn at the opening, so their position reads 0 until then.
--- Returns: {state, jti, position, active_remaining_ms, sold_out (1 when no seat is
---   free: a waiting place then reads 'sold_out'), then line_facts (see _lib.lua)}
---   where state is 'joined' (new place), 'waiting' or 'active' (existing); or
---   {'queue_full'}, or {'sale_closed'} once an operator closed the sale.
+-- Returns: {placed, jti, then the place as status.lua returns it: state, position,
+--   active_remaining_ms, line_facts (see _lib.lua)} where placed is 'new' or 'kept'
+--   (an existing place, unchanged) and state is 'waiting', 'sold_out' (waiting while
+--   no seat is free, see waiting_state in _lib.lua) or 'active'; or {'queue_full'},
+--   or {'sale_closed'} once an operator closed the sale.
 local now_ms, now_us = redis_now()
 local user = ARGV[1]
 local cfg = redis.call('HMGET', KEYS[5], 'max_waiting', 'closed')
@@ -30,9 +31,8 @@ local max_waiting = tonumber(cfg[1]) or tonumber(ARGV[2])
 if cfg[2] == '1' then
   return {'sale_closed'}
 end
-local sold_out = redis.call('HGET', KEYS[7], 'sold_out') == '1' and 1 or 0
-local function reply(state, jti, position, remaining_ms, sold)
-  return append({state, jti, position, remaining_ms, sold},
+local function reply(placed, jti, state, position, remaining_ms)
+  return append({placed, jti, state, position, remaining_ms},
     line_facts(KEYS[5], KEYS[7], KEYS[1], ARGV[3], ARGV[4], ARGV[5]))
 end
 
@@ -40,7 +40,7 @@ local until_ms = tonumber(redis.call('ZSCORE', KEYS[2], user))
 if until_ms then
   local jti = redis.call('HGET', KEYS[3], user)
   if until_ms > now_ms and jti then
-    return reply('active', jti, 0, until_ms - now_ms, 0)
+    return reply('kept', jti, 'active', 0, until_ms - now_ms)
   end
   redis.call('ZREM', KEYS[2], user)
   redis.call('HDEL', KEYS[3], user)
@@ -49,7 +49,7 @@ end
 local order = redis.call('ZSCORE', KEYS[1], user)
 if order then
   redis.call('ZADD', KEYS[6], now_ms, user)
-  return reply('waiting', order, line_position(KEYS[1], KEYS[8], KEYS[9], user, ARGV[6]), 0, sold_out)
+  return reply('kept', order, waiting_state(KEYS[7]), line_position(KEYS[1], KEYS[8], KEYS[9], user, ARGV[6]), 0)
 end
 
 local waiting = redis.call('ZCARD', KEYS[1])
@@ -62,4 +62,4 @@ local jti = int_str(math.max(now_us, last + 1))
 redis.call('SET', KEYS[4], jti)
 redis.call('ZADD', KEYS[1], jti, user)
 redis.call('ZADD', KEYS[6], now_ms, user)
-return reply('joined', jti, line_position(KEYS[1], KEYS[8], KEYS[9], user, ARGV[6]), 0, sold_out)
+return reply('new', jti, waiting_state(KEYS[7]), line_position(KEYS[1], KEYS[8], KEYS[9], user, ARGV[6]), 0)

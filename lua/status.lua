@@ -3,9 +3,8 @@
 -- A waiting user's poll is recorded as their last-seen time, so the admit
 -- script can tell people still there from people who closed their tab.
 --
--- A waiting place of a sold-out concert (no seat neither sold nor held, as the
--- admit tick last found) reads 'sold_out' and keeps its position: should seats
--- come back, it reads 'waiting' again in the same order.
+-- A waiting place of a sold-out concert reads 'sold_out' and keeps its position
+-- (see waiting_state in _lib.lua); join reports it the same way.
 --
 -- A pre-queue member's position reads 0 until the draw (see line_position in _lib.lua).
 --
@@ -21,10 +20,7 @@ local facts = line_facts(KEYS[4], KEYS[6], KEYS[1], ARGV[3], ARGV[4], ARGV[5])
 local state, until_ms = admission_state(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], now_ms)
 if state == 'waiting' then
   redis.call('ZADD', KEYS[5], now_ms, ARGV[1])
-  if redis.call('HGET', KEYS[6], 'sold_out') == '1' then
-    state = 'sold_out'
-  end
-  return append({state, line_position(KEYS[1], KEYS[7], KEYS[8], ARGV[1], ARGV[6]), 0}, facts)
+  return append({waiting_state(KEYS[6]), line_position(KEYS[1], KEYS[7], KEYS[8], ARGV[1], ARGV[6]), 0}, facts)
 elseif state == 'active' then
   return append({state, 0, until_ms - now_ms}, facts)
 end

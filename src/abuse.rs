@@ -6,8 +6,8 @@ use crate::config::{AbuseLimits, RateLimit};
 use crate::domain::UserId;
 use crate::error::{Error, Result};
 use crate::store::RedisStore;
+use crate::store::scripts::{self, RateLimitArgs};
 use std::net::IpAddr;
-use std::time::Duration;
 
 /// The limited actions; each has its own buckets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,21 +67,16 @@ impl AbuseLimiter {
         let Some(limit) = limit else {
             return Ok(());
         };
-        let wait_ms: u64 = self
-            .redis
-            .scripts
-            .rate_limit
-            .key(self.redis.keys.rate_limit(scope, action.name(), client))
-            .arg(limit.rate)
-            .arg(limit.burst)
-            .invoke_async(&mut self.redis.conn())
-            .await?;
-        if wait_ms == 0 {
-            Ok(())
-        } else {
-            Err(Error::RateLimited {
-                retry_after: Duration::from_millis(wait_ms),
-            })
+        let args = RateLimitArgs {
+            scope,
+            action: action.name(),
+            client,
+            rate: limit.rate,
+            burst: limit.burst,
+        };
+        match scripts::rate_limit(&mut self.redis.conn(), &self.redis.keys, args).await? {
+            None => Ok(()),
+            Some(retry_after) => Err(Error::RateLimited { retry_after }),
         }
     }
 }

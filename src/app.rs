@@ -123,12 +123,7 @@ impl Application {
         let reservations =
             ReservationService::new(redis.clone(), catalog.clone(), config.payment_timeout);
         let wallet = WalletService::new(db.clone(), config.charge_policy, reservations.clone());
-        let payments = PaymentService::new(
-            db.clone(),
-            redis.clone(),
-            reservations.clone(),
-            config.payment_timeout,
-        );
+        let payments = PaymentService::new(db.clone(), reservations.clone());
 
         if config.demo {
             crate::demo::seed(&catalog, config.queue_defaults).await?;

@@ -2,10 +2,8 @@
 //! read on every request. PostgreSQL holds them; every server serves them from an
 //! in-memory snapshot that is reloaded when it changes.
 
-mod draws;
 mod model;
 mod store;
 
-pub use draws::Draw;
 pub use model::{CatalogSnapshot, Concert, NewConcert, NewSchedule, Schedule};
 pub use store::Catalog;

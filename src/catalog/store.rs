@@ -59,8 +59,9 @@ impl Catalog {
         })
     }
 
-    /// The pool, for the catalog's other files (the pre-queue draws).
-    pub(super) fn pool(&self) -> &PgPool {
+    /// The pool, for the rows that hang off a concert and live with the
+    /// module that owns them (the pre-queue's draw, in [`crate::fairness`]).
+    pub(crate) fn pool(&self) -> &PgPool {
         &self.pool
     }
 

@@ -35,6 +35,6 @@ pub(super) async fn fairness(
 ) -> Result<Json<FairnessReport>, Error> {
     let concert = state.catalog.existing_concert(concert_id).await?;
     Ok(Json(
-        crate::queue::fairness_report(&state.catalog, &concert).await?,
+        crate::fairness::report(&state.catalog, &concert).await?,
     ))
 }

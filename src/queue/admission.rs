@@ -3,12 +3,12 @@
 //! number of servers together admit at each concert's configured rate. Each
 //! tick's outcome also sets the line's metrics.
 
-use super::draw::draw_prequeue;
-use crate::catalog::{Catalog, Concert, Schedule};
-use crate::domain::{ConcertId, ScheduleId, seat_numbers};
+use crate::catalog::{Catalog, Concert};
 use crate::error::Result;
+use crate::fairness::draw_prequeue;
+use crate::reservation;
 use crate::store::RedisStore;
-use crate::store::redis::reply_field as field;
+use crate::store::scripts::{self, AdmitArgs, AdmitDefaults, AdmitReply, DateSeats};
 use crate::telemetry::metrics as m;
 use chrono::Utc;
 use std::collections::{HashMap, VecDeque};
@@ -16,24 +16,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// What one admit tick did for one concert, and the settings it ran with.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct AdmitOutcome {
-    pub admitted: u64,
-    pub expired_dropped: u64,
-    pub waiting: u64,
-    pub active: u64,
-    pub admit_per_second: f64,
-    pub max_active: u64,
-    pub paused: bool,
-    /// Waiting people dropped for not polling within the idle timeout.
-    pub idle_dropped: u64,
-    /// Seats of the dates on sale neither sold nor held (`None` while a date's
-    /// sold seats were being reloaded from PostgreSQL).
-    pub free_seats: Option<u64>,
-    /// No seat is free: nobody is admitted, waiting tickets read `sold_out`.
-    pub sold_out: bool,
-}
+pub use crate::store::scripts::AdmitOutcome;
 
 /// Runs one admit tick for one concert. The tick counts the free seats of the
 /// concert's dates that have not started; a date whose sold seats Redis has lost
@@ -45,112 +28,53 @@ pub async fn admit_tick(
 ) -> Result<AdmitOutcome> {
     let now = Utc::now();
     let snapshot = catalog.snapshot();
-    let dates: Vec<&Arc<Schedule>> = snapshot
+    let dates: Vec<DateSeats> = snapshot
         .schedules_of(concert)
         .filter(|s| !s.has_started(now))
+        .map(|s| DateSeats {
+            schedule: s.id,
+            total_seats: s.total_seats(),
+        })
         .collect();
+    let settings = concert.stored_settings;
+    let args = || AdmitArgs {
+        defaults: AdmitDefaults {
+            admit_per_second: settings.admit_per_second,
+            max_active: settings.max_active,
+            active_ttl_ms: u64::from(settings.active_ttl_seconds) * 1000,
+            paused: settings.paused,
+            idle_timeout_ms: u64::from(settings.idle_timeout_seconds) * 1000,
+            admit_seat_factor: settings.admit_seat_factor,
+            poll_budget_per_second: settings.poll_budget_per_second,
+        },
+        dates: &dates,
+    };
+    let keys = redis.admission_keys(concert.id);
     // Three rounds at most: after the pre-queue's draw, after reloading sold seats.
     let mut outcome = None;
     for _ in 0..3 {
-        let Some((admitted, unloaded)) = run_admit_script(redis, concert, &dates).await? else {
-            if !draw_prequeue(redis, catalog, concert).await? {
-                // Redis time has not reached the opening yet.
-                return Ok(AdmitOutcome::default());
+        match scripts::admit(&mut redis.conn(), &keys, args()).await? {
+            AdmitReply::Undrawn => {
+                if !draw_prequeue(redis, catalog, concert).await? {
+                    // Redis time has not reached the opening yet.
+                    return Ok(AdmitOutcome::default());
+                }
             }
-            continue;
-        };
-        outcome = Some(admitted);
-        if unloaded.is_empty() {
-            break;
-        }
-        for index in &unloaded {
-            if let Some(date) = index.checked_sub(1).and_then(|i| dates.get(i)) {
-                load_sold(redis, catalog, concert.id, date.id).await?;
+            AdmitReply::Ticked {
+                outcome: ticked,
+                unloaded,
+            } => {
+                outcome = Some(ticked);
+                if unloaded.is_empty() {
+                    break;
+                }
+                for schedule in unloaded {
+                    reservation::load_sold(redis, catalog, concert.id, schedule).await?;
+                }
             }
         }
     }
     Ok(outcome.unwrap_or_default())
-}
-
-/// One run of the admit script: `None` while the pre-queue's draw is to be made,
-/// else the outcome and the (1-based) dates whose sold seats must be reloaded.
-async fn run_admit_script(
-    redis: &RedisStore,
-    concert: &Concert,
-    dates: &[&Arc<Schedule>],
-) -> Result<Option<(AdmitOutcome, Vec<usize>)>> {
-    let keys = redis.keys.concert(concert.id);
-    let defaults = concert.stored_settings;
-    let mut invocation = redis.scripts.admit.prepare_invoke();
-    invocation
-        .key(keys.wait())
-        .key(keys.active())
-        .key(keys.jti())
-        .key(keys.cfg())
-        .key(keys.bucket())
-        .key(keys.user_res())
-        .key(keys.seen())
-        .key(keys.line_stats())
-        .key(keys.draw())
-        .key(keys.drawn());
-    for date in dates {
-        invocation
-            .key(keys.sold(date.id))
-            .key(keys.sold_loaded(date.id))
-            .key(keys.held(date.id));
-    }
-    invocation
-        .arg(defaults.admit_per_second)
-        .arg(defaults.max_active)
-        .arg(u64::from(defaults.active_ttl_seconds) * 1000)
-        .arg(u8::from(defaults.paused))
-        .arg(u64::from(defaults.idle_timeout_seconds) * 1000)
-        .arg(defaults.admit_seat_factor)
-        .arg(defaults.poll_budget_per_second);
-    for date in dates {
-        invocation.arg(date.total_seats());
-    }
-    let reply: Vec<redis::Value> = invocation.invoke_async(&mut redis.conn()).await?;
-    if field::<String>(&reply, 0)? == "undrawn" {
-        return Ok(None);
-    }
-    let free_seats: i64 = field(&reply, 8)?;
-    let sold_out: u8 = field(&reply, 9)?;
-    let unloaded: Vec<usize> = field(&reply, 10)?;
-    let paused: u8 = field(&reply, 6)?;
-    Ok(Some((
-        AdmitOutcome {
-            admitted: field(&reply, 0)?,
-            expired_dropped: field(&reply, 1)?,
-            waiting: field(&reply, 2)?,
-            active: field(&reply, 3)?,
-            admit_per_second: field(&reply, 4)?,
-            max_active: field(&reply, 5)?,
-            paused: paused == 1,
-            idle_dropped: field(&reply, 7)?,
-            free_seats: u64::try_from(free_seats).ok(),
-            sold_out: sold_out == 1,
-        },
-        unloaded,
-    )))
-}
-
-/// Copies a date's sold seats from PostgreSQL into Redis (Redis lost them).
-async fn load_sold(
-    redis: &RedisStore,
-    catalog: &Catalog,
-    concert: ConcertId,
-    schedule: ScheduleId,
-) -> Result<()> {
-    let sold = catalog.sold_seats(schedule).await?;
-    let keys = redis.keys.concert(concert);
-    let mut invocation = redis.scripts.load_sold.prepare_invoke();
-    invocation
-        .key(keys.sold(schedule))
-        .key(keys.sold_loaded(schedule))
-        .arg(seat_numbers(&sold));
-    let _: u64 = invocation.invoke_async(&mut redis.conn()).await?;
-    Ok(())
 }
 
 /// How far back this server's admission rate is measured.

@@ -3,7 +3,10 @@ use crate::catalog::{Catalog, Concert};
 use crate::domain::{ConcertId, ReservationId, UserId};
 use crate::error::{Error, Result};
 use crate::store::RedisStore;
-use crate::store::redis::reply_field as field;
+use crate::store::scripts::{
+    self, JoinArgs, JoinReply, LeaveReply, LineDefaults, LineFacts, NotAdmitted, Place, StatusArgs,
+    StatusReply,
+};
 use crate::tokens::{QueueClaims, TokenKeys};
 use chrono::{DateTime, Utc};
 use redis::AsyncCommands;
@@ -96,61 +99,26 @@ impl QueueService {
         {
             return Err(Error::SALE_CLOSED);
         }
-        let keys = self.redis.keys.concert(concert_id);
         let settings = concert.stored_settings;
-        let reply: Vec<redis::Value> = self
-            .redis
-            .scripts
-            .join
-            .key(keys.wait())
-            .key(keys.active())
-            .key(keys.jti())
-            .key(keys.seq())
-            .key(keys.cfg())
-            .key(keys.seen())
-            .key(keys.line_stats())
-            .key(keys.draw())
-            .key(keys.drawn())
-            .arg(user.to_string())
-            .arg(settings.max_waiting)
-            .arg(settings.admit_per_second)
-            .arg(u64::from(settings.idle_timeout_seconds) * 1000)
-            .arg(settings.poll_budget_per_second)
-            .arg(concert.opens_at.timestamp_micros())
-            .invoke_async(&mut self.redis.conn())
-            .await?;
-        let state: String = field(&reply, 0)?;
-        match state.as_str() {
-            "queue_full" => {
+        let args = JoinArgs {
+            user,
+            max_waiting: settings.max_waiting,
+            defaults: line_defaults(&settings),
+            opens_at: concert.opens_at,
+        };
+        let keys = self.redis.admission_keys(concert_id);
+        let (new, jti, standing) = match scripts::join(&mut self.redis.conn(), &keys, args).await? {
+            JoinReply::Placed { new, jti, standing } => (new, jti, standing),
+            JoinReply::QueueFull => {
                 return Err(Error::QueueFull {
                     retry_after: QUEUE_FULL_RETRY_AFTER,
                 });
             }
-            "sale_closed" => return Err(Error::SALE_CLOSED),
-            _ => {}
-        }
-        let jti: String = field(&reply, 1)?;
-        let position: u64 = field(&reply, 2)?;
-        let remaining_ms: u64 = field(&reply, 3)?;
-        let sold_out: u8 = field(&reply, 4)?;
-        let status = if state == "active" {
-            TicketStatus::Active
-        } else if sold_out == 1 {
-            TicketStatus::SoldOut
-        } else {
-            TicketStatus::Waiting
+            JoinReply::SaleClosed => return Err(Error::SALE_CLOSED),
         };
         let token = self.tokens.issue_queue(user, concert_id, &jti);
-        let standing = Standing {
-            status,
-            position,
-            active_remaining_ms: remaining_ms,
-            line: LineFacts::from_reply(&reply, 5)?,
-        };
-        Ok((
-            standing.into_ticket(token, user, concert_id, Some(concert.opens_at)),
-            state == "joined",
-        ))
+        let ticket = into_ticket(standing, token, user, concert_id, Some(concert.opens_at));
+        Ok((ticket, new))
     }
 
     /// Where the token stands now. `token_expired` is set for an authentic token
@@ -163,74 +131,37 @@ impl QueueService {
     ) -> Result<QueueTicket> {
         let concert = self.catalog.snapshot().concert(claims.cid).cloned();
         let opens_at = concert.as_ref().map(|c| c.opens_at);
-        if token_expired {
-            return Ok(Standing::EXPIRED.into_ticket(
-                token.into(),
-                claims.sub,
-                claims.cid,
+        let standing = if token_expired {
+            StatusReply::Expired
+        } else {
+            let settings = concert
+                .as_ref()
+                .map_or(self.defaults, |c| c.stored_settings);
+            let args = StatusArgs {
+                user: claims.sub,
+                jti: &claims.jti,
+                defaults: line_defaults(&settings),
                 opens_at,
-            ));
-        }
-        let keys = self.redis.keys.concert(claims.cid);
-        let defaults = concert
-            .as_ref()
-            .map_or(self.defaults, |c| c.stored_settings);
-        let reply: Vec<redis::Value> = self
-            .redis
-            .scripts
-            .status
-            .key(keys.wait())
-            .key(keys.active())
-            .key(keys.jti())
-            .key(keys.cfg())
-            .key(keys.seen())
-            .key(keys.line_stats())
-            .key(keys.draw())
-            .key(keys.drawn())
-            .arg(claims.sub.to_string())
-            .arg(&claims.jti)
-            .arg(defaults.admit_per_second)
-            .arg(u64::from(defaults.idle_timeout_seconds) * 1000)
-            .arg(defaults.poll_budget_per_second)
-            // An unknown concert (not in this server's catalog yet) has no pre-queue.
-            .arg(opens_at.map_or(0, |at| at.timestamp_micros()))
-            .invoke_async(&mut self.redis.conn())
-            .await?;
-        let state: String = field(&reply, 0)?;
-        let status = match state.as_str() {
-            "waiting" => TicketStatus::Waiting,
-            "active" => TicketStatus::Active,
-            "sold_out" => TicketStatus::SoldOut,
-            _ => TicketStatus::Expired,
+            };
+            let keys = self.redis.admission_keys(claims.cid);
+            scripts::status(&mut self.redis.conn(), &keys, args).await?
         };
-        let standing = Standing {
-            status,
-            position: field(&reply, 1)?,
-            active_remaining_ms: field(&reply, 2)?,
-            line: LineFacts::from_reply(&reply, 3)?,
-        };
-        Ok(standing.into_ticket(token.into(), claims.sub, claims.cid, opens_at))
+        Ok(into_ticket(
+            standing,
+            token.into(),
+            claims.sub,
+            claims.cid,
+            opens_at,
+        ))
     }
 
     /// Leaves the line or gives up the admission. A token that was no longer
     /// current gets `token_expired`.
     pub async fn leave(&self, claims: &QueueClaims) -> Result<()> {
-        let keys = self.redis.keys.concert(claims.cid);
-        let outcome: String = self
-            .redis
-            .scripts
-            .leave
-            .key(keys.wait())
-            .key(keys.active())
-            .key(keys.jti())
-            .key(keys.draw())
-            .arg(claims.sub.to_string())
-            .arg(&claims.jti)
-            .invoke_async(&mut self.redis.conn())
-            .await?;
-        match outcome.as_str() {
-            "left" => Ok(()),
-            _ => Err(Error::TOKEN_EXPIRED),
+        let keys = self.redis.admission_keys(claims.cid);
+        match scripts::leave(&mut self.redis.conn(), &keys, claims.sub, &claims.jti).await? {
+            LeaveReply::Left => Ok(()),
+            LeaveReply::Expired => Err(NotAdmitted::Expired.into()),
         }
     }
 
@@ -286,15 +217,8 @@ impl QueueService {
     /// still waiting.
     pub async fn close(&self, concert: ConcertId) -> Result<(DateTime<Utc>, u64)> {
         let closed_at = self.catalog.close(concert).await?;
-        let keys = self.redis.keys.concert(concert);
-        let dismissed: u64 = self
-            .redis
-            .scripts
-            .close
-            .key(keys.cfg())
-            .key(keys.wait())
-            .invoke_async(&mut self.redis.conn())
-            .await?;
+        let keys = self.redis.admission_keys(concert);
+        let dismissed = scripts::close(&mut self.redis.conn(), &keys).await?;
         Ok((closed_at, dismissed))
     }
 
@@ -306,25 +230,14 @@ impl QueueService {
         concert: ConcertId,
         user: UserId,
     ) -> Result<Option<(TicketStatus, Option<ReservationId>)>> {
-        let keys = self.redis.keys.concert(concert);
-        let (was, reservation): (String, String) = self
-            .redis
-            .scripts
-            .evict
-            .key(keys.wait())
-            .key(keys.active())
-            .key(keys.jti())
-            .key(keys.user_res())
-            .key(keys.draw())
-            .arg(user.to_string())
-            .invoke_async(&mut self.redis.conn())
-            .await?;
-        let status = match was.as_str() {
-            "waiting" => TicketStatus::Waiting,
-            "active" => TicketStatus::Active,
-            _ => return Ok(None),
+        let keys = self.redis.admission_keys(concert);
+        let evicted = scripts::evict(&mut self.redis.conn(), &keys, user).await?;
+        let status = match evicted.was {
+            Some(Place::Waiting) => TicketStatus::Waiting,
+            Some(Place::Active) => TicketStatus::Active,
+            None => return Ok(None),
         };
-        Ok(Some((status, reservation.parse().ok())))
+        Ok(Some((status, evicted.reservation)))
     }
 
     /// How many wait and how many are admitted now.
@@ -340,127 +253,94 @@ impl QueueService {
     }
 }
 
-/// What Redis says of a place in line, before it is turned into a ticket.
-struct Standing {
-    status: TicketStatus,
-    position: u64,
-    active_remaining_ms: u64,
-    line: LineFacts,
-}
-
-/// What the join and status scripts say of the whole line (`line_facts` in
-/// `lua/_lib.lua`): the estimate and the poll interval are computed from it.
-#[derive(Clone, Copy, Debug)]
-struct LineFacts {
-    admit_per_second: u32,
-    /// The concert's idle timeout: polls are asked for at most a third of it apart.
-    idle_timeout_ms: u64,
-    poll_budget_per_second: u32,
-    /// The measured admission rate's numerator and denominator (see `lua/admit.lua`).
-    rate_admitted: f64,
-    rate_seconds: f64,
-    /// People in line.
-    waiting: u64,
-}
-
-impl LineFacts {
-    const NONE: LineFacts = LineFacts {
-        admit_per_second: 1,
-        idle_timeout_ms: 0,
-        poll_budget_per_second: 1,
-        rate_admitted: 0.0,
-        rate_seconds: 0.0,
-        waiting: 0,
-    };
-
-    /// When the person at `position` should poll again: within the line's poll
-    /// budget, every second at the head (see [`polling`]).
-    fn poll_after_ms(&self, position: u64) -> u64 {
-        polling::poll_after_ms(
-            position,
-            self.waiting,
-            self.poll_budget_per_second,
-            self.idle_timeout_ms,
-        )
-    }
-
-    /// The six facts starting at `offset` of a script's reply.
-    fn from_reply(reply: &[redis::Value], offset: usize) -> Result<Self> {
-        Ok(Self {
-            admit_per_second: field(reply, offset)?,
-            idle_timeout_ms: field(reply, offset + 1)?,
-            poll_budget_per_second: field(reply, offset + 2)?,
-            rate_admitted: field(reply, offset + 3)?,
-            rate_seconds: field(reply, offset + 4)?,
-            waiting: field(reply, offset + 5)?,
-        })
+/// The settings the join and status scripts fall back on.
+fn line_defaults(settings: &QueueSettings) -> LineDefaults {
+    LineDefaults {
+        admit_per_second: settings.admit_per_second,
+        idle_timeout_ms: u64::from(settings.idle_timeout_seconds) * 1000,
+        poll_budget_per_second: settings.poll_budget_per_second,
     }
 }
 
-impl Standing {
-    const EXPIRED: Standing = Standing {
+/// When the person at `position` should poll again: within the line's poll
+/// budget, every second at the head (see [`polling`]).
+fn poll_after_ms(line: &LineFacts, position: u64) -> u64 {
+    polling::poll_after_ms(
+        position,
+        line.waiting,
+        line.poll_budget_per_second,
+        line.idle_timeout_ms,
+    )
+}
+
+/// The ticket of a place, with the estimated wait (the line ahead at the
+/// current rate, plus the time until the sale opens) and when to poll next.
+fn into_ticket(
+    standing: StatusReply,
+    token: String,
+    user: UserId,
+    concert: ConcertId,
+    opens_at: Option<DateTime<Utc>>,
+) -> QueueTicket {
+    let opens_in_ms = opens_at.map_or(0, |at| (at - Utc::now()).num_milliseconds().max(0) as u64);
+    let opens_in_seconds = opens_in_ms.div_ceil(1000);
+    // What every ticket says; each standing below adds its own.
+    let expired = QueueTicket {
+        token,
+        user_id: user,
+        concert_id: concert,
         status: TicketStatus::Expired,
         position: 0,
-        active_remaining_ms: 0,
-        line: LineFacts::NONE,
+        estimated_wait_seconds: 0,
+        estimated_wait_seconds_p90: 0,
+        active_remaining_seconds: 0,
+        poll_after_ms: 0,
+        opens_in_seconds,
     };
-
-    /// The ticket, with the estimated wait (the line ahead at the current rate,
-    /// plus the time until the sale opens) and when to poll next.
-    fn into_ticket(
-        self,
-        token: String,
-        user: UserId,
-        concert: ConcertId,
-        opens_at: Option<DateTime<Utc>>,
-    ) -> QueueTicket {
-        let line = self.line;
-        let rate =
-            estimate::admission_rate(line.admit_per_second, line.rate_admitted, line.rate_seconds);
-        let opens_in_ms =
-            opens_at.map_or(0, |at| (at - Utc::now()).num_milliseconds().max(0) as u64);
-        let opens_in_seconds = opens_in_ms.div_ceil(1000);
-        let mut estimated_wait_seconds_p90 = 0;
-        let (position, estimated_wait_seconds, active_remaining_seconds, poll_after_ms) =
-            match self.status {
-                // In the pre-queue: the place is drawn at the opening.
-                TicketStatus::Waiting if self.position == 0 => {
-                    estimated_wait_seconds_p90 = opens_in_seconds;
-                    let poll = polling::prequeue_poll_after_ms(
-                        user.as_uuid().as_u128() as u64,
-                        opens_in_ms,
-                        line.waiting,
-                        line.poll_budget_per_second,
-                        line.idle_timeout_ms,
-                    );
-                    (0, opens_in_seconds, 0, poll)
-                }
-                TicketStatus::Waiting => {
-                    let until_open = opens_in_seconds;
-                    let (wait, p90) = estimate::wait_seconds(self.position, rate);
-                    estimated_wait_seconds_p90 = p90 + until_open;
-                    let wait = wait + until_open;
-                    (self.position, wait, 0, line.poll_after_ms(self.position))
-                }
-                TicketStatus::Active => {
-                    let poll = self.active_remaining_ms.clamp(MIN_POLL_MS, ACTIVE_POLL_MS);
-                    (0, 0, self.active_remaining_ms.div_ceil(1000), poll)
-                }
-                // The place is kept; no estimate holds until seats come back.
-                TicketStatus::SoldOut => (self.position, 0, 0, line.poll_after_ms(self.position)),
-                TicketStatus::Expired => (0, 0, 0, 0),
-            };
-        QueueTicket {
-            token,
-            user_id: user,
-            concert_id: concert,
-            status: self.status,
-            position,
-            estimated_wait_seconds,
-            estimated_wait_seconds_p90,
-            active_remaining_seconds,
-            poll_after_ms,
-            opens_in_seconds,
+    match standing {
+        // In the pre-queue: the place is drawn at the opening.
+        StatusReply::Waiting { position: 0, line } => QueueTicket {
+            status: TicketStatus::Waiting,
+            estimated_wait_seconds: opens_in_seconds,
+            estimated_wait_seconds_p90: opens_in_seconds,
+            poll_after_ms: polling::prequeue_poll_after_ms(
+                user.as_uuid().as_u128() as u64,
+                opens_in_ms,
+                line.waiting,
+                line.poll_budget_per_second,
+                line.idle_timeout_ms,
+            ),
+            ..expired
+        },
+        StatusReply::Waiting { position, line } => {
+            let rate = estimate::admission_rate(
+                line.admit_per_second,
+                line.rate_admitted,
+                line.rate_seconds,
+            );
+            let (wait, p90) = estimate::wait_seconds(position, rate);
+            QueueTicket {
+                status: TicketStatus::Waiting,
+                position,
+                estimated_wait_seconds: wait + opens_in_seconds,
+                estimated_wait_seconds_p90: p90 + opens_in_seconds,
+                poll_after_ms: poll_after_ms(&line, position),
+                ..expired
+            }
         }
+        StatusReply::Active { remaining_ms } => QueueTicket {
+            status: TicketStatus::Active,
+            active_remaining_seconds: remaining_ms.div_ceil(1000),
+            poll_after_ms: remaining_ms.clamp(MIN_POLL_MS, ACTIVE_POLL_MS),
+            ..expired
+        },
+        // The place is kept; no estimate holds until seats come back.
+        StatusReply::SoldOut { position, line } => QueueTicket {
+            status: TicketStatus::SoldOut,
+            position,
+            poll_after_ms: poll_after_ms(&line, position),
+            ..expired
+        },
+        StatusReply::Expired => expired,
     }
 }

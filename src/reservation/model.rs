@@ -1,5 +1,6 @@
 use crate::domain::{ConcertId, Money, ReservationId, ScheduleId, SeatNo, UserId, seat_numbers};
 use crate::error::{Error, Result};
+use crate::store::scripts::ReservationSeats;
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -73,6 +74,15 @@ impl StoredReservation {
                 .single()
                 .ok_or_else(|| corrupt("held_until_ms"))?,
         }))
+    }
+
+    /// What the scripts that end it are told: which date, which seats.
+    pub(crate) fn held_seats(&self) -> ReservationSeats<'_> {
+        ReservationSeats {
+            id: self.id,
+            schedule: self.schedule,
+            seats: &self.seats,
+        }
     }
 
     pub fn view(&self) -> Reservation {

@@ -1,15 +1,20 @@
-use super::model::{Reservation, SeatMap, SeatStatus, SeatView, StoredReservation};
+//! Holds and reservations: taking seats, finding a reservation, releasing it,
+//! and the user's `holding` marker that keeps charges out while seats are held.
+
+use super::model::{Reservation, StoredReservation};
 use crate::catalog::{Catalog, Schedule};
 use crate::domain::{
     ConcertId, Money, ReservationId, ScheduleId, SeatNo, SeatSelection, UserId, seat_numbers,
 };
 use crate::error::{Error, Result};
 use crate::store::RedisStore;
-use crate::store::redis::reply_field;
+use crate::store::scripts::{
+    self, HoldArgs, HoldReply, ReleaseReply, ReservationRefusal, StatusArgs, StatusReply,
+};
 use crate::tokens::QueueClaims;
 use chrono::Utc;
 use redis::AsyncCommands;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,10 +25,10 @@ const DEFAULT_HOLD_TTL: Duration = Duration::from_secs(300);
 
 #[derive(Clone)]
 pub struct ReservationService {
-    redis: RedisStore,
-    catalog: Arc<Catalog>,
+    pub(super) redis: RedisStore,
+    pub(super) catalog: Arc<Catalog>,
     /// A payment extends its holds this much; the `holding` key lives as long.
-    payment_timeout: Duration,
+    pub(super) payment_timeout: Duration,
 }
 
 impl ReservationService {
@@ -36,7 +41,11 @@ impl ReservationService {
     }
 
     /// The schedule of a request, checked against the token's concert.
-    async fn schedule_for(&self, claims: &QueueClaims, id: ScheduleId) -> Result<Arc<Schedule>> {
+    pub(super) async fn schedule_for(
+        &self,
+        claims: &QueueClaims,
+        id: ScheduleId,
+    ) -> Result<Arc<Schedule>> {
         let schedule = self
             .catalog
             .schedule(id)
@@ -108,37 +117,21 @@ impl ReservationService {
         amount: Money,
         hold_ttl: Duration,
     ) -> Result<Reservation> {
-        let keys = self.redis.keys.concert(claims.cid);
+        let keys = self.redis.admission_keys(claims.cid);
         // Two rounds at most: the second after reloading the sold seats.
         for _ in 0..2 {
-            let mut invocation = self.redis.scripts.hold.prepare_invoke();
-            invocation
-                .key(keys.wait())
-                .key(keys.active())
-                .key(keys.jti())
-                .key(keys.user_res())
-                .key(keys.sold(schedule.id))
-                .key(keys.sold_loaded(schedule.id))
-                .key(keys.held(schedule.id))
-                .key(keys.reservation(id))
-                .key(keys.cfg())
-                .key(keys.holds(schedule.id, selection.seats()));
-            invocation
-                .arg(claims.sub.to_string())
-                .arg(&claims.jti)
-                .arg(id.to_string())
-                .arg(schedule.id.to_string())
-                .arg(hold_ttl.as_millis() as u64)
-                .arg(amount.won())
-                .arg(claims.cid.to_string())
-                .arg(seat_numbers(selection.seats()));
-            let reply: Vec<String> = invocation.invoke_async(&mut self.redis.conn()).await?;
-            match reply.first().map(String::as_str) {
-                Some("held") => {
-                    let until_ms: i64 = reply
-                        .get(1)
-                        .and_then(|ms| ms.parse().ok())
-                        .ok_or_else(|| Error::internal("hold script returned no expiry"))?;
+            let args = HoldArgs {
+                user: claims.sub,
+                jti: &claims.jti,
+                reservation: id,
+                concert: claims.cid,
+                schedule: schedule.id,
+                seats: selection.seats(),
+                amount,
+                default_hold: hold_ttl,
+            };
+            match scripts::hold(&mut self.redis.conn(), &keys, args).await? {
+                HoldReply::Held { until_ms } => {
                     return Ok(Reservation {
                         reservation_id: id,
                         concert_id: claims.cid,
@@ -150,25 +143,13 @@ impl ReservationService {
                             .ok_or_else(|| Error::internal("hold expiry out of range"))?,
                     });
                 }
-                Some("sold_not_loaded") => self.load_sold(claims.cid, schedule.id).await?,
-                Some("sale_closed") => return Err(Error::SALE_CLOSED),
-                Some("waiting") => return Err(Error::NOT_ADMITTED),
-                Some("expired") => return Err(Error::TOKEN_EXPIRED),
-                Some("reservation_exists") => {
-                    let existing = reply
-                        .get(1)
-                        .and_then(|id| id.parse().ok())
-                        .ok_or_else(|| Error::internal("hold script returned no reservation id"))?;
+                HoldReply::SoldNotLoaded => self.load_sold(claims.cid, schedule.id).await?,
+                HoldReply::SaleClosed => return Err(Error::SALE_CLOSED),
+                HoldReply::NotAdmitted(refused) => return Err(refused.into()),
+                HoldReply::ReservationExists(existing) => {
                     return Err(Error::ReservationExists(existing));
                 }
-                Some("seat_unavailable") => {
-                    let taken = reply[1..]
-                        .iter()
-                        .filter_map(|n| n.parse::<i64>().ok().and_then(|n| SeatNo::parse(n).ok()))
-                        .collect();
-                    return Err(Error::SeatUnavailable(taken));
-                }
-                other => return Err(Error::internal(format!("hold script returned {other:?}"))),
+                HoldReply::SeatsTaken(taken) => return Err(Error::SeatUnavailable(taken)),
             }
         }
         Err(Error::internal("sold seats did not stay loaded"))
@@ -199,7 +180,7 @@ impl ReservationService {
 
     /// Clears the marker of one reservation; a failure only delays charging until
     /// the marker's expiry, so it is logged, not returned.
-    pub async fn unmark_holding(&self, user: UserId, id: ReservationId) {
+    pub(super) async fn unmark_holding(&self, user: UserId, id: ReservationId) {
         let key = self.redis.keys.user_holding(user);
         let result: redis::RedisResult<()> = self.redis.conn().zrem(&key, id.to_string()).await;
         if let Err(e) = result {
@@ -275,28 +256,13 @@ impl ReservationService {
             .find(concert, id)
             .await?
             .ok_or_else(reservation_not_found)?;
-        let keys = self.redis.keys.concert(concert);
-        let mut invocation = self.redis.scripts.release.prepare_invoke();
-        invocation
-            .key(keys.user_res())
-            .key(keys.reservation(id))
-            .key(keys.held(stored.schedule))
-            .key(keys.holds(stored.schedule, &stored.seats))
-            .arg(user.to_string())
-            .arg(id.to_string())
-            .arg(seat_numbers(&stored.seats));
-        let outcome: String = invocation.invoke_async(&mut self.redis.conn()).await?;
-        match outcome.as_str() {
-            "released" => {
+        let keys = self.redis.admission_keys(concert);
+        match scripts::release(&mut self.redis.conn(), &keys, user, stored.held_seats()).await? {
+            ReleaseReply::Released => {
                 self.unmark_holding(user, id).await;
                 Ok(())
             }
-            "not_found" => Err(reservation_not_found()),
-            "forbidden" => Err(Error::NOT_YOURS),
-            "payment_in_progress" => Err(Error::PAYMENT_IN_PROGRESS),
-            other => Err(Error::internal(format!(
-                "release script returned {other:?}"
-            ))),
+            ReleaseReply::Refused(refusal) => Err(refusal_error(refusal)),
         }
     }
 
@@ -306,36 +272,23 @@ impl ReservationService {
     /// token (its holder paid or left, then joined again) must not give up the
     /// seats of the new admission before leaving is refused `token_expired`.
     pub async fn release_open(&self, claims: &QueueClaims) -> Result<()> {
-        let keys = self.redis.keys.concert(claims.cid);
-        let standing: Vec<redis::Value> = self
-            .redis
-            .scripts
-            .status
-            .key(keys.wait())
-            .key(keys.active())
-            .key(keys.jti())
-            .key(keys.cfg())
-            .key(keys.seen())
-            .key(keys.line_stats())
-            .key(keys.draw())
-            .key(keys.drawn())
-            .arg(claims.sub.to_string())
-            .arg(&claims.jti)
-            // Defaults and the opening the status script wants; only its state
-            // is read here.
-            .arg(1)
-            .arg(0)
-            .arg(1)
-            .arg(0)
-            .invoke_async(&mut self.redis.conn())
-            .await?;
-        if reply_field::<String>(&standing, 0)? != "active" {
+        let keys = self.redis.admission_keys(claims.cid);
+        let standing = scripts::status(
+            &mut self.redis.conn(),
+            &keys,
+            StatusArgs::state_only(claims.sub, &claims.jti),
+        )
+        .await?;
+        if !matches!(standing, StatusReply::Active { .. }) {
             return Ok(());
         }
         let entry: Option<String> = self
             .redis
             .conn()
-            .hget(keys.user_res(), claims.sub.to_string())
+            .hget(
+                self.redis.keys.concert(claims.cid).user_res(),
+                claims.sub.to_string(),
+            )
             .await?;
         let Some(id) = entry
             .as_deref()
@@ -349,158 +302,17 @@ impl ReservationService {
             other => other,
         }
     }
-
-    /// Copies a schedule's sold seats from PostgreSQL into Redis and marks them loaded.
-    pub async fn load_sold(&self, concert: ConcertId, schedule: ScheduleId) -> Result<()> {
-        let sold = self.catalog.sold_seats(schedule).await?;
-        let keys = self.redis.keys.concert(concert);
-        let mut invocation = self.redis.scripts.load_sold.prepare_invoke();
-        invocation
-            .key(keys.sold(schedule))
-            .key(keys.sold_loaded(schedule))
-            .arg(seat_numbers(&sold));
-        let count: u64 = invocation.invoke_async(&mut self.redis.conn()).await?;
-        tracing::debug!(%schedule, sold = count, "sold seats loaded from PostgreSQL");
-        Ok(())
-    }
-
-    /// Loads the sold seats of every schedule that has not started: done at boot,
-    /// so Redis agrees with PostgreSQL before the first hold.
-    pub async fn load_all_sold(&self) -> Result<()> {
-        let now = Utc::now();
-        let snapshot = self.catalog.snapshot();
-        for schedule in snapshot.schedules.values().filter(|s| !s.has_started(now)) {
-            self.load_sold(schedule.concert_id, schedule.id).await?;
-        }
-        Ok(())
-    }
-
-    /// The seat map of a schedule, for an admitted user of its concert.
-    pub async fn seat_map(
-        &self,
-        claims: &QueueClaims,
-        schedule_id: ScheduleId,
-        only: Option<SeatStatus>,
-    ) -> Result<SeatMap> {
-        let schedule = self.schedule_for(claims, schedule_id).await?;
-        let keys = self.redis.keys.concert(claims.cid);
-        for _ in 0..2 {
-            let reply: Vec<redis::Value> = self
-                .redis
-                .scripts
-                .seat_map
-                .key(keys.wait())
-                .key(keys.active())
-                .key(keys.jti())
-                .key(keys.sold(schedule_id))
-                .key(keys.sold_loaded(schedule_id))
-                .key(keys.held(schedule_id))
-                .arg(claims.sub.to_string())
-                .arg(&claims.jti)
-                .invoke_async(&mut self.redis.conn())
-                .await?;
-            let state: String = reply_field(&reply, 0)?;
-            match state.as_str() {
-                "ok" => {
-                    let sold: HashSet<u32> =
-                        reply_field::<Vec<u32>>(&reply, 1)?.into_iter().collect();
-                    let held: HashSet<u32> =
-                        reply_field::<Vec<u32>>(&reply, 2)?.into_iter().collect();
-                    let seats = schedule
-                        .prices
-                        .iter()
-                        .map(|(seat, price)| {
-                            let status = if sold.contains(&seat.get()) {
-                                SeatStatus::Sold
-                            } else if held.contains(&seat.get()) {
-                                SeatStatus::Held
-                            } else {
-                                SeatStatus::Available
-                            };
-                            SeatView {
-                                seat_no: seat.get(),
-                                price: price.won(),
-                                status,
-                            }
-                        })
-                        .filter(|seat| only.is_none_or(|status| seat.status == status))
-                        .collect();
-                    return Ok(SeatMap { schedule_id, seats });
-                }
-                "sold_not_loaded" => self.load_sold(claims.cid, schedule_id).await?,
-                "waiting" => return Err(Error::NOT_ADMITTED),
-                "expired" => return Err(Error::TOKEN_EXPIRED),
-                other => {
-                    return Err(Error::internal(format!(
-                        "seat_map script returned {other:?}"
-                    )));
-                }
-            }
-        }
-        Err(Error::internal("sold seats did not stay loaded"))
-    }
-
-    /// Sold and held seats per schedule, in one round trip (two when a
-    /// schedule's sold seats must be loaded first).
-    pub async fn seat_counts(
-        &self,
-        concert: ConcertId,
-        schedules: &[Arc<Schedule>],
-    ) -> Result<Vec<SeatCounts>> {
-        // An empty pipeline is an error in Redis, not an empty answer.
-        if schedules.is_empty() {
-            return Ok(Vec::new());
-        }
-        let keys = self.redis.keys.concert(concert);
-        for _ in 0..2 {
-            let now_ms = Utc::now().timestamp_millis();
-            let mut pipe = redis::pipe();
-            for schedule in schedules {
-                pipe.exists(keys.sold_loaded(schedule.id))
-                    .scard(keys.sold(schedule.id))
-                    .zcount(keys.held(schedule.id), format!("({now_ms}"), "+inf");
-            }
-            let counts: Vec<u64> = pipe.query_async(&mut self.redis.conn()).await?;
-            let unloaded: Vec<&Arc<Schedule>> = schedules
-                .iter()
-                .zip(counts.chunks(3))
-                .filter(|(_, c)| c[0] == 0)
-                .map(|(s, _)| s)
-                .collect();
-            if unloaded.is_empty() {
-                return Ok(schedules
-                    .iter()
-                    .zip(counts.chunks(3))
-                    .map(|(s, c)| SeatCounts {
-                        total: s.total_seats() as u64,
-                        sold: c[1],
-                        held: c[2],
-                    })
-                    .collect());
-            }
-            for schedule in unloaded {
-                self.load_sold(concert, schedule.id).await?;
-            }
-        }
-        Err(Error::internal("sold seats did not stay loaded"))
-    }
 }
 
-/// The seats of one date by state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SeatCounts {
-    pub total: u64,
-    pub sold: u64,
-    pub held: u64,
-}
-
-impl SeatCounts {
-    /// Seats neither sold nor held.
-    pub fn available(&self) -> u64 {
-        self.total.saturating_sub(self.sold + self.held)
-    }
-}
-
-fn reservation_not_found() -> Error {
+pub(super) fn reservation_not_found() -> Error {
     Error::not_found("reservation_not_found", "no open reservation has this id")
+}
+
+/// The one mapping of the scripts' reservation refusals to the client's error.
+pub(super) fn refusal_error(refusal: ReservationRefusal) -> Error {
+    match refusal {
+        ReservationRefusal::NotFound => reservation_not_found(),
+        ReservationRefusal::Forbidden => Error::NOT_YOURS,
+        ReservationRefusal::PaymentInProgress => Error::PAYMENT_IN_PROGRESS,
+    }
 }

@@ -98,7 +98,7 @@ impl ConcertKeys {
     pub fn drawn(&self) -> String {
         self.key("drawn")
     }
-    /// HASH user -> "<reservation id>|<until ms>": one open reservation per user.
+    /// HASH user -> `"<reservation id>|<until ms>"`: one open reservation per user.
     pub fn user_res(&self) -> String {
         self.key("user-res")
     }
@@ -109,14 +109,6 @@ impl ConcertKeys {
     /// STRING reservation id, `PX` hold TTL: the lock on one seat.
     pub fn hold(&self, schedule: ScheduleId, seat: SeatNo) -> String {
         self.key(&format!("hold:{schedule}:{seat}"))
-    }
-    /// The hold keys of several seats, in their order (scripts pair them with
-    /// the seat numbers passed in ARGV).
-    pub fn holds(&self, schedule: ScheduleId, seats: &[SeatNo]) -> Vec<String> {
-        seats
-            .iter()
-            .map(|seat| self.hold(schedule, *seat))
-            .collect()
     }
     /// ZSET seat -> hold expiry ms: an index of the holds, to count and list them.
     pub fn held(&self, schedule: ScheduleId) -> String {

@@ -1,5 +1,5 @@
-//! Connections to Redis and PostgreSQL, the Lua script registry and Redis key names.
-//! The only module that spells a Redis key.
+//! Connections to Redis and PostgreSQL, the Lua scripts and their typed
+//! wrappers, and Redis key names. The only module that spells a Redis key.
 
 pub mod keys;
 pub mod postgres;

@@ -1,6 +1,8 @@
 //! The Redis connection shared by every request.
 
-use super::{Keys, Scripts};
+use super::Keys;
+use super::scripts::{self, AdmissionKeys};
+use crate::domain::ConcertId;
 use crate::telemetry::metrics::REDIS_SCRIPT_DURATION;
 use anyhow::Context;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
@@ -13,12 +15,11 @@ use std::time::{Duration, Instant};
 use tracing::Instrument;
 
 /// One multiplexed connection (requests are pipelined over it, no pool to check
-/// out from), the key namer and the script registry.
+/// out from) and the key namer. The scripts are [`scripts::registry`]'s.
 #[derive(Clone)]
 pub struct RedisStore {
     conn: Conn,
     pub keys: Keys,
-    pub scripts: Arc<Scripts>,
 }
 
 /// The shared connection, timing every Lua script it runs (by the SHA1 of its
@@ -185,7 +186,7 @@ impl RedisStore {
     }
 
     async fn ready(mut conn: Link, prefix: &str) -> anyhow::Result<Self> {
-        let scripts = Arc::new(Scripts::new());
+        let scripts = scripts::registry();
         scripts
             .load_all(&mut conn)
             .await
@@ -201,8 +202,12 @@ impl RedisStore {
                 script_names: Arc::new(script_names),
             },
             keys: Keys::new(prefix),
-            scripts,
         })
+    }
+
+    /// The keys of one concert's line, for its scripts.
+    pub fn admission_keys(&self, concert: ConcertId) -> AdmissionKeys {
+        AdmissionKeys::new(&self.keys, concert)
     }
 
     /// A handle on the shared connection; cheap to clone, one per call.
@@ -225,17 +230,4 @@ pub fn redact_url(url: &str) -> String {
         Ok(parsed) => parsed.to_string(),
         Err(_) => "<unparseable url>".into(),
     }
-}
-
-/// One element of a script's array reply, converted.
-pub fn reply_field<T: redis::FromRedisValue>(
-    reply: &[redis::Value],
-    index: usize,
-) -> crate::error::Result<T> {
-    use crate::error::Error;
-    let value = reply
-        .get(index)
-        .ok_or_else(|| Error::internal(format!("script reply has no element {index}")))?;
-    redis::from_redis_value_ref(value)
-        .map_err(|e| Error::Internal(anyhow::Error::new(e).context("unexpected script reply")))
 }

@@ -1,6 +1,12 @@
-//! Users and their prepaid balances, in PostgreSQL. Every charge is one
-//! `UPDATE ... SET balance = balance + $1` under the row lock plus a ledger entry,
-//! so concurrent charges never lose an update.
+//! Users and their prepaid balances, in PostgreSQL: the `users`, `wallets` and
+//! `ledger` tables are written here and nowhere else. Every movement of money is
+//! one `UPDATE` of the balance under its row lock plus a ledger entry
+//! (`ledger.rs`), so concurrent charges and payments never lose an update; a
+//! payment debits through [`debit`] inside its own transaction.
+
+mod ledger;
+
+pub use ledger::{BalanceChange, Debit, Movement, debit, record};
 
 use crate::domain::{ChargeAmount, ChargePolicy, UserId};
 use crate::error::{Error, Result};
@@ -133,34 +139,11 @@ impl WalletService {
         {
             return Ok(Idempotent::Replayed(stored));
         }
-        let balance: Option<i64> = sqlx::query_scalar(
-            "UPDATE wallets SET balance = balance + $2, updated_at = now()
-             WHERE user_id = $1 RETURNING balance",
-        )
-        .bind(user.as_uuid())
-        .bind(amount.won())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(|e| match &e {
-            sqlx::Error::Database(db) if db.code().as_deref() == Some("22003") => Error::Conflict {
-                code: "balance_limit",
-                message: "this charge would take the balance beyond what it can hold",
-            },
-            _ => e.into(),
-        })?;
-        let balance = balance.ok_or_else(user_not_found)?;
-        let entry: i64 = sqlx::query_scalar(
-            "INSERT INTO ledger (user_id, kind, amount, balance_after) VALUES ($1, 'charge', $2, $3)
-             RETURNING entry_id",
-        )
-        .bind(user.as_uuid())
-        .bind(amount.won())
-        .bind(balance)
-        .fetch_one(&mut *tx)
-        .await?;
+        let change = ledger::credit(&mut tx, user, amount.won()).await?;
+        let entry = ledger::record(&mut tx, change, Movement::Charge).await?;
         let charged = Charged {
             user_id: user,
-            balance,
+            balance: change.balance_after,
             charged: amount.won(),
         };
         if let Some(keyed) = &keyed {

@@ -1,0 +1,244 @@
+//! The flow of a payment: `pay` (with its metrics), the `Idempotency-Key`
+//! retry and its replay, and one attempt, `pay_once`, as a list of named steps.
+
+use super::sql::{self, Settled};
+use super::{Payment, PaymentService, Step};
+use crate::domain::ReservationId;
+use crate::error::{Error, Result};
+use crate::idempotency::{self, Endpoint, IdempotencyKey, Idempotent, KeyedRequest, Stored};
+use crate::reservation::{PaymentOutcome, StoredReservation};
+use crate::store::postgres;
+use crate::telemetry::metrics as m;
+use crate::tokens::QueueClaims;
+use serde_json::json;
+use std::time::Duration;
+
+/// The `outcome` label of a payment attempt in the metrics.
+fn outcome_label(outcome: &Result<Idempotent<Payment>>) -> &'static str {
+    match outcome {
+        Ok(Idempotent::Fresh(_)) => "paid",
+        Ok(Idempotent::Replayed(_)) => "replayed",
+        Err(Error::InsufficientBalance { .. }) => "insufficient_balance",
+        Err(Error::SeatUnavailable(_)) => "seat_taken",
+        Err(Error::AmountMismatch { .. }) => "amount_mismatch",
+        Err(e) if e.is_code("payment_in_progress") => "in_progress",
+        Err(Error::NotFound { .. }) => "not_found",
+        Err(Error::Forbidden { .. }) => "forbidden",
+        Err(Error::Unavailable(_) | Error::Timeout) => "unavailable",
+        Err(_) => "error",
+    }
+}
+
+/// A stored answer as this attempt's: a 402 is replayed as the same error.
+fn replay(stored: Stored) -> Result<Idempotent<Payment>> {
+    if stored.status == 402 {
+        let field = |name: &str| stored.body[name].as_i64().unwrap_or_default();
+        return Err(Error::InsufficientBalance {
+            balance: field("balance"),
+            amount: field("amount"),
+        });
+    }
+    Ok(Idempotent::Replayed(stored))
+}
+
+impl PaymentService {
+    /// Pays a held reservation from the balance. With an idempotency key, a
+    /// retry gets the first answer (201 or 402) and pays nothing again, also
+    /// when it arrives while the first attempt is still being decided.
+    pub async fn pay(
+        &self,
+        claims: &QueueClaims,
+        reservation_id: ReservationId,
+        amount: i64,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Idempotent<Payment>> {
+        let outcome = self.pay_keyed(claims, reservation_id, amount, key).await;
+        metrics::counter!(m::PAYMENTS, "outcome" => outcome_label(&outcome)).increment(1);
+        if let Ok(Idempotent::Fresh(payment)) = &outcome {
+            metrics::counter!(m::PAID_WON).increment(payment.amount.max(0) as u64);
+        }
+        outcome
+    }
+
+    async fn pay_keyed(
+        &self,
+        claims: &QueueClaims,
+        reservation_id: ReservationId,
+        amount: i64,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Idempotent<Payment>> {
+        let keyed = key.map(|key| {
+            let request = json!({ "reservation_id": reservation_id, "amount": amount });
+            KeyedRequest::new(claims.sub, Endpoint::Payment, key, &request)
+        });
+        let Some(keyed) = keyed else {
+            return self.pay_once(claims, reservation_id, amount, None).await;
+        };
+        if let Some(stored) = idempotency::lookup(&self.pool, &keyed).await? {
+            self.finish_replayed(claims, reservation_id, &stored).await;
+            return replay(stored);
+        }
+        match self
+            .pay_once(claims, reservation_id, amount, Some(&keyed))
+            .await
+        {
+            // Another attempt with this key is deciding: wait for its answer.
+            Err(e) if e.is_code("payment_in_progress") => match self.await_stored(&keyed).await? {
+                Some(stored) => {
+                    self.finish_replayed(claims, reservation_id, &stored).await;
+                    replay(stored)
+                }
+                None => Err(e),
+            },
+            // Another attempt with this key may have finished and ended the
+            // reservation and the token since this one looked.
+            Err(e) if e.is_code("reservation_not_found") || e.is_code("token_expired") => {
+                match idempotency::lookup(&self.pool, &keyed).await? {
+                    Some(stored) => replay(stored),
+                    None => Err(e),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// A committed payment whose reservation Redis still has as `paying`: the
+    /// attempt that committed it died before its Redis half (a server killed
+    /// between PostgreSQL's commit and pay_finish). The retry finishes it, so
+    /// the seats read sold and the token ends now, not when the hold lapses.
+    /// pay_finish is idempotent: when the first attempt is alive and finishes
+    /// too, nothing changes twice.
+    async fn finish_replayed(
+        &self,
+        claims: &QueueClaims,
+        reservation_id: ReservationId,
+        stored: &Stored,
+    ) {
+        if stored.status != 201 {
+            return;
+        }
+        if let Ok(reservation) = self.reservations.find_owned(claims, reservation_id).await
+            && reservation.paying
+        {
+            self.reservations
+                .finish_payment(claims, &reservation, PaymentOutcome::Paid)
+                .await;
+        }
+    }
+
+    /// Polls for the stored answer of a key while a payment may still be
+    /// deciding it, for as long as a payment may take.
+    async fn await_stored(&self, keyed: &KeyedRequest) -> Result<Option<Stored>> {
+        let deadline = tokio::time::Instant::now() + self.reservations.payment_timeout();
+        while tokio::time::Instant::now() < deadline {
+            if let Some(stored) = idempotency::lookup(&self.pool, keyed).await? {
+                return Ok(Some(stored));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(None)
+    }
+
+    /// One attempt.
+    async fn pay_once(
+        &self,
+        claims: &QueueClaims,
+        reservation_id: ReservationId,
+        amount: i64,
+        keyed: Option<&KeyedRequest>,
+    ) -> Result<Idempotent<Payment>> {
+        let reservation = self.payable(claims, reservation_id, amount).await?;
+        // PostgreSQL first: when it is out of reach the answer is 503 before
+        // anything in Redis has changed for this payment.
+        let tx = postgres::begin(&self.pool)
+            .await
+            .step("open the payment's transaction")?;
+        self.reservations
+            .begin_payment(claims, &reservation)
+            .await
+            .step("claim the reservation for the payment")?;
+        let settled = match sql::settle(tx, claims.sub, &reservation, keyed).await {
+            Ok(settled) => settled,
+            Err(e) => {
+                // Undecided (PostgreSQL unreachable): nothing was written, so the
+                // reservation goes back to `held` and may be paid again.
+                self.reservations
+                    .abort_payment(claims.cid, reservation.id)
+                    .await;
+                return Err(e).step("settle the payment in PostgreSQL");
+            }
+        };
+        self.conclude(claims, &reservation, amount, keyed, settled)
+            .await
+    }
+
+    /// The reservation this request may pay: the token's user's, not being
+    /// paid already, at the amount it costs.
+    async fn payable(
+        &self,
+        claims: &QueueClaims,
+        reservation_id: ReservationId,
+        amount: i64,
+    ) -> Result<StoredReservation> {
+        let reservation = self
+            .reservations
+            .find_owned(claims, reservation_id)
+            .await
+            .step("read the reservation")?;
+        if reservation.paying {
+            return Err(Error::PAYMENT_IN_PROGRESS);
+        }
+        if amount != reservation.amount.won() {
+            return Err(Error::AmountMismatch {
+                amount,
+                expected: reservation.amount.won(),
+            });
+        }
+        Ok(reservation)
+    }
+
+    /// Ends the reservation as PostgreSQL decided, and answers.
+    async fn conclude(
+        &self,
+        claims: &QueueClaims,
+        reservation: &StoredReservation,
+        amount: i64,
+        keyed: Option<&KeyedRequest>,
+        settled: Settled,
+    ) -> Result<Idempotent<Payment>> {
+        match settled {
+            Settled::Paid(payment) => {
+                self.reservations
+                    .finish_payment(claims, reservation, PaymentOutcome::Paid)
+                    .await;
+                Ok(Idempotent::Fresh(payment))
+            }
+            Settled::InsufficientBalance { balance } => {
+                if let Some(keyed) = keyed {
+                    let body = json!({ "balance": balance, "amount": amount });
+                    idempotency::store_outcome(&self.pool, keyed, 402, &body)
+                        .await
+                        .step("store the refusal under its Idempotency-Key")?;
+                }
+                self.reservations
+                    .finish_payment(claims, reservation, PaymentOutcome::Declined)
+                    .await;
+                Err(Error::InsufficientBalance { balance, amount })
+            }
+            Settled::SeatTaken => {
+                self.reservations
+                    .finish_payment(claims, reservation, PaymentOutcome::SeatTaken)
+                    .await;
+                Err(Error::SeatUnavailable(
+                    sql::sold_of(&self.pool, reservation).await,
+                ))
+            }
+            Settled::Replayed(stored) => {
+                self.reservations
+                    .abort_payment(claims.cid, reservation.id)
+                    .await;
+                replay(stored)
+            }
+        }
+    }
+}
