@@ -1,114 +1,228 @@
-//! The one error type of lineup's services. `http::error` maps each variant to a
-//! status code and the JSON error body of DESIGN.md; nothing else decides that.
+//! The one error type of lineup's services, and every error code a client can
+//! read, declared once.
+//!
+//! [`ErrorCode`] is the list of codes of the error body (`{"error": {"code",
+//! "message"}}`), each with its HTTP status. [`Error`] is what services return:
+//! a refusal named by its code (built through the named constants and
+//! constructors below, each with its one message), a refusal that carries data
+//! (the seats taken, the balance short), or an outage or a bug. `http::error`
+//! turns an [`Error`] into its response; nothing else decides a status or
+//! spells a code. Services never import axum, so the status is a plain number
+//! here.
 
 use crate::domain::{ReservationId, SeatNo};
+use std::borrow::Cow;
 use std::time::Duration;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Declares [`ErrorCode`]: each variant with its status and its wire name.
+macro_rules! error_codes {
+    ($( $(#[$doc:meta])* $variant:ident = ($status:literal, $wire:literal), )*) => {
+        /// Every code of the error body, with the status it is answered with.
+        /// The README's error-code table and the OpenAPI document are checked
+        /// against this list by a test (`http::error`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl ErrorCode {
+            /// Every code, in declaration order.
+            pub const ALL: &[ErrorCode] = &[$( ErrorCode::$variant, )*];
+
+            /// What the error body's `code` reads: stable, snake_case.
+            pub const fn wire_name(self) -> &'static str {
+                match self {
+                    $( ErrorCode::$variant => $wire, )*
+                }
+            }
+
+            /// The HTTP status a refusal with this code is answered with.
+            pub const fn status(self) -> u16 {
+                match self {
+                    $( ErrorCode::$variant => $status, )*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// The body is not JSON.
+    InvalidJson = (400, "invalid_json"),
+    /// The body is JSON of the wrong shape (a missing or unknown field, a wrong type).
+    InvalidBody = (400, "invalid_body"),
+    /// A body without `Content-Type: application/json`.
+    InvalidContentType = (400, "invalid_content_type"),
+    /// A path parameter that is not a UUID.
+    InvalidId = (400, "invalid_id"),
+    /// A malformed query string.
+    InvalidQuery = (400, "invalid_query"),
+    /// Seat numbers out of range, repeated, none or more than four.
+    InvalidSeats = (400, "invalid_seats"),
+    /// An amount that is not an integer number of won, or outside the charge policy.
+    InvalidAmount = (400, "invalid_amount"),
+    /// A new concert that breaks a rule (empty title, no dates, a seat twice...).
+    InvalidConcert = (400, "invalid_concert"),
+    /// A queue setting out of range.
+    InvalidSettings = (400, "invalid_settings"),
+    /// An `Idempotency-Key` header that is not 1 to 255 visible ASCII characters.
+    InvalidIdempotencyKey = (400, "invalid_idempotency_key"),
+    /// The redirect-to-HTTPS listener got no usable `Host` header.
+    InvalidHost = (400, "invalid_host"),
+    /// No `Authorization: Bearer` header.
+    MissingToken = (401, "missing_token"),
+    /// A malformed, forged or wrong-kind token.
+    InvalidToken = (401, "invalid_token"),
+    /// An authentic token (access or queue) past its `exp`.
+    TokenExpired = (401, "token_expired"),
+    /// Not one of the admin tokens, or the admin API is switched off.
+    InvalidAdminToken = (401, "invalid_admin_token"),
+    /// The balance does not cover the payment.
+    InsufficientBalance = (402, "insufficient_balance"),
+    /// Another user's data.
+    Forbidden = (403, "forbidden"),
+    /// The queue token is still waiting in line.
+    NotAdmitted = (403, "not_admitted"),
+    /// The queue token is for another concert.
+    WrongConcert = (403, "wrong_concert"),
+    /// An authentic queue token within its `exp` that is no longer current: a
+    /// re-join superseded it, or payment, leaving, eviction, the end of its
+    /// admission or the close of the sale ended it.
+    TokenRevoked = (403, "token_revoked"),
+    /// No route has this path.
+    NotFound = (404, "not_found"),
+    ConcertNotFound = (404, "concert_not_found"),
+    ScheduleNotFound = (404, "schedule_not_found"),
+    /// Unknown, paid, released or expired.
+    ReservationNotFound = (404, "reservation_not_found"),
+    UserNotFound = (404, "user_not_found"),
+    /// Seats the date does not have.
+    SeatNotFound = (404, "seat_not_found"),
+    /// The user is neither waiting nor admitted (admin eviction).
+    NotInLine = (404, "not_in_line"),
+    /// The route exists, not with this method.
+    MethodNotAllowed = (405, "method_not_allowed"),
+    /// Seats sold or held already.
+    SeatUnavailable = (409, "seat_unavailable"),
+    /// One open reservation per user per concert.
+    ReservationExists = (409, "reservation_exists"),
+    /// A charge while the user holds seats.
+    ReservationInProgress = (409, "reservation_in_progress"),
+    /// A payment of this reservation is under way.
+    PaymentInProgress = (409, "payment_in_progress"),
+    /// The sale was closed or every date has started.
+    SaleClosed = (409, "sale_closed"),
+    /// This date has started.
+    ScheduleClosed = (409, "schedule_closed"),
+    /// A charge that would overflow the balance.
+    BalanceLimit = (409, "balance_limit"),
+    /// A body over the limit.
+    BodyTooLarge = (413, "body_too_large"),
+    /// The amount paid differs from the reservation's.
+    AmountMismatch = (422, "amount_mismatch"),
+    /// An `Idempotency-Key` used before with another request.
+    IdempotencyKeyReused = (422, "idempotency_key_reused"),
+    /// An abuse limit; `Retry-After` says when to come back.
+    RateLimited = (429, "rate_limited"),
+    /// A bug; the details go to the log.
+    Internal = (500, "internal"),
+    /// The request took longer than the request timeout.
+    Timeout = (503, "timeout"),
+    /// The line is at its `max_waiting` cap.
+    QueueFull = (503, "queue_full"),
+    /// Redis or PostgreSQL does not answer.
+    Unavailable = (503, "unavailable"),
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.wire_name())
+    }
+}
+
+/// What a service call can fail with. Its `Display` is the message a client
+/// reads, except for [`Error::Internal`], whose details only go to the log.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// 400: the request is malformed or breaks a policy (amount, seat count...).
+    /// A refusal its code says everything about; built with the named constants
+    /// and constructors below.
     #[error("{message}")]
-    Invalid { code: &'static str, message: String },
-
-    /// 401: no token, a forged or unreadable one, or a token of the wrong kind.
-    #[error("{message}")]
-    Unauthenticated {
-        code: &'static str,
-        message: &'static str,
+    Refused {
+        code: ErrorCode,
+        message: Cow<'static, str>,
     },
 
-    /// 403: an authentic token that may not do this.
-    #[error("{message}")]
-    Forbidden {
-        code: &'static str,
-        message: &'static str,
-    },
-
-    /// 404: an unknown id.
-    #[error("{message}")]
-    NotFound { code: &'static str, message: String },
-
-    /// 404 `seat_not_found`: seats that the schedule does not have.
+    /// `seat_not_found`: seats that the schedule does not have.
     #[error("seats {0:?} do not exist on this schedule")]
     SeatNotFound(Vec<SeatNo>),
 
-    /// 409 `seat_unavailable`: seats already sold or held.
+    /// `seat_unavailable`: seats already sold or held.
     #[error("seats {0:?} are not available")]
     SeatUnavailable(Vec<SeatNo>),
 
-    /// 409 `reservation_exists`: one open reservation per user per concert.
-    #[error("an open reservation already exists")]
+    /// `reservation_exists`: one open reservation per user per concert.
+    #[error("you already hold a reservation for this concert; pay or release it first")]
     ReservationExists(ReservationId),
 
-    /// 409: any other state conflict.
-    #[error("{message}")]
-    Conflict {
-        code: &'static str,
-        message: &'static str,
-    },
-
-    /// 422: well-formed but inconsistent (other than an amount mismatch).
-    #[error("{message}")]
-    Unprocessable {
-        code: &'static str,
-        message: &'static str,
-    },
-
-    /// 402 `insufficient_balance`.
-    #[error("balance {balance} is less than {amount}")]
+    /// `insufficient_balance`.
+    #[error("your balance of {balance} won does not cover {amount} won")]
     InsufficientBalance { balance: i64, amount: i64 },
 
-    /// 422 `amount_mismatch`: the amount paid differs from the reservation's.
-    #[error("amount {amount} differs from the reservation's {expected}")]
+    /// `amount_mismatch`: the amount paid differs from the reservation's.
+    #[error("the reservation costs {expected} won, not {amount}")]
     AmountMismatch { amount: i64, expected: i64 },
 
-    /// 429 `rate_limited`: an abuse limit; try again after `retry_after`.
-    #[error("too many requests")]
+    /// `rate_limited`: an abuse limit; try again after `retry_after`.
+    #[error("too many requests; slow down and try again shortly")]
     RateLimited { retry_after: Duration },
 
-    /// 503 `timeout`: the request took longer than the request timeout.
-    #[error("the request took too long")]
+    /// `timeout`: the request took longer than the request timeout.
+    #[error("the request took too long; try again shortly")]
     Timeout,
 
-    /// 503 `queue_full`: the line is at its `max_waiting` cap.
-    #[error("the line is full")]
+    /// `queue_full`: the line is at its `max_waiting` cap.
+    #[error("the line is full; try again shortly")]
     QueueFull { retry_after: Duration },
 
-    /// 503 `unavailable`: Redis or PostgreSQL does not answer.
-    #[error("a dependency is unavailable")]
+    /// `unavailable`: Redis or PostgreSQL does not answer; the cause is logged.
+    #[error("the service is briefly unavailable; try again shortly")]
     Unavailable(#[source] anyhow::Error),
 
-    /// 500: a bug; the details go to the log, never to the client.
+    /// `internal`: a bug; the details go to the log, never to the client.
     #[error(transparent)]
     Internal(anyhow::Error),
 }
 
 impl Error {
-    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Invalid {
-            code,
-            message: message.into(),
-        }
-    }
-
-    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
-        Self::NotFound {
-            code,
-            message: message.into(),
-        }
-    }
-
-    /// Whether this error carries the given code.
-    pub fn is_code(&self, wanted: &str) -> bool {
+    /// The code of the error body this error is answered with.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Error::Invalid { code, .. } | Error::NotFound { code, .. } => *code == wanted,
-            Error::Unauthenticated { code, .. }
-            | Error::Forbidden { code, .. }
-            | Error::Conflict { code, .. }
-            | Error::Unprocessable { code, .. } => *code == wanted,
-            _ => false,
+            Error::Refused { code, .. } => *code,
+            Error::SeatNotFound(_) => ErrorCode::SeatNotFound,
+            Error::SeatUnavailable(_) => ErrorCode::SeatUnavailable,
+            Error::ReservationExists(_) => ErrorCode::ReservationExists,
+            Error::InsufficientBalance { .. } => ErrorCode::InsufficientBalance,
+            Error::AmountMismatch { .. } => ErrorCode::AmountMismatch,
+            Error::RateLimited { .. } => ErrorCode::RateLimited,
+            Error::Timeout => ErrorCode::Timeout,
+            Error::QueueFull { .. } => ErrorCode::QueueFull,
+            Error::Unavailable(_) => ErrorCode::Unavailable,
+            Error::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// Malformed input or a broken policy: `code` (a 400 or a 413) with what
+    /// exactly is wrong as the message.
+    pub fn invalid(code: ErrorCode, message: impl Into<String>) -> Self {
+        debug_assert!(
+            matches!(code.status(), 400 | 413),
+            "{code} is not an input error"
+        );
+        Self::Refused {
+            code,
+            message: Cow::Owned(message.into()),
         }
     }
 
@@ -116,30 +230,119 @@ impl Error {
         Self::Internal(anyhow::anyhow!(message.into()))
     }
 
-    pub const TOKEN_EXPIRED: Error = Error::Forbidden {
-        code: "token_expired",
-        message: "this queue token is no longer valid; join the line again",
-    };
-    pub const NOT_ADMITTED: Error = Error::Forbidden {
-        code: "not_admitted",
-        message: "you are still waiting in line",
-    };
-    pub const NOT_YOURS: Error = Error::Forbidden {
-        code: "forbidden",
-        message: "this token may not access another user's data",
-    };
-    pub const WRONG_CONCERT: Error = Error::Forbidden {
-        code: "wrong_concert",
-        message: "this queue token is for another concert",
-    };
-    pub const SALE_CLOSED: Error = Error::Conflict {
-        code: "sale_closed",
-        message: "this sale is over",
-    };
-    pub const PAYMENT_IN_PROGRESS: Error = Error::Conflict {
-        code: "payment_in_progress",
-        message: "this reservation is being paid",
-    };
+    const fn refused(code: ErrorCode, message: &'static str) -> Self {
+        Self::Refused {
+            code,
+            message: Cow::Borrowed(message),
+        }
+    }
+
+    // 401
+    pub const MISSING_TOKEN: Error = Error::refused(
+        ErrorCode::MissingToken,
+        "this request needs an Authorization: Bearer token",
+    );
+    pub const INVALID_TOKEN: Error = Error::refused(
+        ErrorCode::InvalidToken,
+        "the token is malformed, forged or of the wrong kind (the header reads: Bearer <token>)",
+    );
+    /// A JWT past its `exp`, of either kind. Not [`Error::TOKEN_REVOKED`].
+    pub const TOKEN_PAST_EXP: Error =
+        Error::refused(ErrorCode::TokenExpired, "the token has expired");
+    pub const INVALID_ADMIN_TOKEN: Error = Error::refused(
+        ErrorCode::InvalidAdminToken,
+        "the admin token is wrong, or the admin API is off (no LINEUP_ADMIN_TOKEN is set)",
+    );
+
+    // 403
+    /// A queue token that Redis no longer has as current (see
+    /// [`ErrorCode::TokenRevoked`]).
+    pub const TOKEN_REVOKED: Error = Error::refused(
+        ErrorCode::TokenRevoked,
+        "this queue token is no longer valid; join the line again",
+    );
+    pub const NOT_ADMITTED: Error =
+        Error::refused(ErrorCode::NotAdmitted, "you are still waiting in line");
+    pub const NOT_YOURS: Error = Error::refused(
+        ErrorCode::Forbidden,
+        "this token may not access another user's data",
+    );
+    pub const WRONG_CONCERT: Error = Error::refused(
+        ErrorCode::WrongConcert,
+        "this queue token is for another concert",
+    );
+
+    // 404
+    pub const NO_SUCH_PATH: Error = Error::refused(ErrorCode::NotFound, "no such path");
+    pub const CONCERT_NOT_FOUND: Error =
+        Error::refused(ErrorCode::ConcertNotFound, "no concert has this id");
+    pub const SCHEDULE_NOT_FOUND: Error =
+        Error::refused(ErrorCode::ScheduleNotFound, "no schedule has this id");
+    pub const RESERVATION_NOT_FOUND: Error = Error::refused(
+        ErrorCode::ReservationNotFound,
+        "no open reservation has this id; its hold may have expired",
+    );
+    pub const USER_NOT_FOUND: Error =
+        Error::refused(ErrorCode::UserNotFound, "no user has this id");
+    pub const NOT_IN_LINE: Error = Error::refused(
+        ErrorCode::NotInLine,
+        "this user is neither waiting nor admitted",
+    );
+
+    // 405
+    pub const METHOD_NOT_ALLOWED: Error = Error::refused(
+        ErrorCode::MethodNotAllowed,
+        "this path does not take this method",
+    );
+
+    // 409
+    pub const SALE_CLOSED: Error = Error::refused(ErrorCode::SaleClosed, "this sale is over");
+    pub const SCHEDULE_CLOSED: Error = Error::refused(
+        ErrorCode::ScheduleClosed,
+        "this date has started; its seats are no longer sold",
+    );
+    pub const PAYMENT_IN_PROGRESS: Error = Error::refused(
+        ErrorCode::PaymentInProgress,
+        "this reservation is being paid",
+    );
+    pub const RESERVATION_IN_PROGRESS: Error = Error::refused(
+        ErrorCode::ReservationInProgress,
+        "the balance cannot be charged while you hold seats; pay or release them first",
+    );
+    pub const BALANCE_LIMIT: Error = Error::refused(
+        ErrorCode::BalanceLimit,
+        "this charge would take the balance beyond what it can hold",
+    );
+
+    // 422
+    pub const IDEMPOTENCY_KEY_REUSED: Error = Error::refused(
+        ErrorCode::IdempotencyKeyReused,
+        "this Idempotency-Key was used for a different request",
+    );
+}
+
+/// realworld-axum-sqlx's `on_constraint`: a violation of one named constraint
+/// becomes an API error in one line at the query; any other database error
+/// converts as usual (outage or bug).
+pub trait ResultExt<T> {
+    fn on_constraint(
+        self,
+        name: &str,
+        to_error: impl FnOnce(Box<dyn sqlx::error::DatabaseError>) -> Error,
+    ) -> Result<T>;
+}
+
+impl<T> ResultExt<T> for std::result::Result<T, sqlx::Error> {
+    fn on_constraint(
+        self,
+        name: &str,
+        to_error: impl FnOnce(Box<dyn sqlx::error::DatabaseError>) -> Error,
+    ) -> Result<T> {
+        self.map_err(|e| match e {
+            sqlx::Error::Database(db) if db.constraint() == Some(name) => to_error(db),
+            e => e.into(),
+        })
+    }
 }
 
 /// Redis errors: an unreachable or overloaded server is an outage (503), anything
@@ -200,5 +403,96 @@ impl From<sqlx::Error> for Error {
         } else {
             Error::Internal(anyhow::Error::new(e).context("PostgreSQL query failed"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn every_code_has_one_snake_case_wire_name_and_an_error_status() {
+        let mut seen = HashSet::new();
+        for code in ErrorCode::ALL {
+            let name = code.wire_name();
+            assert!(seen.insert(name), "{name} twice");
+            assert!(
+                !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{name}"
+            );
+            assert!((400..600).contains(&code.status()), "{name}");
+        }
+    }
+
+    #[test]
+    fn each_error_answers_the_code_of_its_kind() {
+        assert_eq!(Error::TOKEN_PAST_EXP.code(), ErrorCode::TokenExpired);
+        assert_eq!(Error::TOKEN_REVOKED.code(), ErrorCode::TokenRevoked);
+        assert_eq!(Error::TOKEN_PAST_EXP.code().status(), 401);
+        assert_eq!(Error::TOKEN_REVOKED.code().status(), 403);
+        assert_eq!(
+            Error::SeatUnavailable(vec![]).code(),
+            ErrorCode::SeatUnavailable
+        );
+        let invalid = Error::invalid(ErrorCode::InvalidSeats, "seat 0 does not exist");
+        assert_eq!(invalid.code(), ErrorCode::InvalidSeats);
+        assert_eq!(invalid.to_string(), "seat 0 does not exist");
+    }
+
+    /// A database error as PostgreSQL reports a broken constraint.
+    #[derive(Debug)]
+    struct Violation(&'static str);
+
+    impl std::fmt::Display for Violation {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "violates {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Violation {}
+
+    impl sqlx::error::DatabaseError for Violation {
+        fn message(&self) -> &str {
+            "duplicate key value violates unique constraint"
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn constraint(&self) -> Option<&str> {
+            Some(self.0)
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::UniqueViolation
+        }
+    }
+
+    #[test]
+    fn only_the_named_constraint_becomes_the_given_error() {
+        let broken = |name| Err::<(), _>(sqlx::Error::Database(Box::new(Violation(name))));
+        let named = broken("payments_reservation_id_key")
+            .on_constraint("payments_reservation_id_key", |_| {
+                Error::PAYMENT_IN_PROGRESS
+            })
+            .unwrap_err();
+        assert!(matches!(named.code(), ErrorCode::PaymentInProgress));
+        let other = broken("payments_pkey")
+            .on_constraint("payments_reservation_id_key", |_| {
+                Error::PAYMENT_IN_PROGRESS
+            })
+            .unwrap_err();
+        assert!(matches!(other, Error::Internal(_)));
+        assert_eq!(
+            Ok::<_, sqlx::Error>(7)
+                .on_constraint("any", |_| Error::PAYMENT_IN_PROGRESS)
+                .unwrap(),
+            7
+        );
     }
 }

@@ -601,7 +601,7 @@ async function loadSchedules() {
 
 /** Handles the errors every admitted call can meet; false when it was another. */
 function admittedError(e) {
-  if (e.code === 'token_expired' || e.status === 401) {
+  if (e.code === 'token_expired' || e.code === 'token_revoked' || e.status === 401) {
     tokenExpired();
     return true;
   }

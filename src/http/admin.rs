@@ -1,9 +1,9 @@
+use super::error::ErrorBody;
 use super::extract::{Admin, ApiJson, ApiPath};
-use super::openapi::ErrorBody;
 use crate::app::AppState;
 use crate::catalog::NewConcert;
 use crate::domain::{ConcertId, ReservationId, ScheduleId, UserId};
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 use crate::queue::{QueueSettings, QueueSettingsChange, QueueStats, TicketStatus};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -84,7 +84,7 @@ impl ConcertBody {
             })
             .collect();
         NewConcert::parse(&self.title, &self.venue, self.opens_at, schedules)
-            .map_err(|message| Error::invalid("invalid_concert", message))
+            .map_err(|message| Error::invalid(ErrorCode::InvalidConcert, message))
     }
 }
 
@@ -360,14 +360,16 @@ pub(super) async fn evict(
         .queue
         .evict(concert_id, user_id)
         .await?
-        .ok_or_else(|| {
-            Error::not_found("not_in_line", "this user is neither waiting nor admitted")
-        })?;
+        .ok_or(Error::NOT_IN_LINE)?;
     let mut released = None;
     if let Some(id) = reservation {
         match state.reservations.release_of(concert_id, user_id, id).await {
             Ok(()) => released = Some(id),
-            Err(e) if e.is_code("payment_in_progress") || e.is_code("reservation_not_found") => {}
+            Err(e)
+                if matches!(
+                    e.code(),
+                    ErrorCode::PaymentInProgress | ErrorCode::ReservationNotFound
+                ) => {}
             Err(e) => return Err(e),
         }
     }

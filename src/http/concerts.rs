@@ -1,5 +1,5 @@
+use super::error::ErrorBody;
 use super::extract::ApiPath;
-use super::openapi::ErrorBody;
 use crate::app::AppState;
 use crate::domain::{ConcertId, ScheduleId};
 use crate::error::Error;

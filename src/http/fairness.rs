@@ -2,8 +2,8 @@
 //! and once drawn its seed, joiners and order, for anyone to check with
 //! `lineup verify-shuffle`.
 
+use super::error::ErrorBody;
 use super::extract::ApiPath;
-use super::openapi::ErrorBody;
 use crate::app::AppState;
 use crate::domain::ConcertId;
 use crate::error::Error;

@@ -5,6 +5,7 @@
 //! prints it, and `openapi.json` at the repository root is that output, checked
 //! by a test.
 
+use super::error::{ErrorBody, ErrorDetail};
 use super::{admin, concerts, fairness, health, payments, queue, reservations, users};
 use crate::domain::{ConcertId, PaymentId, ReservationId, ScheduleId, UserId};
 use crate::payment::Payment;
@@ -12,33 +13,15 @@ use crate::queue::{QueueSettings, QueueSettingsChange, QueueStats, QueueTicket, 
 use crate::reservation::{Reservation, SeatMap, SeatStatus, SeatView};
 use crate::wallet::{Balance, Charged};
 use axum::Router;
-use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 /// Where the spec is served.
 pub const SPEC_PATH: &str = "/api/openapi.json";
 /// Where the Swagger UI is served (`/api/docs` redirects to `/api/docs/`).
 pub const DOCS_PATH: &str = "/api/docs";
-
-/// Every error of the API: `{"error": {"code", "message"}}`. Some errors add
-/// fields beside `error` (`seat_nos`, `reservation_id`, `balance`, `amount`,
-/// `expected_amount`), so other top-level properties may appear.
-#[derive(Serialize, ToSchema)]
-#[schema(example = json!({"error": {"code": "seat_unavailable", "message": "seats 7, 8 are taken"}, "seat_nos": [7, 8]}))]
-pub struct ErrorBody {
-    error: ErrorDetail,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ErrorDetail {
-    /// Stable, snake_case: what a program matches on.
-    code: String,
-    /// For people; may change.
-    message: String,
-}
 
 #[derive(OpenApi)]
 #[openapi(

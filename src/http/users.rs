@@ -1,12 +1,12 @@
+use super::error::ErrorBody;
 use super::extract::{
     AccessUser, ApiJson, ApiPath, IdempotencyKeyHeader, bytes_rejection, idempotent_response,
     integer_won,
 };
-use super::openapi::ErrorBody;
 use crate::abuse::Action;
 use crate::app::AppState;
 use crate::domain::{ChargeAmount, ChargePolicy, UserId};
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
@@ -82,7 +82,7 @@ pub(super) async fn sign_up(
     responses(
         (status = 200, description = "The balance, in won", body = crate::wallet::Balance),
         (status = 400, description = "`invalid_id`: the user id is not a UUID", body = ErrorBody),
-        (status = 401, description = "`missing_token` or `invalid_token`: no access token, a forged one or a queue token", body = ErrorBody),
+        (status = 401, description = "`missing_token`, `invalid_token` or `token_expired`: no access token, a forged one, a queue token or one past its exp", body = ErrorBody),
         (status = 403, description = "`forbidden`: another user's balance", body = ErrorBody),
         (status = 404, description = "`user_not_found`", body = ErrorBody),
         (status = 503, description = "`unavailable` (PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
@@ -106,11 +106,11 @@ pub(super) fn check_sign_up_body(body: &[u8]) -> Result<(), Error> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(fields)) if fields.is_empty() => Ok(()),
         Ok(_) => Err(Error::invalid(
-            "invalid_body",
+            ErrorCode::InvalidBody,
             "the body must be empty or {}",
         )),
         Err(e) => Err(Error::invalid(
-            "invalid_json",
+            ErrorCode::InvalidJson,
             format!("the body is not JSON: {e}"),
         )),
     }
@@ -126,8 +126,8 @@ pub(super) struct ChargeBody {
 
 impl ChargeBody {
     pub(super) fn amount(&self, policy: ChargePolicy) -> Result<ChargeAmount, Error> {
-        ChargeAmount::parse(integer_won(&self.amount, "invalid_amount")?, policy)
-            .map_err(|message| Error::invalid("invalid_amount", message))
+        ChargeAmount::parse(integer_won(&self.amount)?, policy)
+            .map_err(|message| Error::invalid(ErrorCode::InvalidAmount, message))
     }
 }
 
@@ -146,7 +146,7 @@ impl ChargeBody {
         (status = 200, description = "Charged; the new balance", body = crate::wallet::Charged,
             headers(("idempotent-replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same key"))),
         (status = 400, description = "`invalid_amount`, `invalid_json`, `invalid_body`, `invalid_content_type`, `invalid_id` or `invalid_idempotency_key`", body = ErrorBody),
-        (status = 401, description = "`missing_token` or `invalid_token`", body = ErrorBody),
+        (status = 401, description = "`missing_token`, `invalid_token` or `token_expired`: no access token, a forged one, a queue token or one past its exp", body = ErrorBody),
         (status = 403, description = "`forbidden`: another user's balance", body = ErrorBody),
         (status = 404, description = "`user_not_found`", body = ErrorBody),
         (status = 409, description = "`reservation_in_progress` while the user holds seats; `balance_limit` when the balance could not hold the sum", body = ErrorBody),

@@ -11,7 +11,7 @@
 use crate::domain::{
     ConcertId, PaymentId, ReservationId, ScheduleId, SeatNo, UserId, seat_numbers,
 };
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result, ResultExt};
 use crate::idempotency::{self, Endpoint, IdempotencyKey, Idempotent, KeyedRequest, Stored};
 use crate::reservation::{ReservationService, StoredReservation};
 use crate::store::RedisStore;
@@ -61,9 +61,9 @@ fn outcome_label(outcome: &Result<Idempotent<Payment>>) -> &'static str {
         Err(Error::InsufficientBalance { .. }) => "insufficient_balance",
         Err(Error::SeatUnavailable(_)) => "seat_taken",
         Err(Error::AmountMismatch { .. }) => "amount_mismatch",
-        Err(e) if e.is_code("payment_in_progress") => "in_progress",
-        Err(Error::NotFound { .. }) => "not_found",
-        Err(Error::Forbidden { .. }) => "forbidden",
+        Err(e) if matches!(e.code(), ErrorCode::PaymentInProgress) => "in_progress",
+        Err(e) if e.code().status() == 404 => "not_found",
+        Err(e) if e.code().status() == 403 => "forbidden",
         Err(Error::Unavailable(_) | Error::Timeout) => "unavailable",
         Err(_) => "error",
     }
@@ -191,16 +191,23 @@ impl PaymentService {
             .await
         {
             // Another attempt with this key is deciding: wait for its answer.
-            Err(e) if e.is_code("payment_in_progress") => match self.await_stored(&keyed).await? {
-                Some(stored) => {
-                    self.finish_replayed(claims, reservation_id, &stored).await;
-                    replay(stored)
+            Err(e) if matches!(e.code(), ErrorCode::PaymentInProgress) => {
+                match self.await_stored(&keyed).await? {
+                    Some(stored) => {
+                        self.finish_replayed(claims, reservation_id, &stored).await;
+                        replay(stored)
+                    }
+                    None => Err(e),
                 }
-                None => Err(e),
-            },
+            }
             // Another attempt with this key may have finished and ended the
             // reservation and the token since this one looked.
-            Err(e) if e.is_code("reservation_not_found") || e.is_code("token_expired") => {
+            Err(e)
+                if matches!(
+                    e.code(),
+                    ErrorCode::ReservationNotFound | ErrorCode::TokenRevoked
+                ) =>
+            {
                 match idempotency::lookup(&self.pool, &keyed).await? {
                     Some(stored) => replay(stored),
                     None => Err(e),
@@ -335,11 +342,8 @@ impl PaymentService {
         match outcome.as_str() {
             "paying" => Ok(()),
             "waiting" => Err(Error::NOT_ADMITTED),
-            "expired" => Err(Error::TOKEN_EXPIRED),
-            "not_found" | "hold_lost" => Err(Error::not_found(
-                "reservation_not_found",
-                "no open reservation has this id; its hold may have expired",
-            )),
+            "expired" => Err(Error::TOKEN_REVOKED),
+            "not_found" | "hold_lost" => Err(Error::RESERVATION_NOT_FOUND),
             "forbidden" => Err(Error::NOT_YOURS),
             "payment_in_progress" => Err(Error::PAYMENT_IN_PROGRESS),
             other => Err(Error::internal(format!("pay_begin returned {other:?}"))),
@@ -391,10 +395,7 @@ impl PaymentService {
         .bind(balance_after)
         .fetch_one(&mut *tx)
         .await
-        .map_err(|e| match unique_violation(&e) {
-            Some(_) => Error::PAYMENT_IN_PROGRESS,
-            None => e.into(),
-        })?;
+        .on_constraint("payments_reservation_id_key", |_| Error::PAYMENT_IN_PROGRESS)?;
         let seat_nos: Vec<i32> = reservation.seats.iter().map(|s| s.get() as i32).collect();
         let tickets = sqlx::query(
             "INSERT INTO tickets (payment_id, schedule_id, seat_no) SELECT $1, $2, UNNEST($3::int[])",

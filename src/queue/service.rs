@@ -1,7 +1,7 @@
 use super::{QueueSettings, QueueSettingsChange, estimate, polling};
 use crate::catalog::{Catalog, Concert};
 use crate::domain::{ConcertId, ReservationId, UserId};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::store::RedisStore;
 use crate::store::redis::reply_field as field;
 use crate::tokens::{QueueClaims, TokenKeys};
@@ -213,7 +213,7 @@ impl QueueService {
     }
 
     /// Leaves the line or gives up the admission. A token that was no longer
-    /// current gets `token_expired`.
+    /// current gets `token_revoked`.
     pub async fn leave(&self, claims: &QueueClaims) -> Result<()> {
         let keys = self.redis.keys.concert(claims.cid);
         let outcome: String = self
@@ -230,7 +230,7 @@ impl QueueService {
             .await?;
         match outcome.as_str() {
             "left" => Ok(()),
-            _ => Err(Error::TOKEN_EXPIRED),
+            _ => Err(Error::TOKEN_REVOKED),
         }
     }
 
@@ -258,7 +258,7 @@ impl QueueService {
             .settings(concert)
             .await?
             .apply(change)
-            .map_err(|message| Error::invalid("invalid_settings", message))?;
+            .map_err(|message| Error::invalid(ErrorCode::InvalidSettings, message))?;
         self.catalog.save_settings(concert.id, updated).await?;
         self.publish_settings(concert.id, updated).await?;
         Ok(updated)

@@ -3,7 +3,7 @@ use crate::catalog::{Catalog, Schedule};
 use crate::domain::{
     ConcertId, Money, ReservationId, ScheduleId, SeatNo, SeatSelection, UserId, seat_numbers,
 };
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::store::RedisStore;
 use crate::store::redis::reply_field;
 use crate::tokens::QueueClaims;
@@ -41,7 +41,7 @@ impl ReservationService {
             .catalog
             .schedule(id)
             .await?
-            .ok_or_else(|| Error::not_found("schedule_not_found", "no schedule has this id"))?;
+            .ok_or(Error::SCHEDULE_NOT_FOUND)?;
         if schedule.concert_id != claims.cid {
             return Err(Error::WRONG_CONCERT);
         }
@@ -57,10 +57,7 @@ impl ReservationService {
     ) -> Result<Reservation> {
         let schedule = self.schedule_for(claims, schedule_id).await?;
         if schedule.has_started(Utc::now()) {
-            return Err(Error::Conflict {
-                code: "schedule_closed",
-                message: "this date has started; its seats are no longer sold",
-            });
+            return Err(Error::SCHEDULE_CLOSED);
         }
         let missing: Vec<SeatNo> = selection
             .seats()
@@ -153,7 +150,7 @@ impl ReservationService {
                 Some("sold_not_loaded") => self.load_sold(claims.cid, schedule.id).await?,
                 Some("sale_closed") => return Err(Error::SALE_CLOSED),
                 Some("waiting") => return Err(Error::NOT_ADMITTED),
-                Some("expired") => return Err(Error::TOKEN_EXPIRED),
+                Some("expired") => return Err(Error::TOKEN_REVOKED),
                 Some("reservation_exists") => {
                     let existing = reply
                         .get(1)
@@ -304,7 +301,7 @@ impl ReservationService {
     /// leaving the line gives the seats back at once. Only the token of the
     /// current admission does: only it can have a reservation, and a spent
     /// token (its holder paid or left, then joined again) must not give up the
-    /// seats of the new admission before leaving is refused `token_expired`.
+    /// seats of the new admission before leaving is refused `token_revoked`.
     pub async fn release_open(&self, claims: &QueueClaims) -> Result<()> {
         let keys = self.redis.keys.concert(claims.cid);
         let standing: Vec<redis::Value> = self
@@ -345,7 +342,7 @@ impl ReservationService {
             return Ok(());
         };
         match self.release(claims, id).await {
-            Err(Error::NotFound { .. }) => Ok(()),
+            Err(e) if matches!(e.code(), ErrorCode::ReservationNotFound) => Ok(()),
             other => other,
         }
     }
@@ -429,7 +426,7 @@ impl ReservationService {
                 }
                 "sold_not_loaded" => self.load_sold(claims.cid, schedule_id).await?,
                 "waiting" => return Err(Error::NOT_ADMITTED),
-                "expired" => return Err(Error::TOKEN_EXPIRED),
+                "expired" => return Err(Error::TOKEN_REVOKED),
                 other => {
                     return Err(Error::internal(format!(
                         "seat_map script returned {other:?}"
@@ -502,5 +499,5 @@ impl SeatCounts {
 }
 
 fn reservation_not_found() -> Error {
-    Error::not_found("reservation_not_found", "no open reservation has this id")
+    Error::RESERVATION_NOT_FOUND
 }

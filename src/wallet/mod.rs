@@ -3,7 +3,7 @@
 //! so concurrent charges never lose an update.
 
 use crate::domain::{ChargeAmount, ChargePolicy, UserId};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::idempotency::{self, Endpoint, IdempotencyKey, Idempotent, KeyedRequest};
 use crate::reservation::ReservationService;
 use crate::store::postgres;
@@ -33,7 +33,7 @@ pub struct WalletService {
 }
 
 pub fn user_not_found() -> Error {
-    Error::not_found("user_not_found", "no user has this id")
+    Error::USER_NOT_FOUND
 }
 
 impl WalletService {
@@ -94,7 +94,7 @@ impl WalletService {
                 "charged"
             }
             Ok(Idempotent::Replayed(_)) => "replayed",
-            Err(e) if e.is_code("reservation_in_progress") => "refused_holding",
+            Err(e) if matches!(e.code(), ErrorCode::ReservationInProgress) => "refused_holding",
             Err(_) => "error",
         };
         metrics::counter!(m::CHARGES, "outcome" => label).increment(1);
@@ -122,10 +122,7 @@ impl WalletService {
             return Ok(Idempotent::Replayed(stored));
         }
         if self.reservations.is_holding(user).await? {
-            return Err(Error::Conflict {
-                code: "reservation_in_progress",
-                message: "the balance cannot be charged while you hold seats; pay or release them first",
-            });
+            return Err(Error::RESERVATION_IN_PROGRESS);
         }
         let mut tx = postgres::begin(&self.pool).await?;
         if let Some(keyed) = &keyed
@@ -142,10 +139,9 @@ impl WalletService {
         .fetch_optional(&mut *tx)
         .await
         .map_err(|e| match &e {
-            sqlx::Error::Database(db) if db.code().as_deref() == Some("22003") => Error::Conflict {
-                code: "balance_limit",
-                message: "this charge would take the balance beyond what it can hold",
-            },
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("22003") => {
+                Error::BALANCE_LIMIT
+            }
             _ => e.into(),
         })?;
         let balance = balance.ok_or_else(user_not_found)?;

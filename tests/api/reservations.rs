@@ -404,7 +404,7 @@ async fn a_hold_keeps_its_holder_admitted_until_the_hold_ends(db: PgPool) {
             let map: Value = response.json().await.unwrap();
             assert_eq!(map["seats"][3]["seat_no"], 4);
         } else {
-            assert_error(response, StatusCode::FORBIDDEN, "token_expired").await;
+            assert_error(response, StatusCode::FORBIDDEN, "token_revoked").await;
         }
         None
     })
