@@ -7,10 +7,11 @@
 //! 1,000 users from the line to the active set.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use lineup::app::{AppState, Application};
+use lineup::app::Application;
 use lineup::catalog::NewConcert;
 use lineup::config::{Cli, Command, Config};
 use lineup::domain::{ConcertId, ScheduleId, SeatSelection, UserId};
+use lineup::http::AppState;
 use lineup::queue::{QueueSettings, admit_tick};
 use lineup::store::{RedisStore, postgres};
 use lineup::tokens::QueueClaims;

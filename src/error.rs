@@ -21,7 +21,7 @@ macro_rules! error_codes {
     ($( $(#[$doc:meta])* $variant:ident = ($status:literal, $wire:literal), )*) => {
         /// Every code of the error body, with the status it is answered with.
         /// The README's error-code table and the OpenAPI document are checked
-        /// against this list by a test (`http::error`).
+        /// against this list by a test (`http::openapi`).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum ErrorCode {
             $( $(#[$doc])* $variant, )*

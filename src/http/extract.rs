@@ -1,96 +1,79 @@
 //! Extractors whose rejections are lineup's error bodies (axum's own would answer
 //! plain text, 415 or 422), and the three kinds of bearer auth.
 
-use crate::app::AppState;
+use super::state::AppState;
 use crate::domain::UserId;
 use crate::error::{Error, ErrorCode};
 use crate::tokens::QueueClaims;
 use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use secrecy::ExposeSecret;
-use serde::de::DeserializeOwned;
 
 /// A JSON body; malformed JSON, a missing content type or a body of the wrong
-/// shape is a 400 with the error body.
+/// shape is a 400 with the error body, one past the body limit a 413.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(Error))]
 pub struct ApiJson<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
-    type Rejection = Response;
+/// Path parameters; an id that is not a UUID is a 400 `invalid_id`.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(Error))]
+pub struct ApiPath<T>(pub T);
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
-        }
+/// Query parameters; a malformed query is a 400 `invalid_query`.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(Error))]
+pub struct ApiQuery<T>(pub T);
+
+impl From<JsonRejection> for Error {
+    fn from(rejection: JsonRejection) -> Self {
+        let code = match &rejection {
+            JsonRejection::JsonDataError(_) => ErrorCode::InvalidBody,
+            JsonRejection::JsonSyntaxError(_) => ErrorCode::InvalidJson,
+            JsonRejection::MissingJsonContentType(_) => ErrorCode::InvalidContentType,
+            JsonRejection::BytesRejection(_) => {
+                return body_error(rejection.status(), rejection.body_text());
+            }
+            _ => ErrorCode::InvalidBody,
+        };
+        Error::invalid(code, rejection.body_text())
     }
-}
-
-fn json_rejection(rejection: JsonRejection) -> Response {
-    let code = match &rejection {
-        JsonRejection::JsonDataError(_) => ErrorCode::InvalidBody,
-        JsonRejection::JsonSyntaxError(_) => ErrorCode::InvalidJson,
-        JsonRejection::MissingJsonContentType(_) => ErrorCode::InvalidContentType,
-        JsonRejection::BytesRejection(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ErrorCode::BodyTooLarge
-        }
-        _ => ErrorCode::InvalidBody,
-    };
-    Error::invalid(code, rejection.body_text()).into_response()
 }
 
 /// A raw body that could not be read: past the body limit is a 413
 /// `body_too_large`, anything else a 400 `invalid_body`, both with the error body
 /// (axum's own answer is plain text).
-pub fn bytes_rejection(rejection: BytesRejection) -> Response {
-    let code = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+impl From<BytesRejection> for Error {
+    fn from(rejection: BytesRejection) -> Self {
+        body_error(rejection.status(), rejection.body_text())
+    }
+}
+
+fn body_error(status: StatusCode, text: String) -> Error {
+    let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
         ErrorCode::BodyTooLarge
     } else {
         ErrorCode::InvalidBody
     };
-    Error::invalid(code, rejection.body_text()).into_response()
+    Error::invalid(code, text)
 }
 
-/// Path parameters; an id that is not a UUID is a 400 `invalid_id`.
-pub struct ApiPath<T>(pub T);
-
-impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Path(value)) => Ok(Self(value)),
-            Err(rejection) => Err(path_rejection(rejection)),
-        }
+impl From<PathRejection> for Error {
+    fn from(rejection: PathRejection) -> Self {
+        Error::invalid(
+            ErrorCode::InvalidId,
+            format!("the path is malformed: {}", rejection.body_text()),
+        )
     }
 }
 
-fn path_rejection(rejection: PathRejection) -> Response {
-    Error::invalid(
-        ErrorCode::InvalidId,
-        format!("the path is malformed: {}", rejection.body_text()),
-    )
-    .into_response()
-}
-
-/// Query parameters; a malformed query is a 400 `invalid_query`.
-pub struct ApiQuery<T>(pub T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Query(value)) => Ok(Self(value)),
-            Err(rejection) => Err(query_rejection(rejection)),
-        }
+impl From<QueryRejection> for Error {
+    fn from(rejection: QueryRejection) -> Self {
+        Error::invalid(ErrorCode::InvalidQuery, rejection.body_text())
     }
-}
-
-fn query_rejection(rejection: QueryRejection) -> Response {
-    Error::invalid(ErrorCode::InvalidQuery, rejection.body_text()).into_response()
 }
 
 /// The token of an `Authorization: Bearer <token>` header.
