@@ -35,7 +35,7 @@ fn config() -> Config {
         unreachable!()
     };
     let mut config = Config::from_args(*args).expect("bench config");
-    config.redis_prefix = format!("bench-{}", uuid::Uuid::new_v4().simple());
+    config.redis.prefix = format!("bench-{}", uuid::Uuid::new_v4().simple());
     config
 }
 
@@ -65,7 +65,7 @@ async fn setup() -> Bench {
         .await
         .expect("PostgreSQL");
     postgres::migrate(&db).await.expect("migrations");
-    let redis = RedisStore::connect(REDIS_URL, &config.redis_prefix, Duration::from_secs(5))
+    let redis = RedisStore::connect(REDIS_URL, &config.redis.prefix, Duration::from_secs(5))
         .await
         .expect("Redis");
     let app = Application::build_with(config, db, redis)

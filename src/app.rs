@@ -4,8 +4,9 @@
 //!
 //! Shutdown is one [`CancellationToken`]: the future given to
 //! [`Application::run_until_stopped`] cancels it, and every background task
-//! (admission, catalog refresh, gauges, certificate reload) and listener stops
-//! on it; requests in flight get [`GRACEFUL_SHUTDOWN`] to finish.
+//! (admission, catalog refresh, gauges, certificate reload) stops on it, while
+//! the listeners stop accepting and give requests in flight
+//! `GRACEFUL_SHUTDOWN` (20 s) to finish.
 
 use crate::abuse::AbuseLimiter;
 use crate::catalog::Catalog;
@@ -51,18 +52,18 @@ impl Application {
     /// and the sold seats, and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let db = postgres::connect_bounded(
-            config.database_url.expose_secret(),
-            config.database_max_connections,
-            config.database_timeout,
-            config.database_statement_timeout,
+            config.database.url.expose_secret(),
+            config.database.max_connections,
+            config.database.timeout,
+            config.database.statement_timeout,
         )
         .await?;
         postgres::migrate(&db).await?;
         let redis = RedisStore::connect_to(
-            &config.redis_url,
-            &config.redis_cluster_nodes,
-            &config.redis_prefix,
-            config.redis_timeout,
+            &config.redis.url,
+            &config.redis.cluster_nodes,
+            &config.redis.prefix,
+            config.redis.timeout,
         )
         .await?;
         Self::build_with(config, db, redis).await
@@ -79,9 +80,9 @@ impl Application {
                 .context("cannot load the catalog")?,
         );
         let tokens = Arc::new(TokenKeys::new(
-            &config.token_key,
-            config.access_token_ttl,
-            config.queue_token_ttl,
+            &config.tokens.key,
+            config.tokens.access_ttl,
+            config.tokens.queue_ttl,
         ));
         let queue = QueueService::new(
             redis.clone(),
@@ -107,7 +108,7 @@ impl Application {
             .await
             .context("cannot load the sold seats into Redis")?;
 
-        let tls = match &config.transport {
+        let tls = match &config.tls.transport {
             Transport::TlsFiles { cert, key } => Some(crate::tls::from_pem_files(cert, key)?),
             Transport::TlsSelfSigned => {
                 tracing::warn!(
@@ -126,7 +127,7 @@ impl Application {
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         listener.set_nonblocking(true)?;
         let local_addr = listener.local_addr()?;
-        let redirect_listener = match config.redirect_http_listen {
+        let redirect_listener = match config.tls.redirect_http_listen {
             Some(addr) if tls.is_some() => {
                 let redirect = std::net::TcpListener::bind(addr)
                     .with_context(|| format!("cannot listen on {addr} for HTTP redirects"))?;
@@ -158,17 +159,7 @@ impl Application {
                 payments,
                 catalog,
                 tokens,
-                admins: Arc::new(
-                    config
-                        .admin_token
-                        .iter()
-                        .map(|token| crate::config::NamedToken {
-                            name: "admin".into(),
-                            token: token.clone(),
-                        })
-                        .chain(config.admin_tokens.iter().cloned())
-                        .collect(),
-                ),
+                admins: Arc::new(config.admin.operators()),
                 queue_defaults: config.queue_defaults,
                 abuse: AbuseLimiter::new(redis.clone(), config.abuse),
                 trusted_proxies: Arc::new(config.trusted_proxies.clone()),
@@ -262,12 +253,12 @@ impl Application {
         let served = match self.tls {
             Some(tls) => {
                 let tls = RustlsConfig::from_config(tls);
-                if let Transport::TlsFiles { cert, key } = &self.config.transport {
+                if let Transport::TlsFiles { cert, key } = &self.config.tls.transport {
                     background.push(tokio::spawn(crate::tls::reload_on_change(
                         tls.clone(),
                         cert.clone(),
                         key.clone(),
-                        self.config.tls_reload_interval,
+                        self.config.tls.reload_interval,
                         stop.clone(),
                     )));
                 }

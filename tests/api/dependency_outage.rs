@@ -52,7 +52,7 @@ async fn redis_state_of(
     Option<i64>,
 ) {
     use redis::AsyncCommands;
-    let base = format!("{}:{{c:{concert}}}", app.config.redis_prefix);
+    let base = format!("{}:{{c:{concert}}}", app.config.redis.prefix);
     let mut conn = app.redis_conn();
     let mut hash: Vec<(String, String)> = conn
         .hgetall(format!("{base}:res:{reservation}"))
@@ -101,7 +101,7 @@ async fn without_postgres_the_line_keeps_moving_and_money_waits(db: PgPool) {
         .await
         .unwrap();
     let mut config = test_config();
-    config.database_timeout = Duration::from_millis(500);
+    config.database.timeout = Duration::from_millis(500);
     // A payment that began would extend the holds past their five minutes:
     // the Redis check below would see it.
     config.payment_timeout = Duration::from_secs(600);
@@ -162,9 +162,9 @@ async fn without_postgres_the_line_keeps_moving_and_money_waits(db: PgPool) {
 async fn without_redis_the_line_answers_503_and_recovers(db: PgPool) {
     let proxy = CuttableProxy::start("127.0.0.1:6379".parse().unwrap()).await;
     let mut config = test_config();
-    config.redis_url = format!("redis://{}", proxy.addr);
-    config.redis_cluster_nodes.clear();
-    config.redis_timeout = Duration::from_millis(500);
+    config.redis.url = format!("redis://{}", proxy.addr);
+    config.redis.cluster_nodes.clear();
+    config.redis.timeout = Duration::from_millis(500);
     let app = start(db, config).await;
     let concert = app.create_concert(1, 10).await;
     let (user, token) = app.admitted_user(concert.id, 100_000).await;
@@ -218,10 +218,10 @@ async fn a_hung_redis_or_postgres_answers_unavailable_long_before_the_request_li
         .await
         .unwrap();
     let mut config = test_config();
-    config.redis_url = format!("redis://{}", redis_proxy.addr);
-    config.redis_cluster_nodes.clear();
-    config.redis_timeout = Duration::from_millis(300);
-    config.database_timeout = Duration::from_millis(500);
+    config.redis.url = format!("redis://{}", redis_proxy.addr);
+    config.redis.cluster_nodes.clear();
+    config.redis.timeout = Duration::from_millis(300);
+    config.database.timeout = Duration::from_millis(500);
     config.limits.request_timeout = Duration::from_secs(60);
     let app = start(proxied, config).await;
     let concert = app.create_concert(1, 10).await;

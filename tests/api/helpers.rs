@@ -52,8 +52,8 @@ pub fn test_config() -> Config {
         unreachable!()
     };
     let mut config = Config::from_args(*args).expect("test config is valid");
-    config.redis_prefix = format!("test-{}", Uuid::new_v4().simple());
-    config.redis_cluster_nodes = test_cluster_nodes();
+    config.redis.prefix = format!("test-{}", Uuid::new_v4().simple());
+    config.redis.cluster_nodes = test_cluster_nodes();
     config
 }
 
@@ -111,10 +111,10 @@ pub async fn spawn_app_with(db: PgPool, change: impl FnOnce(&mut Config)) -> Tes
 pub async fn start(db: PgPool, config: Config) -> TestApp {
     init_once();
     let redis = RedisStore::connect_to(
-        &config.redis_url,
-        &config.redis_cluster_nodes,
-        &config.redis_prefix,
-        config.redis_timeout,
+        &config.redis.url,
+        &config.redis.cluster_nodes,
+        &config.redis.prefix,
+        config.redis.timeout,
     )
     .await
     .expect("Redis is running on 127.0.0.1:6379 (scripts/services.sh starts it), or the cluster of LINEUP_TEST_REDIS_CLUSTER (scripts/redis-cluster.sh)");

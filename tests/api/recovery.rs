@@ -16,7 +16,7 @@ use uuid::Uuid;
 fn concert_key(app: &TestApp, concert: Uuid, what: &str, schedule: Uuid) -> String {
     format!(
         "{}:{{c:{concert}}}:{what}:{schedule}",
-        app.config.redis_prefix
+        app.config.redis.prefix
     )
 }
 
@@ -243,7 +243,7 @@ async fn a_payment_postgres_could_not_decide_leaves_the_one_reservation_held(db:
         .await
         .unwrap();
     let mut config = test_config();
-    config.database_timeout = Duration::from_millis(500);
+    config.database.timeout = Duration::from_millis(500);
     // A payment extends the holds by a second; the hold itself lasts longer.
     config.payment_timeout = Duration::from_secs(1);
     config.queue_defaults.hold_ttl_seconds = 20;

@@ -450,7 +450,7 @@ async fn a_date_that_has_started_is_not_held(db: PgPool) {
     .await;
     let held: i64 = {
         let mut conn = app.redis_conn();
-        let pattern = format!("{}:*hold:{started}:*", app.config.redis_prefix);
+        let pattern = format!("{}:*hold:{started}:*", app.config.redis.prefix);
         let keys: Vec<String> = redis::AsyncCommands::keys(&mut conn, pattern)
             .await
             .unwrap();

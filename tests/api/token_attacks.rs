@@ -358,7 +358,7 @@ async fn the_admin_api_wants_the_admin_token(db: PgPool) {
     );
 
     // With no admin token configured, nothing opens the admin API.
-    let closed = spawn_app_with(db, |config| config.admin_token = None).await;
+    let closed = spawn_app_with(db, |config| config.admin.token = None).await;
     assert_error(
         closed.get(&path, Some(ADMIN_TOKEN)).await,
         StatusCode::UNAUTHORIZED,
