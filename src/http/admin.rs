@@ -1,3 +1,9 @@
+//! The admin API: creating concerts, reading and changing a line's settings,
+//! pausing, closing a sale, evicting one person; every action audit-logged
+//! with the operator's name. Over 400 lines as one file on purpose: eight
+//! routes, each with its OpenAPI annotation (about half the lines) and the
+//! request and response types private to it, are read together.
+
 use super::error::ErrorBody;
 use super::extract::{Admin, ApiJson, ApiPath};
 use super::responses::{AdminTokenRefused, RedisOrPostgresDown};

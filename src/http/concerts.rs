@@ -1,3 +1,6 @@
+//! What is on sale: the concerts and their bookable dates, served from the
+//! catalog in memory.
+
 use super::error::ErrorBody;
 use super::extract::ApiPath;
 use super::responses::{RedisOrPostgresDown, TimedOut};

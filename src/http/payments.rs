@@ -1,3 +1,6 @@
+//! Paying a hold from the balance (keyed by `Idempotency-Key`), and one's
+//! payment history.
+
 use super::error::ErrorBody;
 use super::extract::{
     AccessUser, ApiJson, ApiPath, IdempotencyKeyHeader, QueueToken, idempotent_response,

@@ -1,3 +1,5 @@
+//! The waiting line: joining, polling one's place, leaving.
+
 use super::error::ErrorBody;
 use super::extract::{AccessUser, AnyAgeQueueToken, ApiPath, QueueToken};
 use super::responses::{

@@ -1,3 +1,5 @@
+//! Seat maps and holds: what an admitted queue token may see and take.
+
 use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiPath, ApiQuery, QueueToken};
 use super::responses::{QueueTokenRefused, RateLimited, RedisDown, RedisOrPostgresDown};

@@ -1,3 +1,5 @@
+//! Sign-up, balances and charges, for the holder of an access token.
+
 use super::error::ErrorBody;
 use super::extract::{
     AccessUser, ApiJson, ApiPath, IdempotencyKeyHeader, idempotent_response, integer_won,
