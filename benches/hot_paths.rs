@@ -7,10 +7,11 @@
 //! 1,000 users from the line to the active set.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use lineup::app::{AppState, Application};
+use lineup::app::Application;
 use lineup::catalog::NewConcert;
 use lineup::config::{Cli, Command, Config};
 use lineup::domain::{ConcertId, ScheduleId, SeatSelection, UserId};
+use lineup::http::AppState;
 use lineup::queue::{QueueSettings, admit_tick};
 use lineup::store::{RedisStore, postgres};
 use lineup::tokens::QueueClaims;
@@ -34,7 +35,7 @@ fn config() -> Config {
         unreachable!()
     };
     let mut config = Config::from_args(*args).expect("bench config");
-    config.redis_prefix = format!("bench-{}", uuid::Uuid::new_v4().simple());
+    config.redis.prefix = format!("bench-{}", uuid::Uuid::new_v4().simple());
     config
 }
 
@@ -64,7 +65,7 @@ async fn setup() -> Bench {
         .await
         .expect("PostgreSQL");
     postgres::migrate(&db).await.expect("migrations");
-    let redis = RedisStore::connect(REDIS_URL, &config.redis_prefix, Duration::from_secs(5))
+    let redis = RedisStore::connect(REDIS_URL, &config.redis.prefix, Duration::from_secs(5))
         .await
         .expect("Redis");
     let app = Application::build_with(config, db, redis)

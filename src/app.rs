@@ -1,13 +1,20 @@
 //! Builds everything a server needs (connections, migrations, services, the
-//! router, the TLS config, the listener) and runs it until a shutdown future
+//! router, the TLS config, the listeners) and runs it until a shutdown future
 //! completes.
+//!
+//! Shutdown is one [`CancellationToken`]: the future given to
+//! [`Application::run_until_stopped`] cancels it, and every background task
+//! (admission, catalog refresh, gauges, certificate reload) stops on it, while
+//! the listeners stop accepting and give requests in flight
+//! `GRACEFUL_SHUTDOWN` (20 s) to finish.
 
 use crate::abuse::AbuseLimiter;
 use crate::catalog::Catalog;
 use crate::config::{Config, Transport};
 use crate::http::connections::ConnectionCap;
+use crate::http::{AppState, Services};
 use crate::payment::PaymentService;
-use crate::queue::{QueueService, QueueSettings, run_admission_loop};
+use crate::queue::{QueueService, run_admission_loop};
 use crate::reservation::ReservationService;
 use crate::store::{RedisStore, postgres};
 use crate::tokens::TokenKeys;
@@ -20,49 +27,12 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 /// How long requests in flight may take to finish after a shutdown signal.
 const GRACEFUL_SHUTDOWN: Duration = Duration::from_secs(20);
 /// How often each server rereads the catalog, to see concerts created elsewhere.
 const CATALOG_REFRESH: Duration = Duration::from_secs(10);
-
-/// What every request handler can reach. One `Arc`: axum clones the state for
-/// every request and middleware, and a clone of every service (their
-/// connections, key prefixes, pools) showed as a fifth of a status poll's CPU.
-#[derive(Clone)]
-pub struct AppState(Arc<Services>);
-
-impl AppState {
-    pub fn new(services: Services) -> Self {
-        Self(Arc::new(services))
-    }
-}
-
-impl std::ops::Deref for AppState {
-    type Target = Services;
-
-    fn deref(&self) -> &Services {
-        &self.0
-    }
-}
-
-/// The services behind [`AppState`].
-pub struct Services {
-    pub queue: QueueService,
-    pub reservations: ReservationService,
-    pub wallet: WalletService,
-    pub payments: PaymentService,
-    pub catalog: Arc<Catalog>,
-    pub tokens: Arc<TokenKeys>,
-    /// Operators: (name, token), the `LINEUP_ADMIN_TOKEN` one named `admin`.
-    pub admins: Arc<Vec<crate::config::NamedToken>>,
-    pub queue_defaults: QueueSettings,
-    pub redis: RedisStore,
-    pub db: PgPool,
-    pub abuse: AbuseLimiter,
-    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
-}
 
 /// A server that is built and bound, not yet serving.
 pub struct Application {
@@ -82,18 +52,18 @@ impl Application {
     /// and the sold seats, and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let db = postgres::connect_bounded(
-            config.database_url.expose_secret(),
-            config.database_max_connections,
-            config.database_timeout,
-            config.database_statement_timeout,
+            config.database.url.expose_secret(),
+            config.database.max_connections,
+            config.database.timeout,
+            config.database.statement_timeout,
         )
         .await?;
         postgres::migrate(&db).await?;
         let redis = RedisStore::connect_to(
-            &config.redis_url,
-            &config.redis_cluster_nodes,
-            &config.redis_prefix,
-            config.redis_timeout,
+            &config.redis.url,
+            &config.redis.cluster_nodes,
+            &config.redis.prefix,
+            config.redis.timeout,
         )
         .await?;
         Self::build_with(config, db, redis).await
@@ -110,9 +80,9 @@ impl Application {
                 .context("cannot load the catalog")?,
         );
         let tokens = Arc::new(TokenKeys::new(
-            &config.token_key,
-            config.access_token_ttl,
-            config.queue_token_ttl,
+            &config.tokens.key,
+            config.tokens.access_ttl,
+            config.tokens.queue_ttl,
         ));
         let queue = QueueService::new(
             redis.clone(),
@@ -133,7 +103,7 @@ impl Application {
             .await
             .context("cannot load the sold seats into Redis")?;
 
-        let tls = match &config.transport {
+        let tls = match &config.tls.transport {
             Transport::TlsFiles { cert, key } => Some(crate::tls::from_pem_files(cert, key)?),
             Transport::TlsSelfSigned => {
                 tracing::warn!(
@@ -152,7 +122,7 @@ impl Application {
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         listener.set_nonblocking(true)?;
         let local_addr = listener.local_addr()?;
-        let redirect_listener = match config.redirect_http_listen {
+        let redirect_listener = match config.tls.redirect_http_listen {
             Some(addr) if tls.is_some() => {
                 let redirect = std::net::TcpListener::bind(addr)
                     .with_context(|| format!("cannot listen on {addr} for HTTP redirects"))?;
@@ -184,17 +154,7 @@ impl Application {
                 payments,
                 catalog,
                 tokens,
-                admins: Arc::new(
-                    config
-                        .admin_token
-                        .iter()
-                        .map(|token| crate::config::NamedToken {
-                            name: "admin".into(),
-                            token: token.clone(),
-                        })
-                        .chain(config.admin_tokens.iter().cloned())
-                        .collect(),
-                ),
+                admins: Arc::new(config.admin.operators()),
                 queue_defaults: config.queue_defaults,
                 abuse: AbuseLimiter::new(redis.clone(), config.abuse),
                 trusted_proxies: Arc::new(config.trusted_proxies.clone()),
@@ -237,30 +197,25 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let stopped = |mut rx: watch::Receiver<bool>| async move {
-            let _ = rx.wait_for(|stop| *stop).await;
-        };
+        let stop = CancellationToken::new();
         let mut background = vec![
             tokio::spawn(run_admission_loop(
                 self.state.redis.clone(),
                 self.state.catalog.clone(),
                 self.config.admit_interval,
-                stopped(stop_rx.clone()),
+                stop.clone().cancelled_owned(),
             )),
-            tokio::spawn(refresh_catalog(
-                self.state.catalog.clone(),
-                stopped(stop_rx.clone()),
-            )),
-            tokio::spawn(record_stats(self.state.clone(), stopped(stop_rx.clone()))),
+            tokio::spawn(refresh_catalog(self.state.catalog.clone(), stop.clone())),
+            tokio::spawn(record_stats(self.state.clone(), stop.clone())),
         ];
 
         let handle = axum_server::Handle::new();
         let signal_handle = handle.clone();
+        let stopping = stop.clone();
         tokio::spawn(async move {
             shutdown.await;
             tracing::info!("shutting down: finishing requests in flight");
-            let _ = stop_tx.send(true);
+            stopping.cancel();
             signal_handle.graceful_shutdown(Some(GRACEFUL_SHUTDOWN));
         });
 
@@ -293,13 +248,13 @@ impl Application {
         let served = match self.tls {
             Some(tls) => {
                 let tls = RustlsConfig::from_config(tls);
-                if let Transport::TlsFiles { cert, key } = &self.config.transport {
+                if let Transport::TlsFiles { cert, key } = &self.config.tls.transport {
                     background.push(tokio::spawn(crate::tls::reload_on_change(
                         tls.clone(),
                         cert.clone(),
                         key.clone(),
-                        self.config.tls_reload_interval,
-                        stopped(stop_rx.clone()),
+                        self.config.tls.reload_interval,
+                        stop.clone(),
                     )));
                 }
                 if let Some(redirect) = self.redirect_listener {
@@ -328,13 +283,12 @@ impl Application {
 }
 
 /// Rereads the catalog now and then; a failure keeps the last good snapshot.
-async fn refresh_catalog(catalog: Arc<Catalog>, shutdown: impl Future<Output = ()>) {
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => return,
-            _ = tokio::time::sleep(CATALOG_REFRESH) => {}
-        }
+async fn refresh_catalog(catalog: Arc<Catalog>, shutdown: CancellationToken) {
+    while shutdown
+        .run_until_cancelled(tokio::time::sleep(CATALOG_REFRESH))
+        .await
+        .is_some()
+    {
         // Bounded: a PostgreSQL that stops answering must not stall the refresh for good.
         match tokio::time::timeout(CATALOG_REFRESH, catalog.reload()).await {
             Ok(Ok(_)) => {}
@@ -352,15 +306,14 @@ const STATS_INTERVAL: Duration = Duration::from_secs(1);
 /// Sets the gauges that no request updates: seats per date (sold, held,
 /// available) and the PostgreSQL pool, once a second; a failure keeps the last
 /// values (the admission loop already reports outages).
-async fn record_stats(state: AppState, shutdown: impl Future<Output = ()>) {
+async fn record_stats(state: AppState, shutdown: CancellationToken) {
     use crate::telemetry::metrics as m;
     let recorder = crate::telemetry::metrics::recorder();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => return,
-            _ = tokio::time::sleep(STATS_INTERVAL) => {}
-        }
+    while shutdown
+        .run_until_cancelled(tokio::time::sleep(STATS_INTERVAL))
+        .await
+        .is_some()
+    {
         recorder.run_upkeep();
         let size = state.db.size();
         let idle = state.db.num_idle() as u32;

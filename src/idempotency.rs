@@ -105,10 +105,7 @@ async fn read(conn: &mut PgConnection, request: &KeyedRequest) -> Result<Option<
     .await?;
     match row {
         None => Ok(None),
-        Some((hash, _, _)) if hash != request.hash => Err(Error::Unprocessable {
-            code: "idempotency_key_reused",
-            message: "this Idempotency-Key was used for a different request",
-        }),
+        Some((hash, _, _)) if hash != request.hash => Err(Error::IDEMPOTENCY_KEY_REUSED),
         Some((_, status, body)) => Ok(Some(Stored {
             status: status as u16,
             body,

@@ -9,11 +9,16 @@
 //!
 //! # Layout
 //!
-//! - [`config`]: every setting, from CLI flags and `LINEUP_*` variables, checked at boot.
-//! - [`admin_cli`]: `lineup admin ...`, operators' commands against a running server's admin API.
-//! - [`app`]: builds connections, services and the router; runs until shutdown.
+//! - [`config`]: every setting, from CLI flags and `LINEUP_*` variables, checked at boot; one
+//!   file per concern (TLS, HTTP limits, abuse limits, Redis, PostgreSQL, tokens, admin tokens,
+//!   queue defaults, payments, logs and metrics).
+//! - [`admin_cli`]: `lineup admin ...`, operators' commands against a running server's admin
+//!   API: its HTTP client, its printed summaries, the concert file.
+//! - [`app`]: builds connections, services and the router; runs until shutdown, which one
+//!   `CancellationToken` carries to every background task.
 //! - [`domain`]: pure types with parsing constructors: ids, money, seat numbers.
-//! - [`error`]: the one error type; [`http::error`] maps it to status codes.
+//! - [`error`]: the one error type, and [`error::ErrorCode`], every code a client can read,
+//!   declared once with its status; [`http::error`] turns an error into its response.
 //! - [`fairness`]: the pre-queue's seed, commitment and shuffle, and `lineup verify-shuffle`.
 //! - [`tokens`]: access and queue tokens (HS256 JWTs).
 //! - [`abuse`]: per-address and per-user rate limits, shared through Redis.
@@ -22,9 +27,10 @@
 //! - [`catalog`]: concerts, schedules, seat prices (PostgreSQL, served from memory).
 //! - [`reservation`]: seat holds, reservations, seat maps (Redis).
 //! - [`wallet`]: users and balances (PostgreSQL).
-//! - [`payment`]: hold -> ledger -> ticket -> sold -> token expired.
+//! - [`payment`]: hold -> ledger -> ticket -> sold -> token ended.
 //! - [`idempotency`]: `Idempotency-Key`: a retried charge or payment moves money once.
-//! - [`http`]: axum routers per area, auth extractors; the only module importing axum.
+//! - [`http`]: axum routers per area, the handlers' state ([`http::AppState`]), auth
+//!   extractors; the only module importing axum, and it imports nothing that imports it.
 //!   [`http::openapi`] is the OpenAPI 3.1 document generated from the handlers, served at
 //!   `/api/openapi.json` with a Swagger UI at `/api/docs/`; `lineup openapi` prints it.
 //! - [`store`]: Redis connection (one Redis or a Redis Cluster), Lua script registry, key

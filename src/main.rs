@@ -38,7 +38,7 @@ async fn serve(args: lineup::config::ServeArgs) -> anyhow::Result<()> {
     let config = Config::from_args(args)?;
     lineup::telemetry::init(config.log_format);
     let demo = config.demo;
-    let admin_token = config.admin_token.clone();
+    let admin_token = config.admin.token.clone();
     let app = Application::build(config).await?;
     let scheme = if app.is_tls() { "https" } else { "http" };
     let port = app.local_addr().port();

@@ -8,6 +8,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::path::Path;
 use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 
 /// A server config from PEM files: a certificate chain and its private key.
 pub fn from_pem_files(cert: &Path, key: &Path) -> anyhow::Result<Arc<ServerConfig>> {
@@ -56,23 +57,15 @@ pub async fn reload_on_change(
     cert: std::path::PathBuf,
     key: std::path::PathBuf,
     every: std::time::Duration,
-    shutdown: impl std::future::Future<Output = ()>,
+    shutdown: CancellationToken,
 ) {
     let stamp = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
     let mut seen = (stamp(&cert), stamp(&key));
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
-    tokio::pin!(shutdown);
-    loop {
-        let forced = tokio::select! {
-            _ = &mut shutdown => return,
-            _ = tokio::time::sleep(every) => false,
-            _ = async {
-                match &mut hangup {
-                    Some(signal) => { signal.recv().await; }
-                    None => std::future::pending::<()>().await,
-                }
-            } => true,
-        };
+    while let Some(forced) = shutdown
+        .run_until_cancelled(next_check(every, &mut hangup))
+        .await
+    {
         let now = (stamp(&cert), stamp(&key));
         if !forced && now == seen {
             continue;
@@ -88,5 +81,23 @@ pub async fn reload_on_change(
                 "TLS certificate not reloaded; keeping the current one"
             ),
         }
+    }
+}
+
+/// Waits for the next look at the files: `every` passed (false), or SIGHUP
+/// asked for a reload whatever the files say (true).
+async fn next_check(
+    every: std::time::Duration,
+    hangup: &mut Option<tokio::signal::unix::Signal>,
+) -> bool {
+    let sighup = async {
+        match hangup {
+            Some(signal) => signal.recv().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::time::sleep(every) => false,
+        _ = sighup => true,
     }
 }

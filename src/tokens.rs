@@ -150,14 +150,8 @@ impl TokenKeys {
 impl From<TokenError> for Error {
     fn from(e: TokenError) -> Self {
         match e {
-            TokenError::Invalid => Error::Unauthenticated {
-                code: "invalid_token",
-                message: "the token is invalid, forged or of the wrong kind",
-            },
-            TokenError::Expired => Error::Unauthenticated {
-                code: "token_expired",
-                message: "the token has expired",
-            },
+            TokenError::Invalid => Error::INVALID_TOKEN,
+            TokenError::Expired => Error::TOKEN_PAST_EXP,
         }
     }
 }

@@ -39,7 +39,7 @@ export async function loadSchedules() {
 
 /** Handles the errors every admitted call can meet; false when it was another. */
 export function admittedError(e) {
-  if (e.code === 'token_expired' || e.status === 401) {
+  if (e.code === 'token_expired' || e.code === 'token_revoked' || e.status === 401) {
     tokenExpired();
     return true;
   }

@@ -112,9 +112,7 @@ impl Catalog {
     /// The concert, or 404 `concert_not_found`: what every endpoint naming a
     /// concert answers for an unknown id.
     pub async fn existing_concert(&self, id: ConcertId) -> Result<Arc<Concert>> {
-        self.concert(id)
-            .await?
-            .ok_or_else(|| Error::not_found("concert_not_found", "no concert has this id"))
+        self.concert(id).await?.ok_or(Error::CONCERT_NOT_FOUND)
     }
 
     pub async fn schedule(&self, id: ScheduleId) -> Result<Option<Arc<Schedule>>> {

@@ -37,7 +37,7 @@ pub(super) async fn seed(pool: &PgPool, concert: ConcertId) -> Result<Vec<u8>> {
     .fetch_optional(pool)
     .await?
     .flatten();
-    seed.ok_or_else(|| Error::not_found("concert_not_found", "no concert has this id"))
+    seed.ok_or(Error::CONCERT_NOT_FOUND)
 }
 
 /// Records the pre-queue's joiners, sorted, unless a draw is already recorded;

@@ -1,6 +1,10 @@
+//! What is on sale: the concerts and their bookable dates, served from the
+//! catalog in memory.
+
+use super::error::ErrorBody;
 use super::extract::ApiPath;
-use super::openapi::ErrorBody;
-use crate::app::AppState;
+use super::responses::{RedisOrPostgresDown, TimedOut};
+use super::state::AppState;
 use crate::domain::{ConcertId, ScheduleId};
 use crate::error::Error;
 use axum::extract::State;
@@ -37,8 +41,7 @@ pub(super) struct Concerts {
     tag = "concerts",
     responses(
         (status = 200, description = "Every concert", body = Concerts),
-        (status = 503, description = "`timeout`: the request took too long", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        TimedOut,
     )
 )]
 pub(super) async fn list(State(state): State<AppState>) -> Json<Concerts> {
@@ -83,8 +86,7 @@ pub(super) struct Schedules {
         (status = 200, description = "The concert's bookable dates, with the seats still available (total - sold - held)", body = Schedules),
         (status = 400, description = "`invalid_id`: the concert id is not a UUID", body = ErrorBody),
         (status = 404, description = "`concert_not_found`", body = ErrorBody),
-        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        RedisOrPostgresDown,
     )
 )]
 pub(super) async fn schedules(

@@ -1,31 +1,55 @@
-//! [`Error`] -> status code and the error body of DESIGN.md:
+//! [`Error`] -> its response: the status of its [`ErrorCode`] and the error body
 //! `{"error": {"code", "message"}}` plus any extra fields beside `error`.
+//! [`ErrorBody`] is that body as the OpenAPI document describes it.
 
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 use std::time::Duration;
+use utoipa::ToSchema;
 
 /// How long a client should wait after an outage before retrying.
 const OUTAGE_RETRY_AFTER: Duration = Duration::from_secs(1);
 
-/// An error response with extra top-level fields.
-pub fn error_response(
-    status: StatusCode,
-    code: &str,
-    message: &str,
-    extra: Map<String, Value>,
-) -> Response {
-    let mut body = Map::new();
-    body.insert("error".into(), json!({ "code": code, "message": message }));
-    body.extend(extra);
-    (status, Json(Value::Object(body))).into_response()
+/// Every error of the API: `{"error": {"code", "message"}}`. Some errors add
+/// fields beside `error` (`seat_nos`, `reservation_id`, `balance`, `amount`,
+/// `expected_amount`), so other top-level properties may appear.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"error": {"code": "seat_unavailable", "message": "seats 7, 8 are taken"}, "seat_nos": [7, 8]}))]
+pub struct ErrorBody {
+    error: ErrorDetail,
 }
 
-fn simple(status: StatusCode, code: &str, message: &str) -> Response {
-    error_response(status, code, message, Map::new())
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, snake_case: what a program matches on.
+    code: String,
+    /// For people; may change.
+    message: String,
+}
+
+/// The fields some errors add beside `error`, as [`ErrorBody`] lists them.
+pub const EXTRA_FIELDS: [&str; 5] = [
+    "seat_nos",
+    "reservation_id",
+    "balance",
+    "amount",
+    "expected_amount",
+];
+
+/// The response of `code` with `message` and extra top-level fields.
+pub fn error_response(code: ErrorCode, message: &str, extra: Map<String, Value>) -> Response {
+    let mut body = Map::new();
+    body.insert(
+        "error".into(),
+        json!({ "code": code.wire_name(), "message": message }),
+    );
+    body.extend(extra);
+    let status = StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, Json(Value::Object(body))).into_response()
 }
 
 fn with_retry_after(mut response: Response, after: Duration) -> Response {
@@ -43,109 +67,95 @@ fn seat_list(seats: &[crate::domain::SeatNo]) -> Value {
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
+        let code = self.code();
         let message = self.to_string();
+        let extra = |fields: &[(&str, Value)]| {
+            Map::from_iter(fields.iter().map(|(k, v)| ((*k).to_owned(), v.clone())))
+        };
         match self {
-            Error::Invalid { code, message } => simple(StatusCode::BAD_REQUEST, code, &message),
-            Error::Unauthenticated { code, message } => {
-                simple(StatusCode::UNAUTHORIZED, code, message)
+            Error::SeatNotFound(seats) | Error::SeatUnavailable(seats) => {
+                error_response(code, &message, extra(&[("seat_nos", seat_list(&seats))]))
             }
-            Error::Forbidden { code, message } => simple(StatusCode::FORBIDDEN, code, message),
-            Error::NotFound { code, message } => simple(StatusCode::NOT_FOUND, code, &message),
-            Error::SeatNotFound(seats) => error_response(
-                StatusCode::NOT_FOUND,
-                "seat_not_found",
-                &message,
-                Map::from_iter([("seat_nos".into(), seat_list(&seats))]),
-            ),
-            Error::SeatUnavailable(seats) => error_response(
-                StatusCode::CONFLICT,
-                "seat_unavailable",
-                &message,
-                Map::from_iter([("seat_nos".into(), seat_list(&seats))]),
-            ),
             Error::ReservationExists(id) => error_response(
-                StatusCode::CONFLICT,
-                "reservation_exists",
-                "you already hold a reservation for this concert; pay or release it first",
-                Map::from_iter([("reservation_id".into(), Value::from(id.to_string()))]),
+                code,
+                &message,
+                extra(&[("reservation_id", Value::from(id.to_string()))]),
             ),
-            Error::Conflict { code, message } => simple(StatusCode::CONFLICT, code, message),
             Error::InsufficientBalance { balance, amount } => error_response(
-                StatusCode::PAYMENT_REQUIRED,
-                "insufficient_balance",
-                &format!("your balance of {balance} won does not cover {amount} won"),
-                Map::from_iter([
-                    ("balance".into(), Value::from(balance)),
-                    ("amount".into(), Value::from(amount)),
+                code,
+                &message,
+                extra(&[
+                    ("balance", Value::from(balance)),
+                    ("amount", Value::from(amount)),
                 ]),
             ),
-            Error::Unprocessable { code, message } => {
-                simple(StatusCode::UNPROCESSABLE_ENTITY, code, message)
-            }
             Error::AmountMismatch { amount, expected } => error_response(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "amount_mismatch",
-                &format!("the reservation costs {expected} won, not {amount}"),
-                Map::from_iter([
-                    ("amount".into(), Value::from(amount)),
-                    ("expected_amount".into(), Value::from(expected)),
+                code,
+                &message,
+                extra(&[
+                    ("amount", Value::from(amount)),
+                    ("expected_amount", Value::from(expected)),
                 ]),
             ),
-            Error::RateLimited { retry_after } => with_retry_after(
-                simple(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limited",
-                    "too many requests; slow down and try again shortly",
-                ),
-                retry_after,
-            ),
+            Error::RateLimited { retry_after } | Error::QueueFull { retry_after } => {
+                with_retry_after(error_response(code, &message, Map::new()), retry_after)
+            }
             Error::Timeout => with_retry_after(
-                simple(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "timeout",
-                    "the request took too long; try again shortly",
-                ),
+                error_response(code, &message, Map::new()),
                 OUTAGE_RETRY_AFTER,
-            ),
-            Error::QueueFull { retry_after } => with_retry_after(
-                simple(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "queue_full",
-                    "the line is full; try again shortly",
-                ),
-                retry_after,
             ),
             Error::Unavailable(source) => {
                 tracing::warn!(error = format!("{source:#}"), "dependency unavailable");
                 with_retry_after(
-                    simple(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "unavailable",
-                        "the service is briefly unavailable; try again shortly",
-                    ),
+                    error_response(code, &message, Map::new()),
                     OUTAGE_RETRY_AFTER,
                 )
             }
             Error::Internal(source) => {
                 tracing::error!(error = format!("{source:#}"), "internal error");
-                simple(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "something went wrong on our side",
-                )
+                error_response(code, "something went wrong on our side", Map::new())
             }
+            Error::Refused { .. } => error_response(code, &message, Map::new()),
         }
     }
 }
 
 pub async fn not_found() -> Response {
-    simple(StatusCode::NOT_FOUND, "not_found", "no such path")
+    Error::NO_SUCH_PATH.into_response()
 }
 
 pub async fn method_not_allowed() -> Response {
-    simple(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "this path does not take this method",
-    )
+    Error::METHOD_NOT_ALLOWED.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_response_carries_the_status_and_the_wire_name_of_its_code() {
+        let response = Error::TOKEN_REVOKED.into_response();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], "token_revoked");
+
+        let response =
+            Error::SeatUnavailable(vec![crate::domain::SeatNo::parse(7).unwrap()]).into_response();
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["seat_nos"], json!([7]));
+
+        let response = Error::internal("a secret detail").into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        assert!(!String::from_utf8_lossy(&body).contains("secret"));
+    }
 }

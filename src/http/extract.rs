@@ -1,119 +1,92 @@
 //! Extractors whose rejections are lineup's error bodies (axum's own would answer
 //! plain text, 415 or 422), and the three kinds of bearer auth.
 
-use crate::app::AppState;
+use super::state::AppState;
 use crate::domain::UserId;
-use crate::error::Error;
-use crate::tokens::{QueueClaims, TokenError};
+use crate::error::{Error, ErrorCode};
+use crate::tokens::QueueClaims;
 use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use secrecy::ExposeSecret;
-use serde::de::DeserializeOwned;
 
 /// A JSON body; malformed JSON, a missing content type or a body of the wrong
-/// shape is a 400 with the error body.
+/// shape is a 400 with the error body, one past the body limit a 413.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(Error))]
 pub struct ApiJson<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
-    type Rejection = Response;
+/// Path parameters; an id that is not a UUID is a 400 `invalid_id`.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(Error))]
+pub struct ApiPath<T>(pub T);
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
-        }
+/// Query parameters; a malformed query is a 400 `invalid_query`.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(Error))]
+pub struct ApiQuery<T>(pub T);
+
+impl From<JsonRejection> for Error {
+    fn from(rejection: JsonRejection) -> Self {
+        let code = match &rejection {
+            JsonRejection::JsonDataError(_) => ErrorCode::InvalidBody,
+            JsonRejection::JsonSyntaxError(_) => ErrorCode::InvalidJson,
+            JsonRejection::MissingJsonContentType(_) => ErrorCode::InvalidContentType,
+            JsonRejection::BytesRejection(_) => {
+                return body_error(rejection.status(), rejection.body_text());
+            }
+            _ => ErrorCode::InvalidBody,
+        };
+        Error::invalid(code, rejection.body_text())
     }
-}
-
-fn json_rejection(rejection: JsonRejection) -> Response {
-    let (status, code) = match &rejection {
-        JsonRejection::JsonDataError(_) => (StatusCode::BAD_REQUEST, "invalid_body"),
-        JsonRejection::JsonSyntaxError(_) => (StatusCode::BAD_REQUEST, "invalid_json"),
-        JsonRejection::MissingJsonContentType(_) => {
-            (StatusCode::BAD_REQUEST, "invalid_content_type")
-        }
-        JsonRejection::BytesRejection(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
-        }
-        _ => (StatusCode::BAD_REQUEST, "invalid_body"),
-    };
-    super::error::error_response(status, code, &rejection.body_text(), Default::default())
 }
 
 /// A raw body that could not be read: past the body limit is a 413
 /// `body_too_large`, anything else a 400 `invalid_body`, both with the error body
 /// (axum's own answer is plain text).
-pub fn bytes_rejection(rejection: BytesRejection) -> Response {
-    let (status, code) = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
+impl From<BytesRejection> for Error {
+    fn from(rejection: BytesRejection) -> Self {
+        body_error(rejection.status(), rejection.body_text())
+    }
+}
+
+fn body_error(status: StatusCode, text: String) -> Error {
+    let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        ErrorCode::BodyTooLarge
     } else {
-        (StatusCode::BAD_REQUEST, "invalid_body")
+        ErrorCode::InvalidBody
     };
-    super::error::error_response(status, code, &rejection.body_text(), Default::default())
+    Error::invalid(code, text)
 }
 
-/// Path parameters; an id that is not a UUID is a 400 `invalid_id`.
-pub struct ApiPath<T>(pub T);
-
-impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Path(value)) => Ok(Self(value)),
-            Err(rejection) => Err(path_rejection(rejection)),
-        }
+impl From<PathRejection> for Error {
+    fn from(rejection: PathRejection) -> Self {
+        Error::invalid(
+            ErrorCode::InvalidId,
+            format!("the path is malformed: {}", rejection.body_text()),
+        )
     }
 }
 
-fn path_rejection(rejection: PathRejection) -> Response {
-    Error::invalid(
-        "invalid_id",
-        format!("the path is malformed: {}", rejection.body_text()),
-    )
-    .into_response()
-}
-
-/// Query parameters; a malformed query is a 400 `invalid_query`.
-pub struct ApiQuery<T>(pub T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Query(value)) => Ok(Self(value)),
-            Err(rejection) => Err(query_rejection(rejection)),
-        }
+impl From<QueryRejection> for Error {
+    fn from(rejection: QueryRejection) -> Self {
+        Error::invalid(ErrorCode::InvalidQuery, rejection.body_text())
     }
-}
-
-fn query_rejection(rejection: QueryRejection) -> Response {
-    Error::invalid("invalid_query", rejection.body_text()).into_response()
 }
 
 /// The token of an `Authorization: Bearer <token>` header.
 fn bearer(parts: &Parts) -> Result<&str, Error> {
-    let header =
-        parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or(Error::Unauthenticated {
-                code: "missing_token",
-                message: "this request needs an Authorization: Bearer token",
-            })?;
-    let malformed = || Error::Unauthenticated {
-        code: "invalid_token",
-        message: "the Authorization header must read: Bearer <token>",
-    };
-    let value = header.to_str().map_err(|_| malformed())?;
-    let (scheme, token) = value.split_once(' ').ok_or_else(malformed)?;
+    let header = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or(Error::MISSING_TOKEN)?;
+    let value = header.to_str().map_err(|_| Error::INVALID_TOKEN)?;
+    let (scheme, token) = value.split_once(' ').ok_or(Error::INVALID_TOKEN)?;
     let token = token.trim();
     if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
-        return Err(malformed());
+        return Err(Error::INVALID_TOKEN);
     }
     Ok(token)
 }
@@ -144,7 +117,8 @@ impl AccessUser {
     }
 }
 
-/// A queue token within its `exp`; one past it is 403 `token_expired`.
+/// A queue token within its `exp`; one past it is 401 `token_expired`. Whether
+/// it is still current (not revoked) is for the service to ask Redis.
 pub struct QueueToken(pub QueueClaims);
 
 impl FromRequestParts<AppState> for QueueToken {
@@ -155,11 +129,7 @@ impl FromRequestParts<AppState> for QueueToken {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let token = bearer(parts)?;
-        match state.tokens.verify_queue(token) {
-            Ok(claims) => Ok(Self(claims)),
-            Err(TokenError::Expired) => Err(Error::TOKEN_EXPIRED),
-            Err(e) => Err(e.into()),
-        }
+        Ok(Self(state.tokens.verify_queue(token)?))
     }
 }
 
@@ -204,10 +174,7 @@ impl FromRequestParts<AppState> for Admin {
     ) -> Result<Self, Self::Rejection> {
         let token = bearer(parts)?;
         if state.admins.is_empty() {
-            return Err(Error::Unauthenticated {
-                code: "invalid_admin_token",
-                message: "the admin API is disabled: no LINEUP_ADMIN_TOKEN is set",
-            });
+            return Err(Error::INVALID_ADMIN_TOKEN);
         }
         let mut operator = None;
         for admin in state.admins.iter() {
@@ -220,19 +187,20 @@ impl FromRequestParts<AppState> for Admin {
         }
         operator
             .map(|name| Admin { name })
-            .ok_or(Error::Unauthenticated {
-                code: "invalid_admin_token",
-                message: "the admin token is wrong",
-            })
+            .ok_or(Error::INVALID_ADMIN_TOKEN)
     }
 }
 
-/// An amount of won from a JSON body: an integer, or a 400 with `code`. Taken as
-/// a raw JSON value so a float or a string gets the amount's own error code.
-pub fn integer_won(value: &serde_json::Value, code: &'static str) -> Result<i64, Error> {
-    value
-        .as_i64()
-        .ok_or_else(|| Error::invalid(code, "amount must be an integer number of won"))
+/// An amount of won from a JSON body: an integer, or a 400 `invalid_amount`.
+/// Taken as a raw JSON value so a float or a string gets the amount's own error
+/// code rather than `invalid_body`.
+pub fn integer_won(value: &serde_json::Value) -> Result<i64, Error> {
+    value.as_i64().ok_or_else(|| {
+        Error::invalid(
+            ErrorCode::InvalidAmount,
+            "amount must be an integer number of won",
+        )
+    })
 }
 
 /// The optional `Idempotency-Key` header of a charge or payment; a malformed
@@ -246,7 +214,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKeyHeader {
         let Some(value) = parts.headers.get("idempotency-key") else {
             return Ok(Self(None));
         };
-        let invalid = |message: String| Error::invalid("invalid_idempotency_key", message);
+        let invalid = |message: String| Error::invalid(ErrorCode::InvalidIdempotencyKey, message);
         let text = value
             .to_str()
             .map_err(|_| invalid("Idempotency-Key must be visible ASCII".into()))?;

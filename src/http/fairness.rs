@@ -2,9 +2,10 @@
 //! and once drawn its seed, joiners and order, for anyone to check with
 //! `lineup verify-shuffle`.
 
+use super::error::ErrorBody;
 use super::extract::ApiPath;
-use super::openapi::ErrorBody;
-use crate::app::AppState;
+use super::responses::PostgresDown;
+use super::state::AppState;
 use crate::domain::ConcertId;
 use crate::error::Error;
 use crate::fairness::FairnessReport;
@@ -25,8 +26,7 @@ pub fn router() -> Router<AppState> {
         (status = 200, description = "The draw's commitment (SHA-256 of the seed) always; the seed, the pre-queue's joiners and the drawn order once the draw is made (docs/FAIRNESS.md)", body = FairnessReport),
         (status = 400, description = "`invalid_id`: the concert id is not a UUID", body = ErrorBody),
         (status = 404, description = "`concert_not_found`", body = ErrorBody),
-        (status = 503, description = "`unavailable` (PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        PostgresDown,
     )
 )]
 pub(super) async fn fairness(

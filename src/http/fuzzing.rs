@@ -35,7 +35,7 @@ pub async fn parse_every_body(bytes: &[u8]) {
                 refused(e.into_response());
             }
         }
-        Err(response) => refused(response),
+        Err(e) => refused(e.into_response()),
     }
     match ApiJson::<HoldBody>::from_request(request(bytes), &()).await {
         Ok(ApiJson(body)) => {
@@ -43,7 +43,7 @@ pub async fn parse_every_body(bytes: &[u8]) {
                 refused(e.into_response());
             }
         }
-        Err(response) => refused(response),
+        Err(e) => refused(e.into_response()),
     }
     match ApiJson::<PayBody>::from_request(request(bytes), &()).await {
         Ok(ApiJson(body)) => {
@@ -51,7 +51,7 @@ pub async fn parse_every_body(bytes: &[u8]) {
                 refused(e.into_response());
             }
         }
-        Err(response) => refused(response),
+        Err(e) => refused(e.into_response()),
     }
     match ApiJson::<ConcertBody>::from_request(request(bytes), &()).await {
         Ok(ApiJson(body)) => {
@@ -59,10 +59,10 @@ pub async fn parse_every_body(bytes: &[u8]) {
                 refused(e.into_response());
             }
         }
-        Err(response) => refused(response),
+        Err(e) => refused(e.into_response()),
     }
-    if let Err(response) = ApiJson::<QueueSettingsChange>::from_request(request(bytes), &()).await {
-        refused(response);
+    if let Err(e) = ApiJson::<QueueSettingsChange>::from_request(request(bytes), &()).await {
+        refused(e.into_response());
     }
 }
 

@@ -1,8 +1,8 @@
 //! Middleware that guards every server: abuse limits per client address, and a
 //! bound on how long one request may take.
 
+use super::state::AppState;
 use crate::abuse::Action;
-use crate::app::AppState;
 use crate::error::Error;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderMap, Method};

@@ -1,4 +1,8 @@
-use crate::app::AppState;
+//! Liveness and readiness. Readiness asks the store layer to ping Redis and
+//! PostgreSQL; no query is written here.
+
+use super::state::AppState;
+use crate::store::postgres;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -62,10 +66,7 @@ pub(super) async fn healthz() -> Json<Liveness> {
     )
 )]
 pub(super) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    let (redis, postgres) = tokio::join!(
-        state.redis.ping(),
-        sqlx::query("SELECT 1").execute(&state.db)
-    );
+    let (redis, postgres) = tokio::join!(state.redis.ping(), postgres::ping(&state.db));
     let (redis, postgres) = (redis.is_ok(), postgres.is_ok());
     let status = if redis && postgres {
         StatusCode::OK

@@ -1,6 +1,9 @@
-//! The HTTP API: one router per area, merged once; auth extractors; the mapping
-//! of [`crate::error::Error`] to responses. The only module that imports axum,
-//! and it never builds a Redis key or an SQL string.
+//! The HTTP API: one router per area, merged once; the state its handlers
+//! share ([`AppState`]); auth extractors; the mapping of
+//! [`crate::error::Error`] to responses and the OpenAPI document. The only
+//! module that imports axum, and it never builds a Redis key or an SQL string.
+//! Self-contained: nothing in `http/` imports `app`, which builds the state
+//! and serves this router.
 
 mod admin;
 mod concerts;
@@ -19,15 +22,17 @@ mod payments;
 mod queue;
 pub mod redirect;
 mod reservations;
+mod responses;
+pub mod state;
 mod users;
 mod web;
 
-use crate::app::AppState;
 use crate::config::HttpLimits;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::from_fn_with_state;
+pub use state::{AppState, Services};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 

@@ -5,6 +5,7 @@
 //! prints it, and `openapi.json` at the repository root is that output, checked
 //! by a test.
 
+use super::error::{ErrorBody, ErrorDetail};
 use super::{admin, concerts, fairness, health, payments, queue, reservations, users};
 use crate::domain::{ConcertId, PaymentId, ReservationId, ScheduleId, UserId};
 use crate::payment::Payment;
@@ -12,33 +13,15 @@ use crate::queue::{QueueSettings, QueueSettingsChange, QueueStats, QueueTicket, 
 use crate::reservation::{Reservation, SeatMap, SeatStatus, SeatView};
 use crate::wallet::{Balance, Charged};
 use axum::Router;
-use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 /// Where the spec is served.
 pub const SPEC_PATH: &str = "/api/openapi.json";
 /// Where the Swagger UI is served (`/api/docs` redirects to `/api/docs/`).
 pub const DOCS_PATH: &str = "/api/docs";
-
-/// Every error of the API: `{"error": {"code", "message"}}`. Some errors add
-/// fields beside `error` (`seat_nos`, `reservation_id`, `balance`, `amount`,
-/// `expected_amount`), so other top-level properties may appear.
-#[derive(Serialize, ToSchema)]
-#[schema(example = json!({"error": {"code": "seat_unavailable", "message": "seats 7, 8 are taken"}, "seat_nos": [7, 8]}))]
-pub struct ErrorBody {
-    error: ErrorDetail,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ErrorDetail {
-    /// Stable, snake_case: what a program matches on.
-    code: String,
-    /// For people; may change.
-    message: String,
-}
 
 #[derive(OpenApi)]
 #[openapi(
@@ -188,4 +171,106 @@ pub fn spec_json() -> String {
 /// `GET /api/openapi.json` and the Swagger UI reading it.
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     SwaggerUi::new(DOCS_PATH).url(SPEC_PATH, spec()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    //! The list of codes, [`ErrorCode::ALL`], against the README's error-code
+    //! table and the OpenAPI document: a code added, renamed or answered with
+    //! another status fails here until both say so.
+
+    use super::spec;
+    use crate::error::ErrorCode;
+    use crate::http::error::EXTRA_FIELDS;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    /// Codes that no operation of the document answers: the fallbacks of
+    /// unknown paths and methods, a bug, and the redirect listener's refusal
+    /// (it serves no API). The README lists them.
+    const OUTSIDE_THE_OPERATIONS: [ErrorCode; 4] = [
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::Internal,
+        ErrorCode::InvalidHost,
+    ];
+
+    /// The README's error-code table: code -> status.
+    fn readme_codes() -> BTreeMap<String, u16> {
+        let readme = include_str!("../../README.md");
+        let section = readme
+            .split("\n### Error codes\n")
+            .nth(1)
+            .expect("the README has a ### Error codes section");
+        let section = section.split("\n#").next().unwrap_or(section);
+        let mut codes = BTreeMap::new();
+        for row in section.lines().filter(|l| l.starts_with("| `")) {
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            let code = cells[1].trim_matches('`').to_owned();
+            let status = cells[2].parse().unwrap_or_else(|_| panic!("{row}"));
+            assert!(codes.insert(code, status).is_none(), "{row} twice");
+        }
+        codes
+    }
+
+    /// Every backticked error code in the document's error answers: code ->
+    /// the statuses it is documented under.
+    fn openapi_codes() -> BTreeMap<String, BTreeSet<u16>> {
+        let spec = serde_json::to_value(spec()).unwrap();
+        let mut codes: BTreeMap<String, BTreeSet<u16>> = BTreeMap::new();
+        for item in spec["paths"].as_object().unwrap().values() {
+            for operation in item.as_object().unwrap().values() {
+                for (status, response) in operation["responses"].as_object().unwrap() {
+                    let status: u16 = status.parse().unwrap();
+                    if status < 400 {
+                        continue;
+                    }
+                    let description = response["description"].as_str().unwrap_or_default();
+                    for word in description.split('`').skip(1).step_by(2) {
+                        let is_name = word.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+                        if is_name && !EXTRA_FIELDS.contains(&word) {
+                            codes.entry(word.to_owned()).or_default().insert(status);
+                        }
+                    }
+                }
+            }
+        }
+        codes
+    }
+
+    #[test]
+    fn the_readme_lists_every_code_with_its_status_and_nothing_else() {
+        let declared: BTreeMap<String, u16> = ErrorCode::ALL
+            .iter()
+            .map(|c| (c.wire_name().to_owned(), c.status()))
+            .collect();
+        assert_eq!(
+            readme_codes(),
+            declared,
+            "README.md's error-code table differs from ErrorCode (src/error.rs)"
+        );
+    }
+
+    #[test]
+    fn the_openapi_document_names_every_code_under_its_status_and_no_other() {
+        let documented = openapi_codes();
+        for (name, statuses) in &documented {
+            let code = ErrorCode::ALL
+                .iter()
+                .find(|c| c.wire_name() == name)
+                .unwrap_or_else(|| panic!("the OpenAPI document names an unknown code `{name}`"));
+            assert_eq!(
+                statuses,
+                &BTreeSet::from([code.status()]),
+                "`{name}` is documented under the wrong status"
+            );
+        }
+        for code in ErrorCode::ALL {
+            if !OUTSIDE_THE_OPERATIONS.contains(code) {
+                assert!(
+                    documented.contains_key(code.wire_name()),
+                    "no operation of the OpenAPI document answers `{code}`"
+                );
+            }
+        }
+    }
 }

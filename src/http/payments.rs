@@ -1,12 +1,18 @@
+//! Paying a hold from the balance (keyed by `Idempotency-Key`), and one's
+//! payment history.
+
+use super::error::ErrorBody;
 use super::extract::{
     AccessUser, ApiJson, ApiPath, IdempotencyKeyHeader, QueueToken, idempotent_response,
     integer_won,
 };
-use super::openapi::ErrorBody;
+use super::responses::{
+    AccessTokenRefused, PostgresDown, QueueTokenRefused, RateLimited, RedisOrPostgresDown,
+};
+use super::state::AppState;
 use crate::abuse::Action;
-use crate::app::AppState;
 use crate::domain::{ReservationId, UserId};
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 use crate::payment::Payment;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -33,10 +39,10 @@ pub(super) struct PayBody {
 
 impl PayBody {
     pub(super) fn amount(&self) -> Result<i64, Error> {
-        let amount = integer_won(&self.amount, "invalid_amount")?;
+        let amount = integer_won(&self.amount)?;
         if amount < 0 {
             return Err(Error::invalid(
-                "invalid_amount",
+                ErrorCode::InvalidAmount,
                 "amount must not be negative",
             ));
         }
@@ -57,17 +63,15 @@ impl PayBody {
         (status = 201, description = "Paid: the seats are the user's", body = Payment,
             headers(("idempotent-replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same key"))),
         (status = 400, description = "`invalid_amount`, `invalid_json`, `invalid_body`, `invalid_content_type` or `invalid_idempotency_key`", body = ErrorBody),
-        (status = 401, description = "`missing_token` or `invalid_token`", body = ErrorBody),
+        QueueTokenRefused,
         (status = 402, description = "`insufficient_balance` with `balance` and `amount`: nothing debited, the holds released, the token ended", body = ErrorBody),
-        (status = 403, description = "`forbidden` (another user's), `not_admitted`, `token_expired` or `wrong_concert`", body = ErrorBody),
+        (status = 403, description = "`forbidden` (another user's), `not_admitted`, `token_revoked` or `wrong_concert`", body = ErrorBody),
         (status = 404, description = "`reservation_not_found`", body = ErrorBody),
         (status = 409, description = "`payment_in_progress`, or `seat_unavailable` with `seat_nos`", body = ErrorBody),
         (status = 413, description = "`body_too_large`", body = ErrorBody),
         (status = 422, description = "`amount_mismatch` with `amount` and `expected_amount`; `idempotency_key_reused`", body = ErrorBody),
-        (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
-        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        RateLimited,
+        RedisOrPostgresDown,
     )
 )]
 pub(super) async fn pay(
@@ -106,10 +110,9 @@ pub(super) struct Payments {
     responses(
         (status = 200, description = "The payments, newest first", body = Payments),
         (status = 400, description = "`invalid_id`", body = ErrorBody),
-        (status = 401, description = "`missing_token` or `invalid_token`", body = ErrorBody),
+        AccessTokenRefused,
         (status = 403, description = "`forbidden`: another user's payments", body = ErrorBody),
-        (status = 503, description = "`unavailable` (PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        PostgresDown,
     )
 )]
 pub(super) async fn history(

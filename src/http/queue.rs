@@ -1,7 +1,12 @@
+//! The waiting line: joining, polling one's place, leaving.
+
+use super::error::ErrorBody;
 use super::extract::{AccessUser, AnyAgeQueueToken, ApiPath, QueueToken};
-use super::openapi::ErrorBody;
+use super::responses::{
+    AccessTokenRefused, QueueFullOrRedisDown, QueueTokenRefused, RateLimited, RedisDown,
+};
+use super::state::AppState;
 use crate::abuse::Action;
-use crate::app::AppState;
 use crate::domain::ConcertId;
 use crate::error::Error;
 use crate::queue::QueueTicket;
@@ -28,13 +33,11 @@ pub fn router() -> Router<AppState> {
         (status = 201, description = "A new place in line: the queue token and the position", body = QueueTicket),
         (status = 200, description = "The place the user already has (waiting or admitted): the same token", body = QueueTicket),
         (status = 400, description = "`invalid_id`: the concert id is not a UUID", body = ErrorBody),
-        (status = 401, description = "`missing_token` or `invalid_token`: no access token, a forged one or a queue token", body = ErrorBody),
+        AccessTokenRefused,
         (status = 404, description = "`concert_not_found`", body = ErrorBody),
         (status = 409, description = "`sale_closed`: the sale was closed or every date has started", body = ErrorBody),
-        (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
-        (status = 503, description = "`queue_full` (the line is at its cap), `unavailable` (Redis) or `timeout`, with `Retry-After`", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        RateLimited,
+        QueueFullOrRedisDown,
     )
 )]
 pub(super) async fn join(
@@ -62,8 +65,7 @@ pub(super) async fn join(
     responses(
         (status = 200, description = "The ticket; poll again after `poll_after_ms`", body = QueueTicket),
         (status = 401, description = "`missing_token` or `invalid_token`: no queue token, a forged one or an access token", body = ErrorBody),
-        (status = 503, description = "`unavailable` (Redis) or `timeout`, with `Retry-After`", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        RedisDown,
     )
 )]
 pub(super) async fn status(
@@ -86,11 +88,10 @@ pub(super) async fn status(
     security(("queue_token" = [])),
     responses(
         (status = 204, description = "Out of the line; the token is no longer valid"),
-        (status = 401, description = "`missing_token` or `invalid_token`", body = ErrorBody),
-        (status = 403, description = "`token_expired`", body = ErrorBody),
+        QueueTokenRefused,
+        (status = 403, description = "`token_revoked`", body = ErrorBody),
         (status = 409, description = "`payment_in_progress`: a payment of the open reservation is under way", body = ErrorBody),
-        (status = 503, description = "`unavailable` (Redis) or `timeout`, with `Retry-After`", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        RedisDown,
     )
 )]
 pub(super) async fn leave(

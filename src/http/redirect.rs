@@ -1,8 +1,8 @@
 //! The optional plain-HTTP listener: it serves nothing but a redirect to HTTPS.
 
-use super::error::error_response;
+use crate::error::{Error, ErrorCode};
 use axum::Router;
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
 /// Redirects every request to the same host and path on `https_port`.
@@ -18,12 +18,11 @@ fn redirect(headers: &HeaderMap, uri: &Uri, https_port: u16) -> Response {
         .and_then(|h| h.to_str().ok())
         .and_then(host_name)
     else {
-        return error_response(
-            StatusCode::BAD_REQUEST,
-            "invalid_host",
+        return Error::invalid(
+            ErrorCode::InvalidHost,
             "a Host header naming this server is required",
-            Default::default(),
-        );
+        )
+        .into_response();
     };
     let port = if https_port == 443 {
         String::new()

@@ -1,9 +1,12 @@
+//! Seat maps and holds: what an admitted queue token may see and take.
+
+use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiPath, ApiQuery, QueueToken};
-use super::openapi::ErrorBody;
+use super::responses::{QueueTokenRefused, RateLimited, RedisDown, RedisOrPostgresDown};
+use super::state::AppState;
 use crate::abuse::Action;
-use crate::app::AppState;
 use crate::domain::{MAX_SEAT_NO, ReservationId, ScheduleId, SeatSelection};
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 use crate::reservation::{Reservation, SeatMap, SeatStatus};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -61,11 +64,10 @@ impl From<SeatStatusParam> for SeatStatus {
     responses(
         (status = 200, description = "The seats, ordered by seat number", body = SeatMap),
         (status = 400, description = "`invalid_id` or `invalid_query`", body = ErrorBody),
-        (status = 401, description = "`missing_token` or `invalid_token`", body = ErrorBody),
-        (status = 403, description = "`not_admitted`, `token_expired` or `wrong_concert`", body = ErrorBody),
+        QueueTokenRefused,
+        (status = 403, description = "`not_admitted`, `token_revoked` or `wrong_concert`", body = ErrorBody),
         (status = 404, description = "`schedule_not_found`", body = ErrorBody),
-        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        RedisOrPostgresDown,
     )
 )]
 pub(super) async fn seats(
@@ -110,7 +112,7 @@ impl ToSchema for SeatNumber {}
 impl HoldBody {
     pub(super) fn selection(&self) -> Result<SeatSelection, Error> {
         SeatSelection::parse(&self.seat_nos)
-            .map_err(|message| Error::invalid("invalid_seats", message))
+            .map_err(|message| Error::invalid(ErrorCode::InvalidSeats, message))
     }
 }
 
@@ -124,15 +126,13 @@ impl HoldBody {
     responses(
         (status = 201, description = "The seats are held until `held_until`", body = Reservation),
         (status = 400, description = "`invalid_seats`, `invalid_json`, `invalid_body` or `invalid_content_type`", body = ErrorBody),
-        (status = 401, description = "`missing_token` or `invalid_token`", body = ErrorBody),
-        (status = 403, description = "`not_admitted`, `token_expired` or `wrong_concert`", body = ErrorBody),
+        QueueTokenRefused,
+        (status = 403, description = "`not_admitted`, `token_revoked` or `wrong_concert`", body = ErrorBody),
         (status = 404, description = "`schedule_not_found`, or `seat_not_found` with `seat_nos`", body = ErrorBody),
         (status = 409, description = "`seat_unavailable` with `seat_nos` (the taken ones), `reservation_exists` with `reservation_id`, `schedule_closed` or `sale_closed`", body = ErrorBody),
         (status = 413, description = "`body_too_large`", body = ErrorBody),
-        (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
-        (status = 503, description = "`unavailable` (Redis or PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        RateLimited,
+        RedisOrPostgresDown,
     )
 )]
 pub(super) async fn hold(
@@ -159,11 +159,10 @@ pub(super) async fn hold(
     responses(
         (status = 200, description = "The reservation", body = Reservation),
         (status = 400, description = "`invalid_id`", body = ErrorBody),
-        (status = 401, description = "`missing_token` or `invalid_token`", body = ErrorBody),
-        (status = 403, description = "`forbidden` (another user's), `token_expired` or `wrong_concert`", body = ErrorBody),
+        QueueTokenRefused,
+        (status = 403, description = "`forbidden` (another user's), `token_revoked` or `wrong_concert`", body = ErrorBody),
         (status = 404, description = "`reservation_not_found`: unknown, paid, released or expired", body = ErrorBody),
-        (status = 503, description = "`unavailable` (Redis) or `timeout`, with `Retry-After`", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        RedisDown,
     )
 )]
 pub(super) async fn get_one(
@@ -184,12 +183,11 @@ pub(super) async fn get_one(
     responses(
         (status = 204, description = "Released: the seats are available again"),
         (status = 400, description = "`invalid_id`", body = ErrorBody),
-        (status = 401, description = "`missing_token` or `invalid_token`", body = ErrorBody),
-        (status = 403, description = "`forbidden` (another user's), `token_expired` or `wrong_concert`", body = ErrorBody),
+        QueueTokenRefused,
+        (status = 403, description = "`forbidden` (another user's), `token_revoked` or `wrong_concert`", body = ErrorBody),
         (status = 404, description = "`reservation_not_found`", body = ErrorBody),
         (status = 409, description = "`payment_in_progress`", body = ErrorBody),
-        (status = 503, description = "`unavailable` (Redis) or `timeout`, with `Retry-After`", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        RedisDown,
     )
 )]
 pub(super) async fn release(

@@ -1,17 +1,19 @@
+//! Sign-up, balances and charges, for the holder of an access token.
+
+use super::error::ErrorBody;
 use super::extract::{
-    AccessUser, ApiJson, ApiPath, IdempotencyKeyHeader, bytes_rejection, idempotent_response,
-    integer_won,
+    AccessUser, ApiJson, ApiPath, IdempotencyKeyHeader, idempotent_response, integer_won,
 };
-use super::openapi::ErrorBody;
+use super::responses::{AccessTokenRefused, PostgresDown, RateLimited};
+use super::state::AppState;
 use crate::abuse::Action;
-use crate::app::AppState;
 use crate::domain::{ChargeAmount, ChargePolicy, UserId};
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -47,21 +49,15 @@ pub(super) struct SignedUp {
         (status = 201, description = "A new user with a zero balance", body = SignedUp),
         (status = 400, description = "`invalid_json` or `invalid_body`: a body other than `{}`", body = ErrorBody),
         (status = 413, description = "`body_too_large`", body = ErrorBody),
-        (status = 503, description = "`unavailable` (PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        PostgresDown,
     )
 )]
 pub(super) async fn sign_up(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<SignedUp>), Response> {
-    let body = body.map_err(bytes_rejection)?;
-    check_sign_up_body(&body).map_err(IntoResponse::into_response)?;
-    let user = state
-        .wallet
-        .create_user()
-        .await
-        .map_err(IntoResponse::into_response)?;
+) -> Result<(StatusCode, Json<SignedUp>), Error> {
+    check_sign_up_body(&body?)?;
+    let user = state.wallet.create_user().await?;
     let access_token = state.tokens.issue_access(user);
     Ok((
         StatusCode::CREATED,
@@ -82,11 +78,10 @@ pub(super) async fn sign_up(
     responses(
         (status = 200, description = "The balance, in won", body = crate::wallet::Balance),
         (status = 400, description = "`invalid_id`: the user id is not a UUID", body = ErrorBody),
-        (status = 401, description = "`missing_token` or `invalid_token`: no access token, a forged one or a queue token", body = ErrorBody),
+        AccessTokenRefused,
         (status = 403, description = "`forbidden`: another user's balance", body = ErrorBody),
         (status = 404, description = "`user_not_found`", body = ErrorBody),
-        (status = 503, description = "`unavailable` (PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        PostgresDown,
     )
 )]
 pub(super) async fn balance(
@@ -106,11 +101,11 @@ pub(super) fn check_sign_up_body(body: &[u8]) -> Result<(), Error> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(fields)) if fields.is_empty() => Ok(()),
         Ok(_) => Err(Error::invalid(
-            "invalid_body",
+            ErrorCode::InvalidBody,
             "the body must be empty or {}",
         )),
         Err(e) => Err(Error::invalid(
-            "invalid_json",
+            ErrorCode::InvalidJson,
             format!("the body is not JSON: {e}"),
         )),
     }
@@ -126,8 +121,8 @@ pub(super) struct ChargeBody {
 
 impl ChargeBody {
     pub(super) fn amount(&self, policy: ChargePolicy) -> Result<ChargeAmount, Error> {
-        ChargeAmount::parse(integer_won(&self.amount, "invalid_amount")?, policy)
-            .map_err(|message| Error::invalid("invalid_amount", message))
+        ChargeAmount::parse(integer_won(&self.amount)?, policy)
+            .map_err(|message| Error::invalid(ErrorCode::InvalidAmount, message))
     }
 }
 
@@ -146,16 +141,14 @@ impl ChargeBody {
         (status = 200, description = "Charged; the new balance", body = crate::wallet::Charged,
             headers(("idempotent-replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same key"))),
         (status = 400, description = "`invalid_amount`, `invalid_json`, `invalid_body`, `invalid_content_type`, `invalid_id` or `invalid_idempotency_key`", body = ErrorBody),
-        (status = 401, description = "`missing_token` or `invalid_token`", body = ErrorBody),
+        AccessTokenRefused,
         (status = 403, description = "`forbidden`: another user's balance", body = ErrorBody),
         (status = 404, description = "`user_not_found`", body = ErrorBody),
         (status = 409, description = "`reservation_in_progress` while the user holds seats; `balance_limit` when the balance could not hold the sum", body = ErrorBody),
         (status = 413, description = "`body_too_large`", body = ErrorBody),
         (status = 422, description = "`idempotency_key_reused`: the same key with another body", body = ErrorBody),
-        (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
-        (status = 503, description = "`unavailable` (PostgreSQL) or `timeout`, with `Retry-After`", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        RateLimited,
+        PostgresDown,
     )
 )]
 pub(super) async fn charge(

@@ -4,7 +4,7 @@
 use super::sql::{self, Settled};
 use super::{Payment, PaymentService, Step};
 use crate::domain::ReservationId;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::idempotency::{self, Endpoint, IdempotencyKey, Idempotent, KeyedRequest, Stored};
 use crate::reservation::{PaymentOutcome, StoredReservation};
 use crate::store::postgres;
@@ -21,9 +21,9 @@ fn outcome_label(outcome: &Result<Idempotent<Payment>>) -> &'static str {
         Err(Error::InsufficientBalance { .. }) => "insufficient_balance",
         Err(Error::SeatUnavailable(_)) => "seat_taken",
         Err(Error::AmountMismatch { .. }) => "amount_mismatch",
-        Err(e) if e.is_code("payment_in_progress") => "in_progress",
-        Err(Error::NotFound { .. }) => "not_found",
-        Err(Error::Forbidden { .. }) => "forbidden",
+        Err(e) if matches!(e.code(), ErrorCode::PaymentInProgress) => "in_progress",
+        Err(e) if e.code().status() == 404 => "not_found",
+        Err(e) if e.code().status() == 403 => "forbidden",
         Err(Error::Unavailable(_) | Error::Timeout) => "unavailable",
         Err(_) => "error",
     }
@@ -83,16 +83,23 @@ impl PaymentService {
             .await
         {
             // Another attempt with this key is deciding: wait for its answer.
-            Err(e) if e.is_code("payment_in_progress") => match self.await_stored(&keyed).await? {
-                Some(stored) => {
-                    self.finish_replayed(claims, reservation_id, &stored).await;
-                    replay(stored)
+            Err(e) if matches!(e.code(), ErrorCode::PaymentInProgress) => {
+                match self.await_stored(&keyed).await? {
+                    Some(stored) => {
+                        self.finish_replayed(claims, reservation_id, &stored).await;
+                        replay(stored)
+                    }
+                    None => Err(e),
                 }
-                None => Err(e),
-            },
+            }
             // Another attempt with this key may have finished and ended the
             // reservation and the token since this one looked.
-            Err(e) if e.is_code("reservation_not_found") || e.is_code("token_expired") => {
+            Err(e)
+                if matches!(
+                    e.code(),
+                    ErrorCode::ReservationNotFound | ErrorCode::TokenRevoked
+                ) =>
+            {
                 match idempotency::lookup(&self.pool, &keyed).await? {
                     Some(stored) => replay(stored),
                     None => Err(e),

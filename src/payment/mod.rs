@@ -87,6 +87,6 @@ mod tests {
         let bug: Result<()> = Err(Error::internal("no such column"));
         assert!(matches!(bug.step("x"), Err(Error::Internal(e)) if e.to_string() == "x"));
         let answer: Result<()> = Err(Error::PAYMENT_IN_PROGRESS);
-        assert!(answer.step("x").unwrap_err().is_code("payment_in_progress"));
+        assert!(answer.step("x").unwrap_err().code() == crate::error::ErrorCode::PaymentInProgress);
     }
 }

@@ -9,7 +9,7 @@ use crate::domain::{
 use crate::error::{Error, Result};
 use crate::idempotency::{self, KeyedRequest, Stored};
 use crate::reservation::StoredReservation;
-use crate::wallet::{self, Debit, Movement, user_not_found};
+use crate::wallet::{self, Debit, Movement};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -210,7 +210,7 @@ impl super::PaymentService {
                     .fetch_one(&self.pool)
                     .await?;
             if !exists {
-                return Err(user_not_found());
+                return Err(Error::USER_NOT_FOUND);
             }
         }
         Ok(rows.into_iter().map(Payment::from).collect())

@@ -1,7 +1,7 @@
 use super::{QueueSettings, QueueSettingsChange, estimate, polling};
 use crate::catalog::{Catalog, Concert};
 use crate::domain::{ConcertId, ReservationId, UserId};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::store::RedisStore;
 use crate::store::scripts::{
     self, JoinArgs, JoinReply, LeaveReply, LineDefaults, LineFacts, NotAdmitted, Place, StatusArgs,
@@ -189,7 +189,7 @@ impl QueueService {
             .settings(concert)
             .await?
             .apply(change)
-            .map_err(|message| Error::invalid("invalid_settings", message))?;
+            .map_err(|message| Error::invalid(ErrorCode::InvalidSettings, message))?;
         self.catalog.save_settings(concert.id, updated).await?;
         self.publish_settings(concert.id, updated).await?;
         Ok(updated)

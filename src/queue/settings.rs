@@ -186,27 +186,37 @@ fn set_parsed(field: &mut u32, value: &str) {
 }
 
 /// An operator's change: any subset of the settings.
-#[derive(Clone, Copy, Debug, Default, Deserialize, utoipa::ToSchema)]
+// Serialized by `lineup admin set`, with the unset fields left out.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QueueSettingsChange {
     #[schema(minimum = 1, maximum = 100_000)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub admit_per_second: Option<u32>,
     #[schema(minimum = 1, maximum = 1_000_000)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_active: Option<u32>,
     /// 0 = no cap.
     #[schema(maximum = 2_147_483_647)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_waiting: Option<u32>,
     #[schema(minimum = 1, maximum = 86_400)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub active_ttl_seconds: Option<u32>,
     #[schema(minimum = 1, maximum = 3_600)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub hold_ttl_seconds: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub paused: Option<bool>,
     #[schema(minimum = 3, maximum = 86_400)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub idle_timeout_seconds: Option<u32>,
     /// Above 0, at most 100.
     #[schema(exclusive_minimum = 0, maximum = 100)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub admit_seat_factor: Option<f64>,
     #[schema(minimum = 1, maximum = 10_000_000)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub poll_budget_per_second: Option<u32>,
 }
 

@@ -49,10 +49,7 @@ impl ReservationService {
             PayBeginReply::Paying => Ok(()),
             PayBeginReply::NotAdmitted(refused) => Err(refused.into()),
             PayBeginReply::Refused(ReservationRefusal::NotFound) | PayBeginReply::HoldLost => {
-                Err(Error::not_found(
-                    "reservation_not_found",
-                    "no open reservation has this id; its hold may have expired",
-                ))
+                Err(Error::RESERVATION_NOT_FOUND)
             }
             PayBeginReply::Refused(refusal) => Err(refusal_error(refusal)),
         }

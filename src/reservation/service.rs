@@ -6,7 +6,7 @@ use crate::catalog::{Catalog, Schedule};
 use crate::domain::{
     ConcertId, Money, ReservationId, ScheduleId, SeatNo, SeatSelection, UserId, seat_numbers,
 };
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::store::RedisStore;
 use crate::store::scripts::{
     self, HoldArgs, HoldReply, ReleaseReply, ReservationRefusal, StatusArgs, StatusReply,
@@ -50,7 +50,7 @@ impl ReservationService {
             .catalog
             .schedule(id)
             .await?
-            .ok_or_else(|| Error::not_found("schedule_not_found", "no schedule has this id"))?;
+            .ok_or(Error::SCHEDULE_NOT_FOUND)?;
         if schedule.concert_id != claims.cid {
             return Err(Error::WRONG_CONCERT);
         }
@@ -66,10 +66,7 @@ impl ReservationService {
     ) -> Result<Reservation> {
         let schedule = self.schedule_for(claims, schedule_id).await?;
         if schedule.has_started(Utc::now()) {
-            return Err(Error::Conflict {
-                code: "schedule_closed",
-                message: "this date has started; its seats are no longer sold",
-            });
+            return Err(Error::SCHEDULE_CLOSED);
         }
         let missing: Vec<SeatNo> = selection
             .seats()
@@ -232,7 +229,7 @@ impl ReservationService {
         let stored = self
             .find(claims.cid, id)
             .await?
-            .ok_or_else(reservation_not_found)?;
+            .ok_or(Error::RESERVATION_NOT_FOUND)?;
         if stored.user != claims.sub {
             return Err(Error::NOT_YOURS);
         }
@@ -255,7 +252,7 @@ impl ReservationService {
         let stored = self
             .find(concert, id)
             .await?
-            .ok_or_else(reservation_not_found)?;
+            .ok_or(Error::RESERVATION_NOT_FOUND)?;
         let keys = self.redis.admission_keys(concert);
         match scripts::release(&mut self.redis.conn(), &keys, user, stored.held_seats()).await? {
             ReleaseReply::Released => {
@@ -298,20 +295,16 @@ impl ReservationService {
             return Ok(());
         };
         match self.release(claims, id).await {
-            Err(Error::NotFound { .. }) => Ok(()),
+            Err(e) if matches!(e.code(), ErrorCode::ReservationNotFound) => Ok(()),
             other => other,
         }
     }
 }
 
-pub(super) fn reservation_not_found() -> Error {
-    Error::not_found("reservation_not_found", "no open reservation has this id")
-}
-
 /// The one mapping of the scripts' reservation refusals to the client's error.
 pub(super) fn refusal_error(refusal: ReservationRefusal) -> Error {
     match refusal {
-        ReservationRefusal::NotFound => reservation_not_found(),
+        ReservationRefusal::NotFound => Error::RESERVATION_NOT_FOUND,
         ReservationRefusal::Forbidden => Error::NOT_YOURS,
         ReservationRefusal::PaymentInProgress => Error::PAYMENT_IN_PROGRESS,
     }

@@ -79,6 +79,11 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
         .context("cannot apply the database migrations")
 }
 
+/// Whether PostgreSQL answers a trivial query (readiness).
+pub async fn ping(pool: &PgPool) -> sqlx::Result<()> {
+    sqlx::query("SELECT 1").execute(pool).await.map(drop)
+}
+
 /// Begins a transaction, recording how long the pool made it wait for a
 /// connection (with BEGIN) in [`DB_ACQUIRE`](crate::telemetry::metrics::DB_ACQUIRE).
 pub async fn begin(pool: &PgPool) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {

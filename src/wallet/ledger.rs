@@ -3,7 +3,6 @@
 //! records it. A charge (here) and a payment (`payment/`) both move money
 //! only through these, so every balance equals the sum of its ledger entries.
 
-use super::user_not_found;
 use crate::domain::{PaymentId, UserId};
 use crate::error::{Error, Result};
 use sqlx::PgConnection;
@@ -79,13 +78,10 @@ pub(super) async fn credit(
     .fetch_optional(&mut *tx)
     .await
     .map_err(|e| match &e {
-        sqlx::Error::Database(db) if db.code().as_deref() == Some("22003") => Error::Conflict {
-            code: "balance_limit",
-            message: "this charge would take the balance beyond what it can hold",
-        },
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("22003") => Error::BALANCE_LIMIT,
         _ => e.into(),
     })?;
-    let balance_after = balance.ok_or_else(user_not_found)?;
+    let balance_after = balance.ok_or(Error::USER_NOT_FOUND)?;
     Ok(BalanceChange {
         user,
         amount,

@@ -9,7 +9,7 @@ mod ledger;
 pub use ledger::{BalanceChange, Debit, Movement, debit, record};
 
 use crate::domain::{ChargeAmount, ChargePolicy, UserId};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::idempotency::{self, Endpoint, IdempotencyKey, Idempotent, KeyedRequest};
 use crate::reservation::ReservationService;
 use crate::store::postgres;
@@ -36,10 +36,6 @@ pub struct WalletService {
     pool: PgPool,
     policy: ChargePolicy,
     reservations: ReservationService,
-}
-
-pub fn user_not_found() -> Error {
-    Error::not_found("user_not_found", "no user has this id")
 }
 
 impl WalletService {
@@ -77,7 +73,7 @@ impl WalletService {
                 .bind(user.as_uuid())
                 .fetch_optional(&self.pool)
                 .await?;
-        let balance = balance.ok_or_else(user_not_found)?;
+        let balance = balance.ok_or(Error::USER_NOT_FOUND)?;
         Ok(Balance {
             user_id: user,
             balance,
@@ -100,7 +96,7 @@ impl WalletService {
                 "charged"
             }
             Ok(Idempotent::Replayed(_)) => "replayed",
-            Err(e) if e.is_code("reservation_in_progress") => "refused_holding",
+            Err(e) if matches!(e.code(), ErrorCode::ReservationInProgress) => "refused_holding",
             Err(_) => "error",
         };
         metrics::counter!(m::CHARGES, "outcome" => label).increment(1);
@@ -128,10 +124,7 @@ impl WalletService {
             return Ok(Idempotent::Replayed(stored));
         }
         if self.reservations.is_holding(user).await? {
-            return Err(Error::Conflict {
-                code: "reservation_in_progress",
-                message: "the balance cannot be charged while you hold seats; pay or release them first",
-            });
+            return Err(Error::RESERVATION_IN_PROGRESS);
         }
         let mut tx = postgres::begin(&self.pool).await?;
         if let Some(keyed) = &keyed

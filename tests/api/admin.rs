@@ -257,7 +257,7 @@ async fn evicting_a_person_ends_their_place_and_frees_their_seats(db: PgPool) {
 async fn named_operators_use_their_own_tokens(db: PgPool) {
     let app = TestApp::builder(db)
         .with_config(|config| {
-            config.admin_tokens = vec![NamedToken {
+            config.admin.named = vec![NamedToken {
                 name: "alice".into(),
                 token: "alice-admin-token-0123456789".into(),
             }];

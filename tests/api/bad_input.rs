@@ -84,7 +84,7 @@ async fn redis_snapshot(app: &TestApp) -> Vec<(String, String)> {
     use redis::AsyncCommands;
     let mut conn = app.redis_conn();
     let mut keys: Vec<String> = conn
-        .keys(format!("{}:*", app.config.redis_prefix))
+        .keys(format!("{}:*", app.config.redis.prefix))
         .await
         .unwrap();
     keys.retain(|k| !k.ends_with(":bucket") && !k.ends_with(":line-stats"));

@@ -51,7 +51,7 @@ async fn redis_state_of(
     Option<i64>,
 ) {
     use redis::AsyncCommands;
-    let base = format!("{}:{{c:{concert}}}", app.config.redis_prefix);
+    let base = format!("{}:{{c:{concert}}}", app.config.redis.prefix);
     let mut conn = app.redis_conn();
     let mut hash: Vec<(String, String)> = conn
         .hgetall(format!("{base}:res:{reservation}"))
@@ -95,7 +95,7 @@ async fn without_postgres_the_line_keeps_moving_and_money_waits(db: PgPool) {
     let app = TestApp::builder(db.clone())
         .with_database_proxy()
         .with_config(|config| {
-            config.database_timeout = Duration::from_millis(500);
+            config.database.timeout = Duration::from_millis(500);
             // A payment that began would extend the holds past their five
             // minutes: the Redis check below would see it.
             config.payment_timeout = Duration::from_secs(600);
@@ -159,7 +159,7 @@ async fn without_postgres_the_line_keeps_moving_and_money_waits(db: PgPool) {
 async fn without_redis_the_line_answers_503_and_recovers(db: PgPool) {
     let app = TestApp::builder(db)
         .with_redis_proxy()
-        .with_config(|config| config.redis_timeout = Duration::from_millis(500))
+        .with_config(|config| config.redis.timeout = Duration::from_millis(500))
         .spawn()
         .await;
     let proxy = app.redis_proxy();
@@ -210,8 +210,8 @@ async fn a_hung_redis_or_postgres_answers_unavailable_long_before_the_request_li
         .with_redis_proxy()
         .with_database_proxy()
         .with_config(|config| {
-            config.redis_timeout = Duration::from_millis(300);
-            config.database_timeout = Duration::from_millis(500);
+            config.redis.timeout = Duration::from_millis(300);
+            config.database.timeout = Duration::from_millis(500);
             config.limits.request_timeout = Duration::from_secs(60);
         })
         .spawn()

@@ -121,8 +121,8 @@ async fn a_swapped_certificate_is_served_after_reload(db: PgPool) {
     let (cert, key, first) = write_certificate(&dir);
     let app = TestApp::builder(db)
         .with_config(|config| {
-            config.transport = Transport::TlsFiles { cert, key };
-            config.tls_reload_interval = Duration::from_millis(100);
+            config.tls.transport = Transport::TlsFiles { cert, key };
+            config.tls.reload_interval = Duration::from_millis(100);
         })
         .spawn()
         .await;
@@ -151,7 +151,9 @@ async fn a_swapped_certificate_is_served_after_reload(db: PgPool) {
 #[sqlx::test]
 async fn the_plain_http_listener_only_redirects_to_https(db: PgPool) {
     let app = TestApp::builder(db)
-        .with_config(|config| config.redirect_http_listen = Some("127.0.0.1:0".parse().unwrap()))
+        .with_config(|config| {
+            config.tls.redirect_http_listen = Some("127.0.0.1:0".parse().unwrap())
+        })
         .spawn()
         .await;
     let redirect = app.redirect_addr.expect("a redirect listener");
@@ -184,7 +186,7 @@ async fn the_plain_http_listener_only_redirects_to_https(db: PgPool) {
 async fn connections_beyond_the_cap_are_closed(db: PgPool) {
     let app = TestApp::builder(db)
         .with_config(|config| {
-            config.transport = Transport::PlainHttp;
+            config.tls.transport = Transport::PlainHttp;
             config.limits.max_connections = 2;
         })
         .spawn()
@@ -231,7 +233,7 @@ async fn connections_beyond_the_cap_are_closed(db: PgPool) {
 async fn a_client_that_never_finishes_its_headers_is_dropped(db: PgPool) {
     let app = TestApp::builder(db)
         .with_config(|config| {
-            config.transport = Transport::PlainHttp;
+            config.tls.transport = Transport::PlainHttp;
             config.limits.header_read_timeout = Duration::from_millis(300);
         })
         .spawn()

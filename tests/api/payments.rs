@@ -125,7 +125,7 @@ async fn a_payment_debits_the_price_sells_the_seats_and_ends_the_admission(db: P
             assert_error(response, StatusCode::NOT_FOUND, "reservation_not_found").await;
         }
         _ => {
-            assert_error(response, StatusCode::FORBIDDEN, "token_expired").await;
+            assert_error(response, StatusCode::FORBIDDEN, "token_revoked").await;
         }
     }
     let (_, other) = app.admitted_user(concert.id, 0).await;
@@ -353,7 +353,7 @@ async fn a_paid_buyer_lines_up_again_with_a_new_token(db: PgPool) {
     assert_error(
         app.hold(&token, concert.schedules[0], &[2]).await,
         StatusCode::FORBIDDEN,
-        "token_expired",
+        "token_revoked",
     )
     .await;
 

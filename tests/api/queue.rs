@@ -360,7 +360,7 @@ async fn leaving_the_line_moves_the_others_up_and_a_rejoin_goes_to_the_back(db: 
     assert_error(
         app.delete("/api/v1/queue", Some(&people[0].1)).await,
         StatusCode::FORBIDDEN,
-        "token_expired",
+        "token_revoked",
     )
     .await;
 
@@ -394,7 +394,7 @@ async fn giving_up_an_admission_ends_it_frees_its_seats_and_a_rejoin_starts_over
     assert_error(
         app.hold(&token, schedule, &[4]).await,
         StatusCode::FORBIDDEN,
-        "token_expired",
+        "token_revoked",
     )
     .await;
     // The hold went with the admission.
@@ -451,14 +451,14 @@ async fn an_admission_ends_after_its_active_ttl_and_a_rejoin_gets_a_new_token(db
     assert_error(
         app.hold(&token, schedule, &[1]).await,
         StatusCode::FORBIDDEN,
-        "token_expired",
+        "token_revoked",
     )
     .await;
     assert_error(
         app.get(&format!("/api/v1/schedules/{schedule}/seats"), Some(&token))
             .await,
         StatusCode::FORBIDDEN,
-        "token_expired",
+        "token_revoked",
     )
     .await;
 
@@ -519,7 +519,7 @@ async fn a_spent_token_cannot_give_up_the_place_of_the_new_one(db: PgPool) {
     assert_error(
         app.delete("/api/v1/queue", Some(&spent)).await,
         StatusCode::FORBIDDEN,
-        "token_expired",
+        "token_revoked",
     )
     .await;
     // Refused, and nothing changed: the new admission and its seats stand.

@@ -128,7 +128,7 @@ async fn one_reservation_paid_ten_times_at_once_is_paid_and_debited_once(db: PgP
             let expected = match status {
                 StatusCode::CONFLICT => "payment_in_progress",
                 StatusCode::NOT_FOUND => "reservation_not_found",
-                StatusCode::FORBIDDEN => "token_expired",
+                StatusCode::FORBIDDEN => "token_revoked",
                 other => panic!("round {round}: unexpected {other}: {body}"),
             };
             assert_eq!(code, expected, "round {round}: {body}");

@@ -14,7 +14,7 @@ use uuid::Uuid;
 fn concert_key(app: &TestApp, concert: Uuid, what: &str, schedule: Uuid) -> String {
     format!(
         "{}:{{c:{concert}}}:{what}:{schedule}",
-        app.config.redis_prefix
+        app.config.redis.prefix
     )
 }
 
@@ -221,7 +221,7 @@ async fn a_payment_postgres_could_not_decide_leaves_the_one_reservation_held(db:
     let app = TestApp::builder(db)
         .with_database_proxy()
         .with_config(|config| {
-            config.database_timeout = Duration::from_millis(500);
+            config.database.timeout = Duration::from_millis(500);
             // A payment extends the holds by a second; the hold itself lasts longer.
             config.payment_timeout = Duration::from_secs(1);
             config.queue_defaults.hold_ttl_seconds = 20;

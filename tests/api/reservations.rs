@@ -409,7 +409,7 @@ async fn a_hold_keeps_its_holder_admitted_until_the_hold_ends(db: PgPool) {
             let map: Value = response.json().await.unwrap();
             assert_eq!(map["seats"][3]["seat_no"], 4);
         } else {
-            assert_error(response, StatusCode::FORBIDDEN, "token_expired").await;
+            assert_error(response, StatusCode::FORBIDDEN, "token_revoked").await;
         }
         None
     })
@@ -455,7 +455,7 @@ async fn a_date_that_has_started_is_not_held(db: PgPool) {
     .await;
     let held: i64 = {
         let mut conn = app.redis_conn();
-        let pattern = format!("{}:*hold:{started}:*", app.config.redis_prefix);
+        let pattern = format!("{}:*hold:{started}:*", app.config.redis.prefix);
         let keys: Vec<String> = redis::AsyncCommands::keys(&mut conn, pattern)
             .await
             .unwrap();

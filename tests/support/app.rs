@@ -59,8 +59,8 @@ pub fn test_config() -> Config {
         unreachable!()
     };
     let mut config = Config::from_args(*args).expect("test config is valid");
-    config.redis_prefix = unique_prefix();
-    config.redis_cluster_nodes = redis_cluster_nodes();
+    config.redis.prefix = unique_prefix();
+    config.redis.cluster_nodes = redis_cluster_nodes();
     config
 }
 
@@ -127,8 +127,8 @@ impl TestAppBuilder {
         }
         if self.redis_proxy {
             let proxy = ChaosProxy::to_redis().await;
-            self.config.redis_url = format!("redis://127.0.0.1:{}", proxy.port());
-            self.config.redis_cluster_nodes.clear();
+            self.config.redis.url = format!("redis://127.0.0.1:{}", proxy.port());
+            self.config.redis.cluster_nodes.clear();
             proxies.redis = Some(proxy);
         }
         let server_pool = self.server_pool(proxies.database.as_ref()).await;
@@ -149,7 +149,7 @@ impl TestAppBuilder {
             options = lineup::store::postgres::bounded(options, limit);
         }
         PgPoolOptions::new()
-            .acquire_timeout(self.config.database_timeout)
+            .acquire_timeout(self.config.database.timeout)
             .connect_with(options)
             .await
             .expect("the server's own pool connects")
@@ -209,10 +209,10 @@ impl TestApp {
     async fn launch(db: PgPool, server_pool: PgPool, config: Config, proxies: Proxies) -> TestApp {
         init_once();
         let redis = RedisStore::connect_to(
-            &config.redis_url,
-            &config.redis_cluster_nodes,
-            &config.redis_prefix,
-            config.redis_timeout,
+            &config.redis.url,
+            &config.redis.cluster_nodes,
+            &config.redis.prefix,
+            config.redis.timeout,
         )
         .await
         .expect("Redis is running on 127.0.0.1:6379 (scripts/services.sh starts it), or the cluster of LINEUP_TEST_REDIS_CLUSTER (scripts/redis-cluster.sh)");

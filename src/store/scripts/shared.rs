@@ -70,7 +70,7 @@ impl From<NotAdmitted> for Error {
     fn from(refused: NotAdmitted) -> Self {
         match refused {
             NotAdmitted::Waiting => Error::NOT_ADMITTED,
-            NotAdmitted::Expired => Error::TOKEN_EXPIRED,
+            NotAdmitted::Expired => Error::TOKEN_REVOKED,
         }
     }
 }
