@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-/// One hostile request and the answer DESIGN.md promises.
+/// One hostile request and the answer the API promises (README, OpenAPI).
 struct Case {
     method: Method,
     path: String,
