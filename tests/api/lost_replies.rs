@@ -120,7 +120,10 @@ async fn a_payment_whose_begin_reply_is_lost_is_paid_once_and_not_left_paying(db
     assert_eq!(response.status(), StatusCode::CREATED, "pay");
     assert_eq!(app.redis_proxy().replies_lost(), 1);
 
-    assert_eq!(reservation_status(&app, concert.id, reservation).await, None);
+    assert_eq!(
+        reservation_status(&app, concert.id, reservation).await,
+        None
+    );
     assert_eq!(app.balance(&user).await, 50_000);
     assert_eq!(app.payment_history(&user).await.len(), 1);
     let (_, other) = app.admitted_user(concert.id, 0).await;
@@ -142,10 +145,17 @@ async fn a_payment_whose_begin_is_never_answered_hands_the_reservation_back(db: 
 
     // What the begin claimed was handed back: the reservation is held, and
     // paid at the next try.
-    eventually(Duration::from_secs(10), "the claim is handed back", || async {
-        (reservation_status(&app, concert.id, reservation).await.as_deref() == Some("held"))
+    eventually(
+        Duration::from_secs(10),
+        "the claim is handed back",
+        || async {
+            (reservation_status(&app, concert.id, reservation)
+                .await
+                .as_deref()
+                == Some("held"))
             .then_some(())
-    })
+        },
+    )
     .await;
     let response = app.pay(&token, reservation, 50_000).await;
     assert_eq!(response.status(), StatusCode::CREATED);
@@ -172,7 +182,11 @@ async fn a_release_whose_reply_is_lost_answers_released_and_frees_the_seats(db: 
         "reservation_not_found",
     )
     .await;
-    assert!(app.seats_in_state(&token, schedule, "held").await.is_empty());
+    assert!(
+        app.seats_in_state(&token, schedule, "held")
+            .await
+            .is_empty()
+    );
     app.hold_ok(&token, schedule, &[6]).await;
 }
 
@@ -197,9 +211,7 @@ async fn leaving_whose_reply_is_lost_answers_left_once(db: PgPool) {
 }
 
 #[sqlx::test]
-async fn an_eviction_whose_reply_is_lost_answers_where_they_were_and_frees_their_seats(
-    db: PgPool,
-) {
+async fn an_eviction_whose_reply_is_lost_answers_where_they_were_and_frees_their_seats(db: PgPool) {
     let (app, concert, user, token) = behind_a_proxy(db).await;
     let held = app.hold_ok(&token, concert.schedules[0], &[9]).await;
     app.redis_proxy().lose_replies_to(sha(|s| &s.evict), 1);

@@ -63,10 +63,17 @@ async fn a_keyed_payment_meeting_another_attempt_answers_within_the_request_time
             .json(&json!({ "reservation_id": reservation, "amount": 50_000 }))
             .send(),
     );
-    eventually(Duration::from_secs(10), "the first attempt claims it", || async {
-        (reservation_status(&app, concert.id, reservation).await.as_deref() == Some("paying"))
+    eventually(
+        Duration::from_secs(10),
+        "the first attempt claims it",
+        || async {
+            (reservation_status(&app, concert.id, reservation)
+                .await
+                .as_deref()
+                == Some("paying"))
             .then_some(())
-    })
+        },
+    )
     .await;
 
     // A keyed attempt finds it being paid: it says so, before its request's time is up.
@@ -79,9 +86,11 @@ async fn a_keyed_payment_meeting_another_attempt_answers_within_the_request_time
     // The first attempt goes on once the lock is gone, and pays.
     blocker.rollback().await.unwrap();
     let _ = first.await;
-    eventually(Duration::from_secs(10), "the first attempt pays", || async {
-        (app.balance(&user).await == 50_000).then_some(())
-    })
+    eventually(
+        Duration::from_secs(10),
+        "the first attempt pays",
+        || async { (app.balance(&user).await == 50_000).then_some(()) },
+    )
     .await;
     assert_eq!(app.payment_history(&user).await.len(), 1);
     assert_money_invariants(&db).await;
@@ -122,7 +131,10 @@ async fn a_payment_whose_commit_reply_is_lost_is_never_handed_back_as_unpaid(db:
     let again = app.pay(&token, reservation, 50_000).await;
     assert_ne!(again.status(), StatusCode::CONFLICT);
     assert_ne!(again.status(), StatusCode::CREATED);
-    assert_eq!(reservation_status(&app, concert.id, reservation).await, None);
+    assert_eq!(
+        reservation_status(&app, concert.id, reservation).await,
+        None
+    );
     assert_eq!(app.balance(&user).await, 50_000);
     assert_eq!(app.payment_history(&user).await.len(), 1);
     let (_, other) = app.admitted_user(concert.id, 0).await;
@@ -178,7 +190,10 @@ async fn a_refusal_that_cannot_be_stored_under_its_key_leaves_the_reservation_he
         .await;
         assert_eq!(refused["balance"], 10_000);
     }
-    assert_eq!(reservation_status(&app, concert.id, reservation).await, None);
+    assert_eq!(
+        reservation_status(&app, concert.id, reservation).await,
+        None
+    );
     assert_eq!(app.balance(&user).await, 10_000);
     assert_money_invariants(&db).await;
 }

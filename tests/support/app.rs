@@ -325,10 +325,19 @@ impl TestApp {
         };
         let mut last = stamp().await;
         for tick in 0..n {
-            last = super::eventually(Duration::from_secs(10), &format!("admit tick {tick}"), || {
-                let last = last.clone();
-                async move { stamp().await.filter(|now| Some(now) != last.as_ref()).map(Some) }
-            })
+            last = super::eventually(
+                Duration::from_secs(10),
+                &format!("admit tick {tick}"),
+                || {
+                    let last = last.clone();
+                    async move {
+                        stamp()
+                            .await
+                            .filter(|now| Some(now) != last.as_ref())
+                            .map(Some)
+                    }
+                },
+            )
             .await;
         }
     }

@@ -87,7 +87,11 @@ impl ReplyLoss {
         let Some((marker, left)) = &mut self.marked else {
             return false;
         };
-        if *left == 0 || !request.windows(marker.len()).any(|w| w == marker.as_slice()) {
+        if *left == 0
+            || !request
+                .windows(marker.len())
+                .any(|w| w == marker.as_slice())
+        {
             return false;
         }
         *left -= 1;
