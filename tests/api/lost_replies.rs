@@ -5,14 +5,13 @@
 //! reply of one chosen script, behind a [`ChaosProxy`] in front of Redis.
 
 use crate::support::*;
-use lineup::domain::{ConcertId, ReservationId};
+use lineup::domain::ConcertId;
 use lineup::store::Scripts;
 use redis::{AsyncCommands, Script};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use std::time::{Duration, Instant};
-use uuid::Uuid;
 
 /// The SHA1 a script is sent by (EVALSHA): the bytes only its requests carry.
 fn sha(script: impl Fn(&Scripts) -> &Script) -> String {
@@ -38,17 +37,6 @@ async fn direct() -> redis::aio::MultiplexedConnection {
         .get_multiplexed_async_connection()
         .await
         .unwrap()
-}
-
-/// The `status` field of a reservation's hash in Redis (`held`, `paying`),
-/// `None` once it has ended.
-async fn reservation_status(app: &TestApp, concert: Uuid, reservation: Uuid) -> Option<String> {
-    let key = app
-        .redis
-        .keys
-        .concert(ConcertId::from_uuid(concert))
-        .reservation(ReservationId::from_uuid(reservation));
-    direct().await.hget(key, "status").await.unwrap()
 }
 
 #[tokio::test]
@@ -120,10 +108,7 @@ async fn a_payment_whose_begin_reply_is_lost_is_paid_once_and_not_left_paying(db
     assert_eq!(response.status(), StatusCode::CREATED, "pay");
     assert_eq!(app.redis_proxy().replies_lost(), 1);
 
-    assert_eq!(
-        reservation_status(&app, concert.id, reservation).await,
-        None
-    );
+    assert_eq!(app.reservation_status(concert.id, reservation).await, None);
     assert_eq!(app.balance(&user).await, 50_000);
     assert_eq!(app.payment_history(&user).await.len(), 1);
     let (_, other) = app.admitted_user(concert.id, 0).await;
@@ -149,7 +134,7 @@ async fn a_payment_whose_begin_is_never_answered_hands_the_reservation_back(db: 
         Duration::from_secs(10),
         "the claim is handed back",
         || async {
-            (reservation_status(&app, concert.id, reservation)
+            (app.reservation_status(concert.id, reservation)
                 .await
                 .as_deref()
                 == Some("held"))

@@ -3,24 +3,11 @@
 //! never handed back as unpaid, and no reservation is left `paying`.
 
 use crate::support::*;
-use lineup::domain::{ConcertId, ReservationId};
-use redis::AsyncCommands;
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 use std::time::Duration;
 use uuid::Uuid;
-
-/// The `status` field of a reservation's hash in Redis (`held`, `paying`),
-/// `None` once it has ended.
-async fn reservation_status(app: &TestApp, concert: Uuid, reservation: Uuid) -> Option<String> {
-    let key = app
-        .redis
-        .keys
-        .concert(ConcertId::from_uuid(concert))
-        .reservation(ReservationId::from_uuid(reservation));
-    app.redis_conn().hget(key, "status").await.unwrap()
-}
 
 fn keyed_pay(
     app: &TestApp,
@@ -67,7 +54,7 @@ async fn a_keyed_payment_meeting_another_attempt_answers_within_the_request_time
         Duration::from_secs(10),
         "the first attempt claims it",
         || async {
-            (reservation_status(&app, concert.id, reservation)
+            (app.reservation_status(concert.id, reservation)
                 .await
                 .as_deref()
                 == Some("paying"))
@@ -131,10 +118,7 @@ async fn a_payment_whose_commit_reply_is_lost_is_never_handed_back_as_unpaid(db:
     let again = app.pay(&token, reservation, 50_000).await;
     assert_ne!(again.status(), StatusCode::CONFLICT);
     assert_ne!(again.status(), StatusCode::CREATED);
-    assert_eq!(
-        reservation_status(&app, concert.id, reservation).await,
-        None
-    );
+    assert_eq!(app.reservation_status(concert.id, reservation).await, None);
     assert_eq!(app.balance(&user).await, 50_000);
     assert_eq!(app.payment_history(&user).await.len(), 1);
     let (_, other) = app.admitted_user(concert.id, 0).await;
@@ -167,7 +151,7 @@ async fn a_refusal_that_cannot_be_stored_under_its_key_leaves_the_reservation_he
 
     // Nothing was decided under the key: the reservation is held, not `paying`.
     assert_eq!(
-        reservation_status(&app, concert.id, reservation)
+        app.reservation_status(concert.id, reservation)
             .await
             .as_deref(),
         Some("held")
@@ -190,10 +174,7 @@ async fn a_refusal_that_cannot_be_stored_under_its_key_leaves_the_reservation_he
         .await;
         assert_eq!(refused["balance"], 10_000);
     }
-    assert_eq!(
-        reservation_status(&app, concert.id, reservation).await,
-        None
-    );
+    assert_eq!(app.reservation_status(concert.id, reservation).await, None);
     assert_eq!(app.balance(&user).await, 10_000);
     assert_money_invariants(&db).await;
 }

@@ -305,6 +305,25 @@ impl TestApp {
         self.redis.conn()
     }
 
+    /// The `status` field of a reservation's hash in Redis (`held` or
+    /// `paying`), `None` once it has ended: what the API does not show.
+    pub async fn reservation_status(
+        &self,
+        concert: uuid::Uuid,
+        reservation: uuid::Uuid,
+    ) -> Option<String> {
+        use redis::AsyncCommands;
+        let key = self
+            .redis
+            .keys
+            .concert(lineup::domain::ConcertId::from_uuid(concert))
+            .reservation(lineup::domain::ReservationId::from_uuid(reservation));
+        self.redis_conn()
+            .hget(key, "status")
+            .await
+            .expect("Redis answers")
+    }
+
     /// Returns once the admit tick of `concert` has run `n` more times (on any
     /// server): what it would admit by now, it has. Each tick stamps the
     /// line's stats with Redis's time.
