@@ -1,4 +1,4 @@
--- _lib.lua: helpers prepended to every lineup script when it is loaded (see src/store/scripts.rs).
+-- _lib.lua: helpers prepended to every lineup script when it is loaded (see src/store/scripts/mod.rs).
 --
 -- Redis converts Lua numbers to strings with 14 significant digits, which would
 -- corrupt microsecond timestamps; numbers that go back into Redis are formatted
@@ -54,6 +54,16 @@ local function open_reservation(user_res_key, user, now_ms)
   return nil
 end
 
+-- Notes the user's open reservation and when its hold ends, in the two places
+-- that know it: `user-res` (user -> "<id>|<until_ms>", to find it) and
+-- `holders` (ZSET user -> until_ms, to count the admitted who hold seats; the
+-- admit tick drops ended holds by score, so the count needs no other path to
+-- clean up after it).
+local function note_reservation(user_res_key, holders_key, user, reservation_id, until_ms)
+  redis.call('HSET', user_res_key, user, reservation_id .. '|' .. until_ms)
+  redis.call('ZADD', holders_key, until_ms, user)
+end
+
 -- Why this user may not release or pay the reservation, or nil when they may:
 -- 'not_found', 'forbidden' (another user's) or 'payment_in_progress'.
 local function reservation_refusal(res_key, user)
@@ -68,11 +78,12 @@ local function reservation_refusal(res_key, user)
   return nil
 end
 
--- Forgets the user's reservation entry if it still names this reservation.
-local function forget_reservation(user_res_key, user, reservation_id)
+-- Forgets the user's reservation (see note_reservation) if it is still this one.
+local function forget_reservation(user_res_key, holders_key, user, reservation_id)
   local entry = redis.call('HGET', user_res_key, user)
   if entry and string.sub(entry, 1, #reservation_id + 1) == reservation_id .. '|' then
     redis.call('HDEL', user_res_key, user)
+    redis.call('ZREM', holders_key, user)
   end
 end
 
@@ -136,4 +147,22 @@ local function line_position(wait_key, draw_key, drawn_key, user, opens_at_us)
     end
   end
   return redis.call('ZRANK', wait_key, user) + 1
+end
+
+-- Sent once: a script whose header says so runs as once(function() <script> end).
+-- Its caller appends one more key, the attempt's (`once:<attempt id>`, in the
+-- concert's hash tag), and one more argument, how long to remember it (ms);
+-- the script itself sees KEYS and ARGV without them. The first run keeps its
+-- reply there; a re-send of the same attempt (its reply was lost, or came too
+-- late, and the client sent it again) gets that reply back and changes nothing.
+local function once(script)
+  local attempt_key = table.remove(KEYS)
+  local remember_ms = table.remove(ARGV)
+  local first = redis.call('GET', attempt_key)
+  if first then
+    return cmsgpack.unpack(first)
+  end
+  local reply = script()
+  redis.call('SET', attempt_key, cmsgpack.pack(reply), 'PX', remember_ms)
+  return reply
 end

@@ -13,10 +13,20 @@
 -- started: total - sold - held) are counted from the sold sets and hold indexes
 -- passed in KEYS. With none free the line is sold out (written to line-stats,
 -- which the status and join scripts read) and nobody is admitted; seats coming
--- back (holds ending) resume admission. Admitted people without a reservation
--- are kept at or below floor(free x admit_seat_factor). When a date's sold set
+-- back (holds ending) resume admission. Admitted people without a live hold
+-- (shoppers) are kept at or below floor(free x admit_seat_factor); they are
+-- counted exactly, whatever took the others away: the admitted set and the
+-- holders set (`holders`, user -> hold end) are both pruned by time here, and
+-- a shopper is an admitted person not in holders. When a date's sold set
 -- is not loaded (Redis lost it), nobody is admitted this tick and the date's
 -- index is returned so the server loads it from PostgreSQL.
+--
+-- Everyone admitted gets a deadline (in `deadlines`): their admission ends at
+-- most active_ttl + hold_ttl after this tick, whatever they hold (see hold.lua).
+--
+-- Safe to send twice by construction: a re-sent tick is a later tick of the
+-- same token bucket, which admits what the bucket refilled since, never the
+-- first run's batch again.
 --
 -- Last, it keeps the measured admission rate in line-stats (`rate_admitted` and
 -- `rate_seconds`, exponentially weighted over about a minute, from Redis TIME),
@@ -28,11 +38,13 @@
 --
 -- KEYS: 1 wait, 2 active, 3 jti, 4 cfg, 5 bucket (HASH tokens, ts_us), 6 user-res,
 --       7 seen (ZSET user -> last poll ms), 8 line-stats (HASH), 9 draw (ZSET user ->
---       drawn rank), 10 drawn (marker), then for each date on sale three keys:
---       sold (SET), sold-loaded, held (ZSET)
+--       drawn rank), 10 drawn (marker), 11 holders (ZSET user -> hold end ms),
+--       12 deadlines (ZSET user -> the latest their admission may end, ms), then for
+--       each date on sale three keys: sold (SET), sold-loaded, held (ZSET)
 -- ARGV: defaults for settings missing from cfg: 1 admit_per_second, 2 max_active,
 --       3 active_ttl_ms, 4 paused (0 or 1), 5 idle_timeout_ms, 6 admit_seat_factor,
---       7 poll_budget_per_second; 8.. the total seats of each date, in the order of their keys
+--       7 poll_budget_per_second, 8 hold_ttl_ms; 9.. the total seats of each date, in
+--       the order of their keys
 -- Returns: {'undrawn'} while the draw is to be made, else {admitted, expired_dropped,
 --   waiting, active, admit_per_second, max_active, paused (0 or 1), idle_dropped, free_seats (-1 when unknown), sold_out (0 or 1),
 --   {1-based indexes of dates whose sold set is not loaded}}: the outcome and the
@@ -42,7 +54,7 @@ if redis.call('EXISTS', KEYS[10]) == 0 then
   return {'undrawn'}
 end
 local cfg = redis.call('HMGET', KEYS[4], 'admit_per_second', 'max_active', 'active_ttl_ms', 'paused', 'closed',
-  'idle_timeout_ms', 'admit_seat_factor', 'poll_budget_per_second')
+  'idle_timeout_ms', 'admit_seat_factor', 'poll_budget_per_second', 'hold_ttl_ms')
 local rate = tonumber(cfg[1]) or tonumber(ARGV[1])
 local max_active = tonumber(cfg[2]) or tonumber(ARGV[2])
 local ttl_ms = tonumber(cfg[3]) or tonumber(ARGV[3])
@@ -57,6 +69,7 @@ local poll_ceiling_ms = math.max(math.floor(idle_ms / 3), math.ceil(2000 * redis
 idle_ms = math.max(idle_ms, 3 * poll_ceiling_ms)
 local idle_before_ms = now_ms - idle_ms
 local seat_factor = tonumber(cfg[7]) or tonumber(ARGV[6])
+local hold_ms = tonumber(cfg[9]) or tonumber(ARGV[8])
 
 local ended = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now_ms)
 if #ended > 0 then
@@ -64,6 +77,18 @@ if #ended > 0 then
   call_chunked('HDEL', KEYS[6], ended)
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now_ms)
 end
+-- Holds that have ended leave holders, and their reservation entries go too
+-- (whoever left, was evicted or joined again meanwhile); passed deadlines go.
+local hold_ended = redis.call('ZRANGEBYSCORE', KEYS[11], '-inf', now_ms)
+if #hold_ended > 0 then
+  for _, user in ipairs(hold_ended) do
+    if not open_reservation(KEYS[6], user, now_ms) then
+      redis.call('HDEL', KEYS[6], user)
+    end
+  end
+  call_chunked('ZREM', KEYS[11], hold_ended)
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[12], '-inf', now_ms)
 
 -- Idle waiters, oldest poll first, a bounded number per tick (the check at the
 -- head below catches any the sweep has not reached yet). An entry whose user
@@ -128,13 +153,13 @@ end
 
 -- Free seats: total - sold - held of every date on sale.
 local free, unloaded = 0, {}
-for date = 1, #ARGV - 7 do
-  local k = 11 + (date - 1) * 3
+for date = 1, #ARGV - 8 do
+  local k = 13 + (date - 1) * 3
   if redis.call('EXISTS', KEYS[k + 1]) == 0 then
     unloaded[#unloaded + 1] = date
   else
     local taken = redis.call('SCARD', KEYS[k]) + redis.call('ZCOUNT', KEYS[k + 2], '(' .. now_ms, '+inf')
-    free = free + math.max(0, tonumber(ARGV[7 + date]) - taken)
+    free = free + math.max(0, tonumber(ARGV[8 + date]) - taken)
   end
 end
 local sold_out = 0
@@ -150,7 +175,7 @@ else
   end
   redis.call('HSET', KEYS[8], 'sold_out', sold_out, 'free_seats', free)
   -- People admitted but holding nothing are the ones still looking for seats.
-  local shopping = math.max(0, active - redis.call('HLEN', KEYS[6]))
+  local shopping = active - redis.call('ZINTERCARD', 2, KEYS[2], KEYS[11])
   -- At least one shopper while any seat is free, whatever the factor.
   local shoppers_allowed = free > 0 and math.max(1, math.floor(free * seat_factor)) or 0
   batch = math.min(batch, shoppers_allowed - shopping)
@@ -159,18 +184,22 @@ local admitted = 0
 if batch > 0 then
   local popped = take_from_head(batch)
   local until_ms = int_str(now_ms + ttl_ms)
-  local active_args, jti_args = {}, {}
+  local deadline_ms = int_str(now_ms + ttl_ms + hold_ms)
+  local active_args, jti_args, deadline_args = {}, {}, {}
   for i = 1, #popped, 2 do
     local user, order = popped[i], popped[i + 1]
     active_args[#active_args + 1] = until_ms
     active_args[#active_args + 1] = user
     jti_args[#jti_args + 1] = user
     jti_args[#jti_args + 1] = order
+    deadline_args[#deadline_args + 1] = deadline_ms
+    deadline_args[#deadline_args + 1] = user
   end
   admitted = #popped / 2
   if admitted > 0 then
     call_chunked('ZADD', KEYS[2], active_args)
     call_chunked('HSET', KEYS[3], jti_args)
+    call_chunked('ZADD', KEYS[12], deadline_args)
   end
   tokens = tokens - admitted
 end

@@ -4,6 +4,7 @@
 -- and the concert's seed); the first to get here applies it and sets the marker,
 -- the others find the marker and change nothing. People of the list who have
 -- left the line meanwhile are skipped; everyone else gets their drawn rank.
+-- For the same reason it is safe to send twice.
 --
 -- KEYS: 1 wait, 2 draw (ZSET user -> drawn rank), 3 drawn (marker)
 -- ARGV: 1 opens_at in microseconds, 2.. user ids in the drawn order

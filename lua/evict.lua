@@ -1,5 +1,8 @@
 -- evict.lua: an operator removes one person from a concert's line or admission.
 --
+-- Sent once (see once in _lib.lua): a re-send answers where they were and their
+-- open reservation again, not 'absent'.
+--
 -- KEYS: 1 wait, 2 active, 3 jti, 4 user-res, 5 draw (the pre-queue's drawn order)
 -- ARGV: 1 user id
 -- Returns: {was, reservation_id} where was is 'waiting', 'active' or 'absent',

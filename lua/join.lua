@@ -9,6 +9,9 @@
 -- Joining counts as a poll: the user's last-seen time is recorded, so the
 -- admit script knows they are there (see admit.lua on idle waiters).
 --
+-- Sent once (see once in _lib.lua): a re-send answers as the first run did, so a
+-- new place stays 'new'.
+--
 -- KEYS: 1 wait (ZSET user -> order), 2 active (ZSET user -> expiry ms),
 --       3 jti (HASH user -> jti), 4 seq (STRING last order), 5 cfg (HASH settings),
 --       6 seen (ZSET user -> last poll ms), 7 line-stats (HASH, `sold_out` set by the admit tick),

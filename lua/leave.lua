@@ -1,5 +1,7 @@
 -- leave.lua: a user leaves the line, or gives up their admission.
 --
+-- Sent once (see once in _lib.lua): a re-send answers 'left' again, not 'expired'.
+--
 -- KEYS: 1 wait, 2 active, 3 jti, 4 draw (the pre-queue's drawn order)
 -- ARGV: 1 user id, 2 token jti
 -- Returns: 'left' | 'expired' (the token was no longer current)

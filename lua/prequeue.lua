@@ -1,4 +1,5 @@
 -- prequeue.lua: who is in the pre-queue, once it is time for its draw.
+-- It only reads, so it is safe to send twice.
 --
 -- The pre-queue is everyone whose order number (Redis time in microseconds at
 -- their join) is below the opening's; once Redis time has passed the opening,

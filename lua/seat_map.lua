@@ -1,4 +1,5 @@
 -- seat_map.lua: the sold and held seats of one schedule, for an admitted user.
+-- It only reads, so it is safe to send twice.
 --
 -- KEYS: 1 wait, 2 active, 3 jti, 4 sold, 5 sold-loaded, 6 held
 -- ARGV: 1 user id, 2 token jti

@@ -8,6 +8,8 @@
 --
 -- A pre-queue member's position reads 0 until the draw (see line_position in _lib.lua).
 --
+-- Safe to send twice by construction: a re-sent poll is a later poll.
+--
 -- KEYS: 1 wait, 2 active, 3 jti, 4 cfg, 5 seen (ZSET user -> last poll ms), 6 line-stats,
 --       7 draw (ZSET), 8 drawn (marker)
 -- ARGV: 1 user id, 2 token jti, defaults of settings missing from cfg:

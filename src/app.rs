@@ -93,7 +93,11 @@ impl Application {
         let reservations =
             ReservationService::new(redis.clone(), catalog.clone(), config.payment_timeout);
         let wallet = WalletService::new(db.clone(), config.charge_policy, reservations.clone());
-        let payments = PaymentService::new(db.clone(), reservations.clone());
+        let payments = PaymentService::new(
+            db.clone(),
+            reservations.clone(),
+            config.limits.request_timeout,
+        );
 
         if config.demo {
             crate::demo::seed(&catalog, config.queue_defaults).await?;

@@ -138,7 +138,9 @@ pub async fn claim(tx: &mut PgConnection, request: &KeyedRequest) -> Result<Opti
         .ok_or_else(|| Error::internal("an idempotency key vanished while claimed"))
 }
 
-/// Stores the response of a claimed key, with the ledger entry it produced.
+/// Stores the response of a claimed key, with the ledger entry it produced
+/// (none for a refusal, which moved no money but is answered the same way to
+/// every retry).
 pub async fn complete(
     tx: &mut PgConnection,
     request: &KeyedRequest,
@@ -157,29 +159,6 @@ pub async fn complete(
     .bind(body)
     .bind(ledger_entry)
     .execute(&mut *tx)
-    .await?;
-    Ok(())
-}
-
-/// Stores a response that moved no money (a refused payment), in a transaction
-/// of its own; if another attempt stored one first, that one stands.
-pub async fn store_outcome(
-    pool: &PgPool,
-    request: &KeyedRequest,
-    status: u16,
-    body: &Value,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO idempotency_keys (user_id, endpoint, key, request_hash, status, response)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-    )
-    .bind(request.user.as_uuid())
-    .bind(request.endpoint.name())
-    .bind(&request.key.0)
-    .bind(&request.hash)
-    .bind(status as i16)
-    .bind(body)
-    .execute(pool)
     .await?;
     Ok(())
 }

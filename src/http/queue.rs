@@ -56,7 +56,9 @@ pub(super) async fn join(
 }
 
 /// Where the queue token stands: its position while waiting, its remaining
-/// time once admitted, `expired` once it is no longer valid.
+/// time once admitted, `expired` once it is no longer valid. An admission ends
+/// at most `active_ttl_seconds + hold_ttl_seconds` after it began, whatever is
+/// held (only a payment begun before then runs on, by the payment timeout).
 #[utoipa::path(
     get,
     path = "/api/v1/queue/status",

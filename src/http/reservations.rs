@@ -116,7 +116,10 @@ impl HoldBody {
     }
 }
 
-/// Holds 1 to 4 seats of one date, all or none, for the concert's hold time.
+/// Holds 1 to 4 seats of one date, all or none, for the concert's hold time,
+/// cut short at the admission's deadline (`active_ttl_seconds +
+/// hold_ttl_seconds` after admission): a hold extends the admission to its end
+/// but never past that deadline, so releasing and holding again gains no time.
 #[utoipa::path(
     post,
     path = "/api/v1/reservations",
@@ -124,7 +127,7 @@ impl HoldBody {
     security(("queue_token" = [])),
     request_body = HoldBody,
     responses(
-        (status = 201, description = "The seats are held until `held_until`", body = Reservation),
+        (status = 201, description = "The seats are held until `held_until`: the hold time, or less near the admission's deadline", body = Reservation),
         (status = 400, description = "`invalid_seats`, `invalid_json`, `invalid_body` or `invalid_content_type`", body = ErrorBody),
         QueueTokenRefused,
         (status = 403, description = "`not_admitted`, `token_revoked` or `wrong_concert`", body = ErrorBody),

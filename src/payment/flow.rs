@@ -6,12 +6,14 @@ use super::{Payment, PaymentService, Step};
 use crate::domain::ReservationId;
 use crate::error::{Error, ErrorCode, Result};
 use crate::idempotency::{self, Endpoint, IdempotencyKey, Idempotent, KeyedRequest, Stored};
-use crate::reservation::{PaymentOutcome, StoredReservation};
+use crate::reservation::{PaymentOutcome, StoredReservation, until_it_lands};
 use crate::store::postgres;
+use crate::store::scripts::PaymentAttempt;
 use crate::telemetry::metrics as m;
 use crate::tokens::QueueClaims;
 use serde_json::json;
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// The `outcome` label of a payment attempt in the metrics.
 fn outcome_label(outcome: &Result<Idempotent<Payment>>) -> &'static str {
@@ -44,7 +46,9 @@ fn replay(stored: Stored) -> Result<Idempotent<Payment>> {
 impl PaymentService {
     /// Pays a held reservation from the balance. With an idempotency key, a
     /// retry gets the first answer (201 or 402) and pays nothing again, also
-    /// when it arrives while the first attempt is still being decided.
+    /// when it arrives while the first attempt is still being decided (it
+    /// waits for that answer up to half the request timeout, then answers
+    /// `payment_in_progress`).
     pub async fn pay(
         &self,
         claims: &QueueClaims,
@@ -52,7 +56,10 @@ impl PaymentService {
         amount: i64,
         key: Option<IdempotencyKey>,
     ) -> Result<Idempotent<Payment>> {
-        let outcome = self.pay_keyed(claims, reservation_id, amount, key).await;
+        let answer_by = Instant::now() + self.await_other_attempt;
+        let outcome = self
+            .pay_keyed(claims, reservation_id, amount, key, answer_by)
+            .await;
         metrics::counter!(m::PAYMENTS, "outcome" => outcome_label(&outcome)).increment(1);
         if let Ok(Idempotent::Fresh(payment)) = &outcome {
             metrics::counter!(m::PAID_WON).increment(payment.amount.max(0) as u64);
@@ -66,6 +73,7 @@ impl PaymentService {
         reservation_id: ReservationId,
         amount: i64,
         key: Option<IdempotencyKey>,
+        answer_by: Instant,
     ) -> Result<Idempotent<Payment>> {
         let keyed = key.map(|key| {
             let request = json!({ "reservation_id": reservation_id, "amount": amount });
@@ -82,9 +90,10 @@ impl PaymentService {
             .pay_once(claims, reservation_id, amount, Some(&keyed))
             .await
         {
-            // Another attempt with this key is deciding: wait for its answer.
+            // Another attempt is deciding: if it has this key, its answer is
+            // this one's, should it come in time.
             Err(e) if matches!(e.code(), ErrorCode::PaymentInProgress) => {
-                match self.await_stored(&keyed).await? {
+                match self.await_stored(&keyed, answer_by).await? {
                     Some(stored) => {
                         self.finish_replayed(claims, reservation_id, &stored).await;
                         replay(stored)
@@ -109,35 +118,44 @@ impl PaymentService {
         }
     }
 
-    /// A committed payment whose reservation Redis still has as `paying`: the
-    /// attempt that committed it died before its Redis half (a server killed
-    /// between PostgreSQL's commit and pay_finish). The retry finishes it, so
-    /// the seats read sold and the token ends now, not when the hold lapses.
-    /// pay_finish is idempotent: when the first attempt is alive and finishes
-    /// too, nothing changes twice.
+    /// A replayed answer whose reservation Redis has not ended as it says: a
+    /// 201 whose attempt died before its Redis half (a server killed between
+    /// PostgreSQL's commit and pay_finish), or a 402 whose commit's answer was
+    /// lost (its attempt handed the reservation back). The retry ends it, so
+    /// the seats and the token read as the answer says now, not when the hold
+    /// lapses. pay_finish is idempotent: when the first attempt is alive and
+    /// finishes too, nothing changes twice. A 402's reservation being paid by
+    /// another attempt is left to it.
     async fn finish_replayed(
         &self,
         claims: &QueueClaims,
         reservation_id: ReservationId,
         stored: &Stored,
     ) {
-        if stored.status != 201 {
-            return;
-        }
+        let outcome = match stored.status {
+            201 => PaymentOutcome::Paid,
+            402 => PaymentOutcome::Declined,
+            _ => return,
+        };
         if let Ok(reservation) = self.reservations.find_owned(claims, reservation_id).await
-            && reservation.paying
+            && (outcome == PaymentOutcome::Paid || !reservation.paying)
         {
             self.reservations
-                .finish_payment(claims, &reservation, PaymentOutcome::Paid)
+                .finish_payment(claims, &reservation, outcome)
                 .await;
         }
     }
 
     /// Polls for the stored answer of a key while a payment may still be
-    /// deciding it, for as long as a payment may take.
-    async fn await_stored(&self, keyed: &KeyedRequest) -> Result<Option<Stored>> {
-        let deadline = tokio::time::Instant::now() + self.reservations.payment_timeout();
-        while tokio::time::Instant::now() < deadline {
+    /// deciding it: for as long as a payment may take, but no later than
+    /// `answer_by`, so the request is answered within its timeout.
+    async fn await_stored(
+        &self,
+        keyed: &KeyedRequest,
+        answer_by: Instant,
+    ) -> Result<Option<Stored>> {
+        let deadline = answer_by.min(Instant::now() + self.reservations.payment_timeout());
+        while Instant::now() < deadline {
             if let Some(stored) = idempotency::lookup(&self.pool, keyed).await? {
                 return Ok(Some(stored));
             }
@@ -160,22 +178,24 @@ impl PaymentService {
         let tx = postgres::begin(&self.pool)
             .await
             .step("open the payment's transaction")?;
-        self.reservations
+        let attempt = self
+            .reservations
             .begin_payment(claims, &reservation)
             .await
             .step("claim the reservation for the payment")?;
         let settled = match sql::settle(tx, claims.sub, &reservation, keyed).await {
             Ok(settled) => settled,
             Err(e) => {
-                // Undecided (PostgreSQL unreachable): nothing was written, so the
-                // reservation goes back to `held` and may be paid again.
+                // Not committed (PostgreSQL unreachable, or a write failed):
+                // nothing was decided, so the reservation goes back to `held`
+                // and may be paid again.
                 self.reservations
-                    .abort_payment(claims.cid, reservation.id)
+                    .abort_payment(claims.cid, reservation.id, attempt)
                     .await;
                 return Err(e).step("settle the payment in PostgreSQL");
             }
         };
-        self.conclude(claims, &reservation, amount, keyed, settled)
+        self.conclude(claims, &reservation, attempt, amount, settled)
             .await
     }
 
@@ -193,6 +213,19 @@ impl PaymentService {
             .await
             .step("read the reservation")?;
         if reservation.paying {
+            // Paid already, if an attempt committed and Redis never heard (its
+            // server died, or its commit's answer was lost): Redis catches up
+            // and the reservation reads as ended, as it does once paid.
+            if sql::payment_of(&self.pool, reservation.id)
+                .await
+                .step("look up the reservation's payment")?
+                .is_some()
+            {
+                self.reservations
+                    .finish_payment(claims, &reservation, PaymentOutcome::Paid)
+                    .await;
+                return Err(Error::RESERVATION_NOT_FOUND);
+            }
             return Err(Error::PAYMENT_IN_PROGRESS);
         }
         if amount != reservation.amount.won() {
@@ -204,13 +237,14 @@ impl PaymentService {
         Ok(reservation)
     }
 
-    /// Ends the reservation as PostgreSQL decided, and answers.
+    /// Ends the reservation as PostgreSQL decided (or hands it back when
+    /// PostgreSQL decided nothing for it), and answers.
     async fn conclude(
         &self,
         claims: &QueueClaims,
         reservation: &StoredReservation,
+        attempt: PaymentAttempt,
         amount: i64,
-        keyed: Option<&KeyedRequest>,
         settled: Settled,
     ) -> Result<Idempotent<Payment>> {
         match settled {
@@ -221,12 +255,6 @@ impl PaymentService {
                 Ok(Idempotent::Fresh(payment))
             }
             Settled::InsufficientBalance { balance } => {
-                if let Some(keyed) = keyed {
-                    let body = json!({ "balance": balance, "amount": amount });
-                    idempotency::store_outcome(&self.pool, keyed, 402, &body)
-                        .await
-                        .step("store the refusal under its Idempotency-Key")?;
-                }
                 self.reservations
                     .finish_payment(claims, reservation, PaymentOutcome::Declined)
                     .await;
@@ -242,9 +270,72 @@ impl PaymentService {
             }
             Settled::Replayed(stored) => {
                 self.reservations
-                    .abort_payment(claims.cid, reservation.id)
+                    .abort_payment(claims.cid, reservation.id, attempt)
                     .await;
                 replay(stored)
+            }
+            Settled::AlreadyPaid => {
+                self.reservations
+                    .finish_payment(claims, reservation, PaymentOutcome::Paid)
+                    .await;
+                Err(Error::RESERVATION_NOT_FOUND)
+            }
+            Settled::Undecided(e) => self.settle_undecided(claims, reservation, attempt, e).await,
+        }
+    }
+
+    /// A commit whose answer was lost: PostgreSQL has the payment or not. Asked
+    /// now, the answer decides this attempt's: the payment (this attempt paid
+    /// it), or the commit's error with the reservation handed back. When
+    /// PostgreSQL cannot tell yet, the reservation stays claimed and is ended
+    /// or handed back in the background once it can, and the answer is the
+    /// commit's error.
+    async fn settle_undecided(
+        &self,
+        claims: &QueueClaims,
+        reservation: &StoredReservation,
+        attempt: PaymentAttempt,
+        commit_error: Error,
+    ) -> Result<Idempotent<Payment>> {
+        match sql::payment_of(&self.pool, reservation.id).await {
+            Ok(Some(payment)) => {
+                self.reservations
+                    .finish_payment(claims, reservation, PaymentOutcome::Paid)
+                    .await;
+                Ok(Idempotent::Fresh(payment))
+            }
+            Ok(None) => {
+                self.reservations
+                    .abort_payment(claims.cid, reservation.id, attempt)
+                    .await;
+                Err(commit_error)
+            }
+            Err(e) => {
+                tracing::warn!(error = ?e, reservation_id = %reservation.id, "cannot tell whether a payment committed; deciding in the background");
+                let (this, claims, reservation) =
+                    (self.clone(), claims.clone(), reservation.clone());
+                tokio::spawn(until_it_lands(
+                    "settle an undecided commit",
+                    reservation.id,
+                    move || {
+                        let (this, claims, reservation) =
+                            (this.clone(), claims.clone(), reservation.clone());
+                        async move {
+                            let paid = sql::payment_of(&this.pool, reservation.id).await?.is_some();
+                            if paid {
+                                this.reservations
+                                    .finish_payment(&claims, &reservation, PaymentOutcome::Paid)
+                                    .await;
+                            } else {
+                                this.reservations
+                                    .abort_payment(claims.cid, reservation.id, attempt)
+                                    .await;
+                            }
+                            Ok(())
+                        }
+                    },
+                ));
+                Err(commit_error)
             }
         }
     }

@@ -15,6 +15,12 @@
 //!    the queue token expired. Once PostgreSQL has committed the answer is 201,
 //!    and this Redis update is retried until it lands.
 //!
+//! Whatever fails after step 1, the claim is ended or handed back: an error
+//! before the commit decided nothing (handed back); a commit whose answer was
+//! lost is looked up (ended as paid, or handed back), in the background if
+//! PostgreSQL cannot tell yet; a reservation PostgreSQL has paid already is
+//! ended as paid, never handed back.
+//!
 //! `flow.rs` holds the steps, the `Idempotency-Key` retry and its replay.
 
 mod flow;
@@ -26,6 +32,7 @@ use crate::reservation::ReservationService;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
+use std::time::Duration;
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Payment {
@@ -46,11 +53,20 @@ pub struct Payment {
 pub struct PaymentService {
     pool: PgPool,
     reservations: ReservationService,
+    /// A keyed payment that finds another attempt deciding the reservation
+    /// waits for its key's answer this long at most (half the request
+    /// timeout), then answers `payment_in_progress`.
+    await_other_attempt: Duration,
 }
 
 impl PaymentService {
-    pub fn new(pool: PgPool, reservations: ReservationService) -> Self {
-        Self { pool, reservations }
+    /// `request_timeout` is the server's: a payment answers well within it.
+    pub fn new(pool: PgPool, reservations: ReservationService, request_timeout: Duration) -> Self {
+        Self {
+            pool,
+            reservations,
+            await_other_attempt: request_timeout / 2,
+        }
     }
 }
 
@@ -63,11 +79,16 @@ trait Step<T> {
 
 impl<T, E: Into<Error>> Step<T> for Result<T, E> {
     fn step(self, what: &'static str) -> Result<T> {
-        self.map_err(|e| match e.into() {
-            Error::Unavailable(source) => Error::Unavailable(source.context(what)),
-            Error::Internal(source) => Error::Internal(source.context(what)),
-            answer => answer,
-        })
+        self.map_err(|e| named_step(e.into(), what))
+    }
+}
+
+/// [`Step`] for an error in hand.
+fn named_step(e: Error, what: &'static str) -> Error {
+    match e {
+        Error::Unavailable(source) => Error::Unavailable(source.context(what)),
+        Error::Internal(source) => Error::Internal(source.context(what)),
+        answer => answer,
     }
 }
 

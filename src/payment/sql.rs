@@ -2,7 +2,7 @@
 //! `payments` and `tickets` tables, which nothing else writes. The balance
 //! moves through [`wallet`], which owns `wallets` and `ledger`.
 
-use super::{Payment, Step};
+use super::{Payment, Step, named_step};
 use crate::domain::{
     ConcertId, PaymentId, ReservationId, ScheduleId, SeatNo, UserId, seat_numbers,
 };
@@ -11,12 +11,14 @@ use crate::idempotency::{self, KeyedRequest, Stored};
 use crate::reservation::StoredReservation;
 use crate::wallet::{self, Debit, Movement};
 use chrono::{DateTime, Utc};
+use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 /// How a payment ended in PostgreSQL.
 pub(super) enum Settled {
     Paid(Payment),
+    /// Refused; under an idempotency key, the refusal is stored with it.
     InsufficientBalance {
         balance: i64,
     },
@@ -24,10 +26,17 @@ pub(super) enum Settled {
     SeatTaken,
     /// Another attempt with the same idempotency key was decided first.
     Replayed(Stored),
+    /// The reservation was paid already, by an earlier attempt that Redis had
+    /// not heard the end of (its commit's answer was lost, or it died).
+    AlreadyPaid,
+    /// The commit was sent and its answer never came: it may have landed.
+    /// [`payment_of`] tells, once PostgreSQL answers.
+    Undecided(Error),
 }
 
 /// One transaction, all or nothing: the key claimed, the balance debited, the
-/// payment, its tickets and its ledger entry written, the key's answer stored.
+/// payment, its tickets and its ledger entry written, the key's answer stored
+/// (a refusal's too). An error before the commit decided nothing.
 #[tracing::instrument(level = "debug", name = "sql_payment", skip_all, fields(reservation_id = %reservation.id))]
 pub(super) async fn settle(
     mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
@@ -42,16 +51,29 @@ pub(super) async fn settle(
     {
         return Ok(Settled::Replayed(stored));
     }
-    let debited = match wallet::debit(&mut tx, user, reservation.amount.won())
+    let amount = reservation.amount.won();
+    let debited = match wallet::debit(&mut tx, user, amount)
         .await
         .step("debit the balance")?
     {
         Debit::Debited(change) => change,
-        Debit::Insufficient { balance } => return Ok(Settled::InsufficientBalance { balance }),
+        Debit::Insufficient { balance } => {
+            let Some(keyed) = keyed else {
+                return Ok(Settled::InsufficientBalance { balance });
+            };
+            let body = json!({ "balance": balance, "amount": amount });
+            idempotency::complete(&mut tx, keyed, 402, &body, None)
+                .await
+                .step("store the refusal under its Idempotency-Key")?;
+            return commit(tx, Settled::InsufficientBalance { balance }).await;
+        }
     };
-    let payment = insert_payment(&mut tx, user, reservation, debited.balance_after)
+    let Some(payment) = insert_payment(&mut tx, user, reservation, debited.balance_after)
         .await
-        .step("insert the payment")?;
+        .step("insert the payment")?
+    else {
+        return Ok(Settled::AlreadyPaid);
+    };
     if !insert_tickets(&mut tx, &payment, reservation)
         .await
         .step("insert the tickets")?
@@ -67,21 +89,35 @@ pub(super) async fn settle(
             .await
             .step("store the answer under its Idempotency-Key")?;
     }
-    tx.commit().await.step("commit the payment")?;
-    Ok(Settled::Paid(payment))
+    commit(tx, Settled::Paid(payment)).await
 }
 
-/// The payment's row. A second payment of one reservation breaks its unique
-/// `reservation_id`: another attempt got there first.
+/// Commits what `settled` says. An error here decides nothing for the caller:
+/// the commit may have landed and only its answer been lost.
+async fn commit(
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    settled: Settled,
+) -> Result<Settled> {
+    match tx.commit().await {
+        Ok(()) => Ok(settled),
+        Err(e) => Ok(Settled::Undecided(named_step(
+            e.into(),
+            "commit the payment",
+        ))),
+    }
+}
+
+/// The payment's row; `None` when the reservation has one already (its
+/// unique `reservation_id`: another attempt paid it and committed first).
 async fn insert_payment(
     tx: &mut PgConnection,
     user: UserId,
     reservation: &StoredReservation,
     balance_after: i64,
-) -> Result<Payment> {
+) -> Result<Option<Payment>> {
     let payment_id = PaymentId::new();
     let amount = reservation.amount.won();
-    let paid_at: DateTime<Utc> = sqlx::query_scalar(
+    let paid_at: sqlx::Result<DateTime<Utc>> = sqlx::query_scalar(
         "INSERT INTO payments (payment_id, reservation_id, user_id, concert_id, schedule_id, amount, balance_after)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING paid_at",
     )
@@ -93,12 +129,13 @@ async fn insert_payment(
     .bind(amount)
     .bind(balance_after)
     .fetch_one(&mut *tx)
-    .await
-    .map_err(|e| match unique_violation(&e) {
-        Some(_) => Error::PAYMENT_IN_PROGRESS,
-        None => e.into(),
-    })?;
-    Ok(Payment {
+    .await;
+    let paid_at = match paid_at {
+        Ok(paid_at) => paid_at,
+        Err(e) if unique_violation(&e) == Some("payments_reservation_id_key") => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Some(Payment {
         payment_id,
         reservation_id: reservation.id,
         concert_id: reservation.concert,
@@ -108,7 +145,7 @@ async fn insert_payment(
         balance: balance_after,
         status: "paid",
         paid_at,
-    })
+    }))
 }
 
 /// One ticket per seat; `false` when a seat is sold already
@@ -188,18 +225,42 @@ impl From<PaymentRow> for Payment {
     }
 }
 
-impl super::PaymentService {
-    /// The user's payments, newest first.
-    pub async fn history(&self, user: UserId) -> Result<Vec<Payment>> {
-        let rows: Vec<PaymentRow> = sqlx::query_as(
+/// Payments as [`Payment`] reads them, then `$tail` (a `WHERE`, the grouping
+/// by payment, an order): one static query per use.
+macro_rules! select_payments {
+    ($tail:literal) => {
+        concat!(
             "SELECT p.payment_id, p.reservation_id, p.concert_id, p.schedule_id,
                     array_agg(t.seat_no ORDER BY t.seat_no) AS seat_nos,
                     p.amount, p.balance_after, p.paid_at
-             FROM payments p JOIN tickets t ON t.payment_id = p.payment_id
-             WHERE p.user_id = $1
-             GROUP BY p.payment_id
-             ORDER BY p.paid_at DESC, p.payment_id DESC",
+             FROM payments p JOIN tickets t ON t.payment_id = p.payment_id ",
+            $tail
         )
+    };
+}
+
+/// The payment of a reservation, if PostgreSQL has one: how an undecided
+/// commit, or a claim Redis never heard the end of, is told apart.
+pub(super) async fn payment_of(
+    pool: &PgPool,
+    reservation: ReservationId,
+) -> Result<Option<Payment>> {
+    let row: Option<PaymentRow> = sqlx::query_as(select_payments!(
+        "WHERE p.reservation_id = $1 GROUP BY p.payment_id"
+    ))
+    .bind(reservation.as_uuid())
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(Payment::from))
+}
+
+impl super::PaymentService {
+    /// The user's payments, newest first.
+    pub async fn history(&self, user: UserId) -> Result<Vec<Payment>> {
+        let rows: Vec<PaymentRow> = sqlx::query_as(select_payments!(
+            "WHERE p.user_id = $1 GROUP BY p.payment_id
+             ORDER BY p.paid_at DESC, p.payment_id DESC"
+        ))
         .bind(user.as_uuid())
         .fetch_all(&self.pool)
         .await?;

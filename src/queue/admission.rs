@@ -46,6 +46,7 @@ pub async fn admit_tick(
             idle_timeout_ms: u64::from(settings.idle_timeout_seconds) * 1000,
             admit_seat_factor: settings.admit_seat_factor,
             poll_budget_per_second: settings.poll_budget_per_second,
+            hold_ttl_ms: u64::from(settings.hold_ttl_seconds) * 1000,
         },
         dates: &dates,
     };

@@ -42,6 +42,11 @@ pub struct QueueTicket {
     pub estimated_wait_seconds: u64,
     /// Nine waits in ten end by then (same model); 0 unless waiting.
     pub estimated_wait_seconds_p90: u64,
+    /// Seconds left of the admission; 0 unless active. A hold extends the
+    /// admission to the hold's end, but never past its deadline,
+    /// `active_ttl_seconds + hold_ttl_seconds` after it began: whatever is held
+    /// or released, the admission ends by then (only a payment begun before it
+    /// runs on, by at most the payment timeout).
     pub active_remaining_seconds: u64,
     /// When the client should ask again.
     pub poll_after_ms: u64,

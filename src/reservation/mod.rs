@@ -12,5 +12,6 @@ mod service;
 
 pub use model::{Reservation, SeatMap, SeatStatus, SeatView, StoredReservation};
 pub use payment::PaymentOutcome;
+pub(crate) use payment::until_it_lands;
 pub use seats::{SeatCounts, load_sold};
 pub use service::ReservationService;

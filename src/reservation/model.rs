@@ -16,6 +16,9 @@ pub struct Reservation {
     /// Always `held`: a paid reservation ends and becomes a payment.
     #[schema(value_type = String, example = "held")]
     pub status: &'static str,
+    /// The concert's hold time from the hold, cut short at the admission's
+    /// deadline (`active_ttl_seconds + hold_ttl_seconds` after admission):
+    /// holding again gains no time.
     pub held_until: DateTime<Utc>,
 }
 

@@ -3,13 +3,19 @@
 //! not decide. `payment/` orchestrates; the reservation's Redis state (its
 //! hash, its holds, the user's admission) changes only here and in
 //! [`super::service`].
+//!
+//! Whatever happens after a claim, the claim is ended or handed back: both
+//! steps are retried until they land ([`until_it_lands`]), which they may,
+//! since both are safe to run twice and late (a hand-back touches only its own
+//! attempt's claim).
 
 use super::StoredReservation;
 use super::service::{ReservationService, refusal_error};
 use crate::domain::{ConcertId, ReservationId};
 use crate::error::{Error, Result};
-use crate::store::scripts::{self, PayBeginReply, PayFinish, ReservationRefusal};
+use crate::store::scripts::{self, PayBeginReply, PayFinish, PaymentAttempt, ReservationRefusal};
 use crate::tokens::QueueClaims;
+use std::future::Future;
 use std::time::Duration;
 
 /// How PostgreSQL decided a payment, as far as its reservation is concerned.
@@ -30,12 +36,16 @@ impl ReservationService {
     /// Claims the reservation for one payment attempt: it reads `paying` (a
     /// concurrent second attempt gets `payment_in_progress`), and its holds,
     /// itself and the admission are extended past the payment's timeout.
+    /// Returns the attempt, which alone may hand the claim back. When Redis
+    /// never answered (the claim may have landed all the same), the claim is
+    /// handed back before the error is returned.
     pub async fn begin_payment(
         &self,
         claims: &QueueClaims,
         reservation: &StoredReservation,
-    ) -> Result<()> {
+    ) -> Result<PaymentAttempt> {
         let keys = self.redis.admission_keys(claims.cid);
+        let attempt = PaymentAttempt::fresh();
         let begun = scripts::pay_begin(
             &mut self.redis.conn(),
             &keys,
@@ -43,22 +53,27 @@ impl ReservationService {
             &claims.jti,
             reservation.held_seats(),
             self.payment_timeout,
+            attempt,
         )
-        .await?;
+        .await;
         match begun {
-            PayBeginReply::Paying => Ok(()),
-            PayBeginReply::NotAdmitted(refused) => Err(refused.into()),
-            PayBeginReply::Refused(ReservationRefusal::NotFound) | PayBeginReply::HoldLost => {
+            Ok(PayBeginReply::Paying) => Ok(attempt),
+            Ok(PayBeginReply::NotAdmitted(refused)) => Err(refused.into()),
+            Ok(PayBeginReply::Refused(ReservationRefusal::NotFound) | PayBeginReply::HoldLost) => {
                 Err(Error::RESERVATION_NOT_FOUND)
             }
-            PayBeginReply::Refused(refusal) => Err(refusal_error(refusal)),
+            Ok(PayBeginReply::Refused(refusal)) => Err(refusal_error(refusal)),
+            Err(e) => {
+                self.abort_payment(claims.cid, reservation.id, attempt)
+                    .await;
+                Err(e)
+            }
         }
     }
 
     /// Ends the reservation as PostgreSQL decided, then clears the user's
-    /// holding marker. Never fails: a few quick tries in the request, then in
-    /// the background with backoff until it lands, so a decided payment always
-    /// reaches Redis (pay_finish is safe to run again).
+    /// holding marker. Never fails: run until it lands (pay_finish is safe to
+    /// run again), so a decided payment always reaches Redis.
     pub async fn finish_payment(
         &self,
         claims: &QueueClaims,
@@ -75,80 +90,91 @@ impl ReservationService {
                 PayFinish::Released
             }
         };
-        self.run_finish_until_it_lands(claims, reservation, finish)
-            .await;
-        self.unmark_holding(claims.sub, reservation.id).await;
-    }
-
-    async fn run_finish_until_it_lands(
-        &self,
-        claims: &QueueClaims,
-        reservation: &StoredReservation,
-        finish: PayFinish,
-    ) {
-        let mut delay = Duration::from_millis(50);
-        for _ in 0..3 {
-            match self.run_finish(claims, reservation, finish).await {
-                Ok(()) => return,
-                Err(e) => {
-                    tracing::warn!(error = ?e, reservation_id = %reservation.id, "pay_finish failed; retrying")
-                }
-            }
-            tokio::time::sleep(delay).await;
-            delay *= 2;
-        }
+        let (user, id) = (claims.sub, reservation.id);
         let this = self.clone();
         let (claims, reservation) = (claims.clone(), reservation.clone());
-        tokio::spawn(async move {
-            let mut delay = Duration::from_millis(500);
-            loop {
-                tokio::time::sleep(delay).await;
-                match this.run_finish(&claims, &reservation, finish).await {
-                    Ok(()) => {
-                        tracing::info!(reservation_id = %reservation.id, "pay_finish landed after retries");
-                        return;
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = ?e, reservation_id = %reservation.id, "pay_finish still failing")
-                    }
-                }
-                delay = (delay * 2).min(Duration::from_secs(5));
+        until_it_lands("pay_finish", id, move || {
+            let (this, claims, reservation) = (this.clone(), claims.clone(), reservation.clone());
+            async move {
+                let keys = this.redis.admission_keys(claims.cid);
+                scripts::pay_finish(
+                    &mut this.redis.conn(),
+                    &keys,
+                    claims.sub,
+                    &claims.jti,
+                    reservation.held_seats(),
+                    finish,
+                )
+                .await
             }
-        });
+        })
+        .await;
+        self.unmark_holding(user, id).await;
     }
 
-    async fn run_finish(
+    /// Hands a reservation back to its holder when the payment `attempt`
+    /// could not be decided (PostgreSQL unreachable, or the claim's reply
+    /// lost): `paying` becomes `held` again, if this attempt claimed it. Run
+    /// until it lands: late, it still touches only this attempt's claim.
+    pub async fn abort_payment(
         &self,
-        claims: &QueueClaims,
-        reservation: &StoredReservation,
-        finish: PayFinish,
-    ) -> Result<()> {
-        let keys = self.redis.admission_keys(claims.cid);
-        scripts::pay_finish(
-            &mut self.redis.conn(),
-            &keys,
-            claims.sub,
-            &claims.jti,
-            reservation.held_seats(),
-            finish,
-        )
-        .await
-    }
-
-    /// Hands a reservation back to its holder when its payment could not be
-    /// decided (PostgreSQL unreachable, or another attempt decided it): `paying`
-    /// becomes `held` again. Best effort: if this fails the reservation stays
-    /// `paying` until its extended hold ends, and the seats come free then.
-    pub async fn abort_payment(&self, concert: ConcertId, reservation: ReservationId) {
-        let keys = self.redis.admission_keys(concert);
-        let result = scripts::pay_abort(&mut self.redis.conn(), &keys, reservation).await;
-        if let Err(e) = result {
-            tracing::warn!(error = ?e, reservation_id = %reservation, "could not hand the reservation back after a failed payment");
-        }
+        concert: ConcertId,
+        reservation: ReservationId,
+        attempt: PaymentAttempt,
+    ) {
+        let this = self.clone();
+        until_it_lands("pay_abort", reservation, move || {
+            let this = this.clone();
+            async move {
+                let keys = this.redis.admission_keys(concert);
+                scripts::pay_abort(&mut this.redis.conn(), &keys, reservation, attempt)
+                    .await
+                    .map(|_| ())
+            }
+        })
+        .await;
     }
 
     /// How long a payment may take: its holds are extended this much.
     pub fn payment_timeout(&self) -> Duration {
         self.payment_timeout
     }
+}
+
+/// Runs `step` until it succeeds: a few quick tries while the request waits,
+/// then in the background, backing off, for as long as it takes. For the steps
+/// of a payment that must land whatever happens, each safe to run again and
+/// late; `payment/` also settles an undecided commit this way.
+pub(crate) async fn until_it_lands<F, Fut>(what: &'static str, reservation: ReservationId, step: F)
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<()>> + Send + 'static,
+{
+    let mut delay = Duration::from_millis(50);
+    for _ in 0..3 {
+        match step().await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(error = ?e, %reservation, step = what, "a payment step failed; retrying")
+            }
+        }
+        tokio::time::sleep(delay).await;
+        delay *= 2;
+    }
+    tokio::spawn(async move {
+        let mut delay = Duration::from_millis(500);
+        loop {
+            tokio::time::sleep(delay).await;
+            match step().await {
+                Ok(()) => {
+                    tracing::info!(%reservation, step = what, "a payment step landed after retries");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = ?e, %reservation, step = what, "a payment step still fails")
+                }
+            }
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+    });
 }

@@ -6,6 +6,7 @@
 //! spread over the cluster's shards.
 
 use crate::domain::{ConcertId, ReservationId, ScheduleId, SeatNo, UserId};
+use uuid::Uuid;
 
 /// Key names under one configurable prefix (tests use a unique prefix each).
 #[derive(Clone, Debug)]
@@ -102,6 +103,21 @@ impl ConcertKeys {
     pub fn user_res(&self) -> String {
         self.key("user-res")
     }
+    /// ZSET user -> hold end ms: who holds seats, written with `user-res` and
+    /// pruned by time, so seat-aware admission counts the shoppers exactly.
+    pub fn holders(&self) -> String {
+        self.key("holders")
+    }
+    /// ZSET user -> ms: the latest each admission may end, whatever its holder
+    /// holds (active_ttl + hold_ttl after it began); pruned by time.
+    pub fn deadlines(&self) -> String {
+        self.key("deadlines")
+    }
+    /// STRING, `PX`: the first reply of one attempt of a script sent once, for
+    /// its re-sends (see `once` in `lua/_lib.lua`).
+    pub fn attempt(&self, attempt: Uuid) -> String {
+        self.key(&format!("once:{attempt}"))
+    }
     /// HASH: one reservation; expires with its holds.
     pub fn reservation(&self, id: ReservationId) -> String {
         self.key(&format!("res:{id}"))
@@ -150,6 +166,9 @@ mod tests {
             keys.cfg(),
             keys.bucket(),
             keys.user_res(),
+            keys.holders(),
+            keys.deadlines(),
+            keys.attempt(Uuid::new_v4()),
             keys.seen(),
             keys.line_stats(),
             keys.draw(),

@@ -79,7 +79,8 @@ async fn row_counts(db: &PgPool) -> Vec<i64> {
 }
 
 /// Every key of this test's prefix with its content, but for the admission
-/// bucket and the line's stats, which the admission loop rewrites on every tick.
+/// bucket and the line's stats, which the admission loop rewrites on every tick,
+/// and the replies kept for re-sends (`once:`), which expire on their own.
 async fn redis_snapshot(app: &TestApp) -> Vec<(String, String)> {
     use redis::AsyncCommands;
     let mut conn = app.redis_conn();
@@ -87,7 +88,9 @@ async fn redis_snapshot(app: &TestApp) -> Vec<(String, String)> {
         .keys(format!("{}:*", app.config.redis.prefix))
         .await
         .unwrap();
-    keys.retain(|k| !k.ends_with(":bucket") && !k.ends_with(":line-stats"));
+    keys.retain(|k| {
+        !k.ends_with(":bucket") && !k.ends_with(":line-stats") && !k.contains(":once:")
+    });
     keys.sort();
     let mut snapshot = Vec::new();
     for key in keys {

@@ -96,8 +96,8 @@ impl TestAppBuilder {
     }
 
     /// The server reaches PostgreSQL through a [`ChaosProxy`]
-    /// ([`TestApp::database_proxy`]), its pool waiting `database_timeout` for a
-    /// connection as the real server's does. The test's own [`TestApp::db`]
+    /// ([`TestApp::database_proxy`]), in plain text, its pool waiting
+    /// `database_timeout` for a connection as the real server's does. The test's own [`TestApp::db`]
     /// goes around it.
     pub fn with_database_proxy(mut self) -> Self {
         self.database_proxy = true;
@@ -143,7 +143,11 @@ impl TestAppBuilder {
         }
         let mut options = (*self.db.connect_options()).clone();
         if let Some(proxy) = proxy {
-            options = options.port(proxy.port());
+            // In plain text, so a test can name the bytes of one request
+            // ([`ChaosProxy::lose_replies_to`]).
+            options = options
+                .port(proxy.port())
+                .ssl_mode(sqlx::postgres::PgSslMode::Disable);
         }
         if let Some(limit) = self.statement_timeout {
             options = lineup::store::postgres::bounded(options, limit);
@@ -299,5 +303,61 @@ impl TestApp {
     /// A raw Redis connection under this test's prefix, to look behind the API.
     pub fn redis_conn(&self) -> lineup::store::redis::Conn {
         self.redis.conn()
+    }
+
+    /// The `status` field of a reservation's hash in Redis (`held` or
+    /// `paying`), `None` once it has ended: what the API does not show.
+    pub async fn reservation_status(
+        &self,
+        concert: uuid::Uuid,
+        reservation: uuid::Uuid,
+    ) -> Option<String> {
+        use redis::AsyncCommands;
+        let key = self
+            .redis
+            .keys
+            .concert(lineup::domain::ConcertId::from_uuid(concert))
+            .reservation(lineup::domain::ReservationId::from_uuid(reservation));
+        self.redis_conn()
+            .hget(key, "status")
+            .await
+            .expect("Redis answers")
+    }
+
+    /// Returns once the admit tick of `concert` has run `n` more times (on any
+    /// server): what it would admit by now, it has. Each tick stamps the
+    /// line's stats with Redis's time.
+    pub async fn admit_ticks(&self, concert: uuid::Uuid, n: usize) {
+        use redis::AsyncCommands;
+        let stats = self
+            .redis
+            .keys
+            .concert(lineup::domain::ConcertId::from_uuid(concert))
+            .line_stats();
+        let stamp = || async {
+            let stamp: Option<String> = self
+                .redis_conn()
+                .hget(&stats, "rate_ts_us")
+                .await
+                .expect("Redis answers");
+            stamp
+        };
+        let mut last = stamp().await;
+        for tick in 0..n {
+            last = super::eventually(
+                Duration::from_secs(10),
+                &format!("admit tick {tick}"),
+                || {
+                    let last = last.clone();
+                    async move {
+                        stamp()
+                            .await
+                            .filter(|now| Some(now) != last.as_ref())
+                            .map(Some)
+                    }
+                },
+            )
+            .await;
+        }
     }
 }

@@ -12,6 +12,13 @@
 //! read. For a request/reply protocol used one request at a time that is one
 //! reply; a pipelined or multiplexed connection may get several replies in one
 //! read, and losing it loses them all (the connection closes anyway).
+//!
+//! To lose the reply of one chosen command, a test names bytes only its
+//! request carries ([`ChaosProxy::lose_replies_to`]: a script's SHA1 after
+//! EVALSHA, PostgreSQL's `COMMIT`): the first reply read on that connection
+//! once the request is on its way is lost. On a multiplexed connection that
+//! may be an earlier command's reply; the chosen one is lost with it, since the
+//! connection closes.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -49,12 +56,14 @@ impl Fault {
     }
 }
 
-/// Which replies [`Fault::LoseReplies`] throws away: the next `next` ones,
+/// Which replies [`Fault::LoseReplies`] throws away: the replies to the next
+/// `marked.1` requests carrying the bytes `marked.0`, the next `next` ones,
 /// then each with `probability`, drawn from a generator seeded by the test.
 /// The sequence of draws is a function of the seed; which reply meets which
 /// draw is a function of the order replies arrive in, which only a test that
 /// sends one request at a time controls.
 struct ReplyLoss {
+    marked: Option<(Vec<u8>, u64)>,
     next: u64,
     probability: f64,
     rng: StdRng,
@@ -64,6 +73,7 @@ struct ReplyLoss {
 impl ReplyLoss {
     fn new() -> Self {
         Self {
+            marked: None,
             next: 0,
             probability: 0.0,
             rng: StdRng::seed_from_u64(0),
@@ -71,9 +81,29 @@ impl ReplyLoss {
         }
     }
 
-    /// Whether the reply that just arrived is lost.
-    fn lose(&mut self) -> bool {
-        let lose = if self.next > 0 {
+    /// Whether the request just sent carries the marked bytes (and its
+    /// connection is to lose its next reply); counts it off if so.
+    fn marks(&mut self, request: &[u8]) -> bool {
+        let Some((marker, left)) = &mut self.marked else {
+            return false;
+        };
+        if *left == 0
+            || !request
+                .windows(marker.len())
+                .any(|w| w == marker.as_slice())
+        {
+            return false;
+        }
+        *left -= 1;
+        true
+    }
+
+    /// Whether the reply that just arrived is lost; `marked` when its
+    /// connection just sent a marked request.
+    fn lose(&mut self, marked: bool) -> bool {
+        let lose = if marked {
+            true
+        } else if self.next > 0 {
             self.next -= 1;
             true
         } else {
@@ -169,12 +199,26 @@ impl ChaosProxy {
         self.fault.send_replace(Fault::DelayReplies(delay));
     }
 
+    /// Throws away the replies to the next `n` requests that carry `marker`
+    /// (say the SHA1 of one Lua script, or `COMMIT`), each with its connection,
+    /// after the request went through; other replies are forwarded.
+    pub fn lose_replies_to(&self, marker: impl Into<Vec<u8>>, n: u64) {
+        {
+            let mut loss = self.loss.lock().unwrap();
+            loss.marked = Some((marker.into(), n));
+            loss.next = 0;
+            loss.probability = 0.0;
+        }
+        self.fault.send_replace(Fault::LoseReplies);
+    }
+
     /// Throws away the next `n` replies, each with its connection (the
     /// requests are applied; the clients see their connections drop), then
     /// forwards replies again.
     pub fn drop_next_replies(&self, n: u64) {
         {
             let mut loss = self.loss.lock().unwrap();
+            loss.marked = None;
             loss.next = n;
             loss.probability = 0.0;
         }
@@ -187,6 +231,7 @@ impl ChaosProxy {
     pub fn drop_replies(&self, probability: f64, seed: u64) {
         {
             let mut loss = self.loss.lock().unwrap();
+            loss.marked = None;
             loss.next = 0;
             loss.probability = probability;
             loss.rng = StdRng::seed_from_u64(seed);
@@ -203,6 +248,7 @@ impl ChaosProxy {
     pub fn restore(&self) {
         {
             let mut loss = self.loss.lock().unwrap();
+            loss.marked = None;
             loss.next = 0;
             loss.probability = 0.0;
         }
@@ -217,6 +263,10 @@ struct Replies {
     fault: watch::Receiver<Fault>,
     loss: Arc<Mutex<ReplyLoss>>,
 }
+
+/// One connection's note, from its request side to its reply side, that it
+/// sent a marked request (see [`ChaosProxy::lose_replies_to`]).
+type Marked = Arc<std::sync::atomic::AtomicBool>;
 
 /// An accepted connection nobody answers, dropped once the fault changes.
 async fn hang_until_changed(client: TcpStream, mut fault: watch::Receiver<Fault>) {
@@ -233,6 +283,7 @@ async fn forward(client: TcpStream, target: String, replies: Replies) {
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
     let mut fault = replies.fault.clone();
+    let marked = Marked::default();
     let ended = async {
         loop {
             if fault.changed().await.is_err() || fault.borrow().ends_connections() {
@@ -241,15 +292,34 @@ async fn forward(client: TcpStream, target: String, replies: Replies) {
         }
     };
     tokio::select! {
-        () = pump(client_read, server_write) => {}
-        () = pump_replies(server_read, client_write, replies) => {}
+        () = pump_requests(client_read, server_write, &replies.loss, &marked) => {}
+        () = pump_replies(server_read, client_write, replies.clone(), &marked) => {}
         () = ended => {}
     }
 }
 
-/// Copies requests (client to server) until the connection closes.
-async fn pump(mut from: impl AsyncRead + Unpin, mut to: impl AsyncWrite + Unpin) {
-    let _ = tokio::io::copy(&mut from, &mut to).await;
+/// Copies requests (client to server) until the connection closes, noting
+/// when one that carries the marked bytes has gone through.
+async fn pump_requests(
+    mut from: impl AsyncRead + Unpin,
+    mut to: impl AsyncWrite + Unpin,
+    loss: &Mutex<ReplyLoss>,
+    marked: &Marked,
+) {
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        // Noted before it is sent, so its reply cannot slip through first.
+        if loss.lock().unwrap().marks(&buf[..n]) {
+            marked.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Copies replies (server to client) until the connection closes or a reply
@@ -259,6 +329,7 @@ async fn pump_replies(
     mut from: impl AsyncRead + Unpin,
     mut to: impl AsyncWrite + Unpin,
     replies: Replies,
+    marked: &Marked,
 ) {
     let (queue, mut due) = mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
     // Returns whether a reply was lost (else the server closed).
@@ -273,7 +344,15 @@ async fn pump_replies(
             };
             let fault = *replies.fault.borrow();
             let at = match fault {
-                Fault::LoseReplies if replies.loss.lock().unwrap().lose() => return true,
+                Fault::LoseReplies
+                    if replies
+                        .loss
+                        .lock()
+                        .unwrap()
+                        .lose(marked.swap(false, std::sync::atomic::Ordering::SeqCst)) =>
+                {
+                    return true;
+                }
                 Fault::DelayReplies(delay) => Instant::now() + delay,
                 _ => Instant::now(),
             };

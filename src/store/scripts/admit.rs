@@ -16,6 +16,9 @@ pub struct AdmitDefaults {
     pub idle_timeout_ms: u64,
     pub admit_seat_factor: f64,
     pub poll_budget_per_second: u32,
+    /// With `active_ttl_ms`, the admission's deadline: admitted people's time
+    /// ends at most `active_ttl_ms + hold_ttl_ms` after they were admitted.
+    pub hold_ttl_ms: u64,
 }
 
 /// A date on sale and its number of seats: the tick counts its free ones.
@@ -115,7 +118,9 @@ pub async fn admit(
         .key(concert.seen())
         .key(concert.line_stats())
         .key(concert.draw())
-        .key(concert.drawn());
+        .key(concert.drawn())
+        .key(concert.holders())
+        .key(concert.deadlines());
     for date in args.dates {
         call.key(concert.sold(date.schedule))
             .key(concert.sold_loaded(date.schedule))
@@ -128,10 +133,13 @@ pub async fn admit(
         .arg(u8::from(defaults.paused))
         .arg(defaults.idle_timeout_ms)
         .arg(defaults.admit_seat_factor)
-        .arg(defaults.poll_budget_per_second);
+        .arg(defaults.poll_budget_per_second)
+        .arg(defaults.hold_ttl_ms);
     for date in args.dates {
         call.arg(date.total_seats);
     }
+    // A re-sent tick is a later tick of the same token bucket.
+    call.idempotent();
     AdmitReply::parse(call.run(conn).await?, args.dates)
 }
 

@@ -43,6 +43,8 @@ pub async fn draw(
     for user in order {
         call.arg(user.to_string());
     }
+    // A second run finds the marker and changes nothing.
+    call.idempotent();
     DrawReply::parse(call.run(conn).await?)
 }
 

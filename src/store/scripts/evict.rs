@@ -34,13 +34,14 @@ impl EvictReply {
     }
 }
 
-/// Removes the user from the line and the admitted set.
+/// Removes the user from the line and the admitted set. Sent once: a re-send
+/// answers as the first run did.
 pub async fn evict(
     conn: &mut impl ConnectionLike,
     keys: &AdmissionKeys,
     user: UserId,
 ) -> Result<EvictReply> {
-    let mut call: Call = call!(evict);
+    let mut call: Call = call!(evict, sent_once in &keys.concert);
     keys.admission(&mut call);
     call.key(keys.concert.user_res())
         .key(keys.concert.draw())

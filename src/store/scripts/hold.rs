@@ -1,4 +1,5 @@
-//! `lua/hold.lua`: 1 to 4 seats of one date held for an admitted user, all or none.
+//! `lua/hold.lua`: 1 to 4 seats of one date held for an admitted user, all or
+//! none, never past the admission's deadline.
 
 use super::{AdmissionKeys, Call, NotAdmitted, Reply, call};
 use crate::domain::{ConcertId, Money, ReservationId, ScheduleId, SeatNo, UserId, seat_numbers};
@@ -57,7 +58,8 @@ impl HoldReply {
 }
 
 /// Holds the seats under a new reservation, extending the user's admission to
-/// at least the hold's end.
+/// at least the hold's end; the hold ends at the admission's deadline at the
+/// latest. Safe to send twice: the reservation id is the attempt's.
 pub async fn hold(
     conn: &mut impl ConnectionLike,
     keys: &AdmissionKeys,
@@ -71,7 +73,9 @@ pub async fn hold(
         .key(concert.sold_loaded(args.schedule))
         .key(concert.held(args.schedule))
         .key(concert.reservation(args.reservation))
-        .key(concert.cfg());
+        .key(concert.cfg())
+        .key(concert.holders())
+        .key(concert.deadlines());
     keys.holds(&mut call, args.schedule, args.seats);
     call.arg(args.user.to_string())
         .arg(args.jti)
@@ -80,7 +84,8 @@ pub async fn hold(
         .arg(args.default_hold.as_millis() as u64)
         .arg(args.amount.won())
         .arg(args.concert.to_string())
-        .arg(seat_numbers(args.seats));
+        .arg(seat_numbers(args.seats))
+        .idempotent();
     HoldReply::parse(call.run(conn).await?)
 }
 

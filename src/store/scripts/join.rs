@@ -47,13 +47,14 @@ impl JoinReply {
 }
 
 /// Puts the user in line, or returns the place they have (idempotent); joining
-/// counts as a poll.
+/// counts as a poll. Sent once: a re-send answers as the first run did, so a
+/// new place stays new.
 pub async fn join(
     conn: &mut impl ConnectionLike,
     keys: &AdmissionKeys,
     args: JoinArgs,
 ) -> Result<JoinReply> {
-    let mut call: Call = call!(join);
+    let mut call: Call = call!(join, sent_once in &keys.concert);
     keys.admission(&mut call);
     let concert = &keys.concert;
     call.key(concert.seq())

@@ -24,14 +24,15 @@ impl LeaveReply {
     }
 }
 
-/// Takes the token's holder out of the line or the admitted set.
+/// Takes the token's holder out of the line or the admitted set. Sent once: a
+/// re-send answers as the first run did.
 pub async fn leave(
     conn: &mut impl ConnectionLike,
     keys: &AdmissionKeys,
     user: UserId,
     jti: &str,
 ) -> Result<LeaveReply> {
-    let mut call: Call = call!(leave);
+    let mut call: Call = call!(leave, sent_once in &keys.concert);
     keys.admission(&mut call);
     call.key(keys.concert.draw()).arg(user.to_string()).arg(jti);
     LeaveReply::parse(call.run(conn).await?)

@@ -23,7 +23,9 @@ pub async fn load_sold(
     let mut call: Call = call!(load_sold);
     call.key(keys.concert.sold(schedule))
         .key(keys.concert.sold_loaded(schedule))
-        .arg(seat_numbers(sold));
+        .arg(seat_numbers(sold))
+        // The same seats added again, the same marker set again.
+        .idempotent();
     parse(call.run(conn).await?)
 }
 

@@ -1,25 +1,31 @@
 //! `lua/pay_abort.lua`: a reservation handed back to its holder when a payment
-//! could not be decided (`paying` becomes `held` again).
+//! attempt could not be decided (`paying` becomes `held` again), by that
+//! attempt only.
 
-use super::{AdmissionKeys, Call, Reply, call};
+use super::{AdmissionKeys, Call, PaymentAttempt, Reply, call};
 use crate::domain::ReservationId;
 use crate::error::Result;
 use redis::aio::ConnectionLike;
 
-/// Whether the reservation was `paying` (and is `held` again).
+/// Whether the reservation was `paying` for this attempt (and is `held` again).
 fn parse(mut reply: Reply) -> Result<bool> {
     let was_paying = reply.next_flag()?;
     reply.finish()?;
     Ok(was_paying)
 }
 
+/// Hands the reservation back if `attempt` claimed it. Safe to send twice,
+/// and late: another attempt's claim is never touched.
 pub async fn pay_abort(
     conn: &mut impl ConnectionLike,
     keys: &AdmissionKeys,
     reservation: ReservationId,
+    attempt: PaymentAttempt,
 ) -> Result<bool> {
     let mut call: Call = call!(pay_abort);
-    call.key(keys.concert.reservation(reservation));
+    call.key(keys.concert.reservation(reservation))
+        .arg(attempt.to_string())
+        .idempotent();
     parse(call.run(conn).await?)
 }
 

@@ -1,7 +1,10 @@
 //! `lua/pay_begin.lua`: the Redis half of a payment's start, claiming the
 //! reservation for one attempt and extending its holds past the transaction.
 
-use super::{AdmissionKeys, Call, NotAdmitted, Reply, ReservationRefusal, ReservationSeats, call};
+use super::{
+    AdmissionKeys, Call, NotAdmitted, PaymentAttempt, Reply, ReservationRefusal, ReservationSeats,
+    call,
+};
 use crate::domain::{UserId, seat_numbers};
 use crate::error::Result;
 use redis::aio::ConnectionLike;
@@ -38,8 +41,9 @@ impl PayBeginReply {
     }
 }
 
-/// Marks the reservation `paying` and extends its holds, the reservation and
-/// the admission by `extension` (never shortening them).
+/// Marks the reservation `paying` for `attempt` and extends its holds, the
+/// reservation and the admission by `extension` (never shortening them). Safe
+/// to send twice: a re-send of the same attempt answers `Paying` again.
 pub async fn pay_begin(
     conn: &mut impl ConnectionLike,
     keys: &AdmissionKeys,
@@ -47,19 +51,23 @@ pub async fn pay_begin(
     jti: &str,
     reservation: ReservationSeats<'_>,
     extension: Duration,
+    attempt: PaymentAttempt,
 ) -> Result<PayBeginReply> {
     let concert = &keys.concert;
     let mut call: Call = call!(pay_begin);
     keys.admission(&mut call);
     call.key(concert.reservation(reservation.id))
         .key(concert.held(reservation.schedule))
-        .key(concert.user_res());
+        .key(concert.user_res())
+        .key(concert.holders());
     keys.holds(&mut call, reservation.schedule, reservation.seats);
     call.arg(user.to_string())
         .arg(jti)
         .arg(reservation.id.to_string())
         .arg(extension.as_millis() as u64)
-        .arg(seat_numbers(reservation.seats));
+        .arg(attempt.to_string())
+        .arg(seat_numbers(reservation.seats))
+        .idempotent();
     PayBeginReply::parse(call.run(conn).await?)
 }
 

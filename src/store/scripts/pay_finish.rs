@@ -51,13 +51,15 @@ pub async fn pay_finish(
         .key(concert.user_res())
         .key(concert.reservation(reservation.id))
         .key(concert.sold(reservation.schedule))
-        .key(concert.held(reservation.schedule));
+        .key(concert.held(reservation.schedule))
+        .key(concert.holders());
     keys.holds(&mut call, reservation.schedule, reservation.seats);
     call.arg(user.to_string())
         .arg(jti)
         .arg(reservation.id.to_string())
         .arg(outcome.as_arg())
-        .arg(seat_numbers(reservation.seats));
+        .arg(seat_numbers(reservation.seats))
+        .idempotent();
     parse(call.run(conn).await?)
 }
 

@@ -38,7 +38,9 @@ pub async fn prequeue(
     let mut call: Call = call!(prequeue);
     call.key(&keys.wait)
         .key(keys.concert.drawn())
-        .arg(opens_at.timestamp_micros());
+        .arg(opens_at.timestamp_micros())
+        // It only reads.
+        .idempotent();
     PrequeueReply::parse(call.run(conn).await?)
 }
 

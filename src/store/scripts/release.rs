@@ -26,6 +26,7 @@ impl ReleaseReply {
 }
 
 /// Releases the reservation if `user` holds it and no payment of it is running.
+/// Sent once: a re-send answers as the first run did.
 pub async fn release(
     conn: &mut impl ConnectionLike,
     keys: &AdmissionKeys,
@@ -33,10 +34,11 @@ pub async fn release(
     reservation: ReservationSeats<'_>,
 ) -> Result<ReleaseReply> {
     let concert = &keys.concert;
-    let mut call: Call = call!(release);
+    let mut call: Call = call!(release, sent_once in concert);
     call.key(concert.user_res())
         .key(concert.reservation(reservation.id))
-        .key(concert.held(reservation.schedule));
+        .key(concert.held(reservation.schedule))
+        .key(concert.holders());
     keys.holds(&mut call, reservation.schedule, reservation.seats);
     call.arg(user.to_string())
         .arg(reservation.id.to_string())

@@ -50,7 +50,9 @@ pub async fn seat_map(
         .key(concert.sold_loaded(schedule))
         .key(concert.held(schedule))
         .arg(user.to_string())
-        .arg(jti);
+        .arg(jti)
+        // It only reads.
+        .idempotent();
     SeatMapReply::parse(call.run(conn).await?)
 }
 

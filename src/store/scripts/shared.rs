@@ -151,3 +151,22 @@ pub struct ReservationSeats<'a> {
     pub schedule: ScheduleId,
     pub seats: &'a [SeatNo],
 }
+
+/// One payment attempt: `pay_begin` claims the reservation with it, a re-send
+/// of the claim is recognised by it, and only `pay_abort` with the same id
+/// hands the reservation back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PaymentAttempt(uuid::Uuid);
+
+impl PaymentAttempt {
+    /// A new attempt's id.
+    pub fn fresh() -> Self {
+        Self(uuid::Uuid::new_v4())
+    }
+}
+
+impl std::fmt::Display for PaymentAttempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}

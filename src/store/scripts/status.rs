@@ -87,7 +87,9 @@ pub async fn status(
         .arg(args.user.to_string())
         .arg(args.jti);
     args.defaults.push(&mut call);
-    call.arg(args.opens_at.map_or(0, |at| at.timestamp_micros()));
+    call.arg(args.opens_at.map_or(0, |at| at.timestamp_micros()))
+        // A re-sent poll is a later poll.
+        .idempotent();
     StatusReply::parse(call.run(conn).await?)
 }
 

@@ -1,0 +1,203 @@
+//! Rules no client can bend: a person's time is bounded whatever they hold or
+//! release, and seat-aware admission counts real shoppers whatever path took
+//! the others away (an expired hold, leaving, eviction, a re-join).
+
+use crate::support::*;
+use reqwest::StatusCode;
+use serde_json::Value;
+use sqlx::PgPool;
+use std::time::Duration;
+use uuid::Uuid;
+
+#[sqlx::test]
+async fn releasing_and_holding_again_never_keeps_an_admission_past_its_deadline(db: PgPool) {
+    // An admission ends at most active_ttl + hold_ttl after it began (5 s).
+    let app = TestApp::builder(db)
+        .with_config(|config| {
+            config.queue_defaults.active_ttl_seconds = 2;
+            config.queue_defaults.hold_ttl_seconds = 3;
+        })
+        .spawn()
+        .await;
+    let concert = app.create_concert(1, 10).await;
+    let schedule = concert.schedules[0];
+    let (_, token) = app.admitted_user(concert.id, 0).await;
+    let mut held = app.hold_ok(&token, schedule, &[1, 2]).await;
+    // The admission began before this first hold did, so its deadline is at
+    // most active_ttl after this hold's end (both in Redis's time).
+    let deadline = time_of(&held["held_until"]) + chrono::Duration::seconds(2);
+
+    // A scalper's loop: release just before the hold ends and hold the same
+    // seats again, every 1.3 s, for as long as the server lets them.
+    let mut rounds = 0;
+    let ended = loop {
+        assert!(
+            rounds < 15,
+            "still holding after {rounds} rounds: the admission has no end"
+        );
+        rounds += 1;
+        tokio::time::sleep(Duration::from_millis(1_300)).await;
+        let released = app
+            .delete(
+                &format!("/api/v1/reservations/{}", uuid(&held["reservation_id"])),
+                Some(&token),
+            )
+            .await;
+        assert!(
+            !released.status().is_server_error(),
+            "release: {}",
+            released.status()
+        );
+        let again = app.hold(&token, schedule, &[1, 2]).await;
+        if again.status() == StatusCode::FORBIDDEN {
+            break assert_error(again, StatusCode::FORBIDDEN, "token_revoked").await;
+        }
+        assert_eq!(again.status(), StatusCode::CREATED, "hold again");
+        held = again.json().await.unwrap();
+        let until = time_of(&held["held_until"]);
+        assert!(
+            until <= deadline,
+            "round {rounds}: held until {until}, past the admission's deadline {deadline}"
+        );
+    };
+    assert_eq!(ended["error"]["code"], "token_revoked");
+    assert_eq!(app.status(&token).await["status"], "expired");
+
+    // The seats come back to everyone else.
+    let (_, other) = app.admitted_user(concert.id, 0).await;
+    eventually(Duration::from_secs(10), "the seats come back", || async {
+        let available = app.seats_in_state(&other, schedule, "available").await;
+        (available.contains(&1) && available.contains(&2)).then_some(())
+    })
+    .await;
+}
+
+/// A server with a three-seat concert, where admission keeps the people
+/// without a live hold at or below the free seats (factor 1.0), and holds last
+/// a second while admissions last long.
+async fn three_seats(db: PgPool) -> (TestApp, TestConcert) {
+    let app = TestApp::builder(db)
+        .with_config(|config| {
+            config.queue_defaults.admit_seat_factor = 1.0;
+            config.queue_defaults.hold_ttl_seconds = 1;
+            config.queue_defaults.active_ttl_seconds = 300;
+        })
+        .spawn()
+        .await;
+    let concert = app.create_concert(1, 3).await;
+    (app, concert)
+}
+
+/// How many people are admitted now, as the operator reads it.
+async fn admitted(app: &TestApp, concert: Uuid) -> u64 {
+    app.queue_settings(concert).await["active"]
+        .as_u64()
+        .unwrap()
+}
+
+/// After a few admit ticks, exactly `expected` are admitted: with nobody
+/// holding and three seats free, that is the three shoppers the seats allow.
+async fn assert_admitted_after_ticks(app: &TestApp, concert: Uuid, expected: u64, when: &str) {
+    app.admit_ticks(concert, 3).await;
+    assert_eq!(admitted(app, concert).await, expected, "{when}");
+}
+
+/// Waits until the holds of `seats` have ended (the seats read available).
+async fn until_available(app: &TestApp, token: &str, schedule: Uuid, seats: &[i64]) {
+    eventually(Duration::from_secs(10), "the holds end", || async {
+        let available = app.seats_in_state(token, schedule, "available").await;
+        seats
+            .iter()
+            .all(|seat| available.contains(seat))
+            .then_some(())
+    })
+    .await;
+}
+
+async fn leave(app: &TestApp, token: &str) {
+    assert_eq!(
+        app.delete("/api/v1/queue", Some(token)).await.status(),
+        StatusCode::NO_CONTENT,
+        "leave"
+    );
+}
+
+#[sqlx::test]
+async fn holders_whose_holds_ran_out_and_who_left_make_room_for_exactly_as_many(db: PgPool) {
+    let (app, concert) = three_seats(db).await;
+    let schedule = concert.schedules[0];
+    let people = app.line_up(concert.id, 7).await;
+    let token = |i: usize| people[i].1.as_str();
+    for i in 0..3 {
+        app.wait_for_status(token(i), "active").await;
+    }
+    assert_admitted_after_ticks(&app, concert.id, 3, "three seats, three shoppers").await;
+
+    // Two of them hold a seat each, and their holds run out: they are
+    // shoppers again, and the third still is.
+    app.hold_ok(token(0), schedule, &[1]).await;
+    app.hold_ok(token(1), schedule, &[2]).await;
+    until_available(&app, token(2), schedule, &[1, 2]).await;
+    assert_admitted_after_ticks(&app, concert.id, 3, "the holds ran out: three shoppers").await;
+
+    // They leave: two places, taken by the next two in line, and no more.
+    leave(&app, token(0)).await;
+    leave(&app, token(1)).await;
+    app.wait_for_status(token(3), "active").await;
+    app.wait_for_status(token(4), "active").await;
+    assert_admitted_after_ticks(&app, concert.id, 3, "two left, two admitted").await;
+    assert_eq!(app.status(token(5)).await["status"], "waiting");
+}
+
+#[sqlx::test]
+async fn an_evicted_holder_and_a_holder_who_left_and_joined_again_are_counted_as_they_are(
+    db: PgPool,
+) {
+    let (app, concert) = three_seats(db).await;
+    let schedule = concert.schedules[0];
+    let mut people = app.line_up(concert.id, 6).await;
+    let token = |people: &[(TestUser, String)], i: usize| people[i].1.clone();
+    for i in 0..3 {
+        app.wait_for_status(&token(&people, i), "active").await;
+    }
+
+    // A holds a seat until the hold runs out, and an operator evicts A: the
+    // next in line (D) takes the place, and only D.
+    app.hold_ok(&token(&people, 0), schedule, &[1]).await;
+    until_available(&app, &token(&people, 2), schedule, &[1]).await;
+    let evicted = app
+        .delete(
+            &format!(
+                "/admin/v1/concerts/{}/queue/users/{}",
+                concert.id, people[0].0.id
+            ),
+            Some(ADMIN_TOKEN),
+        )
+        .await;
+    assert_eq!(evicted.status(), StatusCode::OK);
+    app.wait_for_status(&token(&people, 3), "active").await;
+    assert_admitted_after_ticks(&app, concert.id, 3, "one evicted, one admitted").await;
+
+    // B holds until the hold runs out, leaves and joins again, at the back,
+    // behind a newcomer (G).
+    app.hold_ok(&token(&people, 1), schedule, &[2]).await;
+    until_available(&app, &token(&people, 2), schedule, &[2]).await;
+    leave(&app, &token(&people, 1)).await;
+    app.wait_for_status(&token(&people, 4), "active").await;
+    assert_admitted_after_ticks(&app, concert.id, 3, "one left, one admitted").await;
+    let b = people[1].0.clone();
+    let rejoined: Value = app.join_ticket(&b, concert.id).await;
+    assert_eq!(rejoined["status"], "waiting");
+    let newcomer = app.line_up(concert.id, 1).await.remove(0);
+
+    // C, D and E leave: F and B take their places, then the newcomer; B,
+    // admitted again and holding nothing, is one of the three shoppers.
+    for i in 2..5 {
+        leave(&app, &token(&people, i)).await;
+    }
+    people.push((b, rejoined["token"].as_str().unwrap().to_owned()));
+    app.wait_for_status(&token(&people, 5), "active").await;
+    app.wait_for_status(&token(&people, 6), "active").await;
+    app.wait_for_status(&newcomer.1, "active").await;
+    assert_admitted_after_ticks(&app, concert.id, 3, "B admitted again as a shopper").await;
+}
