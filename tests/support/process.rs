@@ -11,7 +11,7 @@ use super::{
 use sqlx::PgPool;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 use std::time::Duration;
 
 /// The `lineup` binary with only what a test sets: none of the runner's own
@@ -30,7 +30,8 @@ pub fn lineup_command() -> Command {
 /// How a `lineup serve` is to be started. By default: the test's database,
 /// the shared Redis (or the cluster of `LINEUP_TEST_REDIS_CLUSTER`) under a
 /// prefix of the builder's own, plain HTTP on a free port, no metrics
-/// listener, the test token key and admin token, no abuse limits. Servers
+/// listener, the test token key and admin token, no abuse limits, a seat
+/// factor of 100 (the last two unless `args` set them). Servers
 /// started from one builder share the database and the prefix: a fleet.
 #[derive(Clone)]
 pub struct ServerBuilder {
@@ -108,13 +109,27 @@ impl ServerBuilder {
             .args(["--database-url", &self.database_url])
             .args(["--redis-prefix", &self.prefix])
             .args(&self.redis)
-            .args(["--limit-address-rate", "0", "--limit-user-rate", "0"])
-            // Seat-aware admission would admit at most twice the free seats,
-            // and these tests admit many people to small concerts.
-            .args(["--admit-seat-factor", "100"])
+            .args(self.defaults_not_in_args())
             .args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k, v)));
         command
+    }
+
+    /// The builder's defaults that the test's own [`args`](Self::args) do not
+    /// replace (a `serve` argument may be given once only).
+    fn defaults_not_in_args(&self) -> Vec<&'static str> {
+        // No abuse limits; and seat-aware admission would admit at most twice
+        // the free seats, while these tests admit many people to small concerts.
+        const DEFAULTS: [(&str, &str); 3] = [
+            ("--limit-address-rate", "0"),
+            ("--limit-user-rate", "0"),
+            ("--admit-seat-factor", "100"),
+        ];
+        DEFAULTS
+            .iter()
+            .filter(|(name, _)| !self.args.iter().any(|arg| arg == name))
+            .flat_map(|(name, value)| [*name, *value])
+            .collect()
     }
 
     /// Starts the server and waits for its listening line (asynchronously:
@@ -144,12 +159,12 @@ impl ServerBuilder {
             port: 0,
             https: self.https,
             client: super::test_client(),
-            log,
+            log: Mutex::new(log),
             history: Vec::new(),
         };
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         while server.port == 0 {
-            let line = match server.log.try_recv() {
+            let line = match server.log.get_mut().unwrap().try_recv() {
                 Ok(line) => line,
                 Err(mpsc::TryRecvError::Empty) if tokio::time::Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -173,7 +188,8 @@ pub struct Server {
     pub port: u16,
     https: bool,
     client: reqwest::Client,
-    log: mpsc::Receiver<String>,
+    /// In a mutex only so that a server can be shared between tasks (a [`super::Fleet`]).
+    log: Mutex<mpsc::Receiver<String>>,
     history: Vec<String>,
 }
 
@@ -256,7 +272,7 @@ impl Server {
 
     /// Everything the process has logged so far.
     pub fn log_lines(&mut self) -> Vec<String> {
-        self.history.extend(self.log.try_iter());
+        self.history.extend(self.log.get_mut().unwrap().try_iter());
         self.history.clone()
     }
 }

@@ -43,6 +43,14 @@ pub fn database_url(db: &PgPool) -> String {
     url.to_string()
 }
 
+/// [`database_url`] through a proxy on loopback `port` (a [`super::ChaosProxy`]).
+pub fn database_url_via(db: &PgPool, port: u16) -> String {
+    let mut url = url::Url::parse(&database_url(db)).expect("a database URL");
+    url.set_host(Some("127.0.0.1")).expect("a host");
+    url.set_port(Some(port)).expect("a port");
+    url.to_string()
+}
+
 /// A fresh Redis key prefix: the servers of one test share it, other tests
 /// never see it.
 pub fn unique_prefix() -> String {
