@@ -127,3 +127,29 @@ impl History {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relevant_lines_are_those_up_to_the_moment_that_name_a_tag_with_the_nemesis_between() {
+        let history = History::new(Instant::now());
+        history.record("c001", Kind::Invoke, "hold seats=[1]".into());
+        history.record("c002", Kind::Invoke, "hold seats=[2]".into());
+        history.record(NEMESIS, Kind::Note, "begin cut PostgreSQL".into());
+        history.record("c001", Kind::Ok, "hold 201 reservation_id=0000beef".into());
+        let until = history.now();
+        history.record("c003", Kind::Fail, "release-others res=0000beef".into());
+
+        let lines = history.relevant(&["c001".into()], until, 10);
+
+        assert_eq!(lines.len(), 3, "{lines:#?}");
+        assert!(lines[0].contains("c001") && lines[0].contains("seats=[1]"));
+        assert!(lines[1].contains("begin cut PostgreSQL"));
+        assert!(lines[2].contains("0000beef"));
+        let later = history.relevant(&["0000beef".into()], history.now(), 1);
+        assert_eq!(later.len(), 1);
+        assert!(later[0].contains("c003"), "{later:?}");
+    }
+}

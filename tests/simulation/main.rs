@@ -13,7 +13,8 @@
 //! - [`verdict`]: the checks after the run, and the report.
 //! - [`world`]: what they share, and the one way a request is sent and recorded.
 //! - [`history`]: the Jepsen-style history the report quotes.
-//! - [`proxy_faults`]: the proxy's reply faults, each against a real Redis.
+//! - [`proxy_faults`]: the proxy's reply faults, each against a real Redis;
+//!   [`documented_answers`]: the check of every answer against the API's document.
 //!
 //! The servers run on one redis-server of the run's own, each through its own
 //! proxy, and on PostgreSQL through one shared proxy; with
@@ -50,6 +51,7 @@
 mod support;
 
 mod client;
+mod documented_answers;
 mod history;
 mod invariant;
 mod nemesis;

@@ -36,12 +36,13 @@ pub async fn run(
             break;
         }
         let what = describe(fault.kind);
-        world.fault_began(what.clone());
+        let cuts_redis = fault.kind != FaultKind::CutPostgres;
+        world.fault_began(what.clone(), cuts_redis);
         strike(&world, fault.kind, redis.as_mut()).await;
         // A fault lasts its time even past the run's end: the run waits.
         tokio::time::sleep(fault.lasts).await;
         heal(&world, fault.kind).await;
-        world.fault_healed(what);
+        world.fault_healed(what, cuts_redis);
     }
     redis
 }

@@ -16,14 +16,22 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// Who writes the observer's lines in the history.
+const OBSERVER: &str = "observer";
+
+/// The short form of an id as text.
+fn tag_of(id: &str) -> String {
+    id.parse().map(short).unwrap_or_else(|_| id.to_owned())
+}
+
 /// What the observer remembers between snapshots.
 #[derive(Default)]
 struct Memory {
     previous: HashMap<uuid::Uuid, Snapshot>,
     /// (concert, user, jti) -> when the admission was first seen (Redis ms).
     admitted_since: HashMap<(uuid::Uuid, String, String), i64>,
-    /// Reservation -> when it was first seen `paying` (run time).
-    paying_since: HashMap<String, Duration>,
+    /// Reservation -> its concert, and when it was first seen `paying` (run time).
+    paying_since: HashMap<String, (uuid::Uuid, Duration)>,
     /// What was reported already, so a lasting breach is reported once.
     reported: HashSet<String>,
 }
@@ -119,11 +127,19 @@ impl Observer {
         for user in &admitted {
             let jti = now.jti.get(*user).cloned().unwrap_or_default();
             let until = now.active[*user];
-            let since = *self
-                .memory
-                .admitted_since
-                .entry((concert, user.to_string(), jti.clone()))
-                .or_insert(now.now_ms);
+            let key = (concert, user.to_string(), jti.clone());
+            if !self.memory.admitted_since.contains_key(&key) {
+                let who = self.world.who_is(user).unwrap_or_else(|| user.to_string());
+                self.world.note(
+                    OBSERVER,
+                    format!(
+                        "{who} admitted to concert {} (jti {jti}) until +{:.1} s",
+                        short(concert),
+                        (until - now.now_ms) as f64 / 1000.0
+                    ),
+                );
+            }
+            let since = *self.memory.admitted_since.entry(key).or_insert(now.now_ms);
             if until - since > bound_ms {
                 let detail = format!(
                     "user {} in concert {} admitted (jti {jti}) since {:.1} s before this snapshot at the latest, now admitted until {:.1} s after it: {:.1} s > {:.1} s",
@@ -225,7 +241,7 @@ impl Observer {
     }
 
     /// A reservation `paying` with no payment of it in flight, while every
-    /// dependency has been healthy, for longer than the payment timeout (and,
+    /// server has reached Redis, for longer than the payment timeout (and,
     /// once an answer decided the payment, the background retries of its
     /// Redis half).
     fn check_paying(&mut self, now: &Snapshot) {
@@ -235,14 +251,40 @@ impl Observer {
             .into_iter()
             .map(|(id, user)| (id.to_owned(), user.to_owned()))
             .collect();
-        self.memory.paying_since.retain(|id, _| {
-            !now.reservations.contains_key(id) || paying.iter().any(|(p, _)| p == id)
-        });
+        let concert = now.concert.id;
+        let ended: Vec<String> = self
+            .memory
+            .paying_since
+            .iter()
+            .filter(|(id, (of, _))| *of == concert && !paying.iter().any(|(p, _)| p == *id))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ended {
+            self.memory.paying_since.remove(&id);
+            let state = now
+                .reservations
+                .get(&id)
+                .and_then(|r| r.get("status"))
+                .map_or("gone", String::as_str);
+            self.world.note(
+                OBSERVER,
+                format!("res={} no longer paying: {state}", tag_of(&id)),
+            );
+        }
         for (id, user) in paying {
-            let since = *self.memory.paying_since.entry(id.clone()).or_insert(t);
+            if !self.memory.paying_since.contains_key(&id) {
+                let who = self.world.who_is(&user).unwrap_or_else(|| user.clone());
+                self.world
+                    .note(OBSERVER, format!("res={} of {who} is paying", tag_of(&id)));
+            }
+            let (_, since) = *self
+                .memory
+                .paying_since
+                .entry(id.clone())
+                .or_insert((concert, t));
             if let Some(detail) = self.stuck(&id, since, t) {
                 let mut tags = self.tags_of(&user);
-                tags.extend(id.parse().map(short));
+                tags.push(tag_of(&id));
                 self.report_once(
                     format!("paying {id}"),
                     Invariant::NoStuckPaying,
@@ -255,7 +297,7 @@ impl Observer {
 
     /// Why reservation `id`, `paying` since `since`, is stuck at `t`, if it is.
     pub fn stuck(&self, id: &str, since: Duration, t: Duration) -> Option<String> {
-        let healthy_since = self.world.healthy_since()?;
+        let healthy_since = self.world.redis_reachable_since()?;
         let track = id
             .parse()
             .map(|id| self.world.pay_track(id))
@@ -276,7 +318,7 @@ impl Observer {
             .max(track.last_done.unwrap_or_default());
         (t > from + grace).then(|| {
             format!(
-                "reservation {} paying since {:.1} s, no payment of it in flight since {}, all healthy since {:.1} s; still paying at {:.1} s (grace {grace:?}, decided: {})",
+                "reservation {} paying since {:.1} s, no payment of it in flight since {}, every server reaching Redis since {:.1} s; still paying at {:.1} s (grace {grace:?}, decided: {})",
                 id.parse().map(short).unwrap_or_else(|_| id.to_owned()),
                 since.as_secs_f64(),
                 track

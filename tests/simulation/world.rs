@@ -65,7 +65,11 @@ pub struct PayTrack {
     pub decided: bool,
 }
 
-/// When faults began and healed.
+/// When faults that keep lineup from reaching Redis (lost or late replies,
+/// a restart, a killed server) began and healed: while one lasts, a
+/// reservation may stay `paying` because its cleanup cannot land. A
+/// PostgreSQL cut is no such fault: undoing a payment's Redis half needs
+/// Redis only.
 #[derive(Debug, Default)]
 struct FaultClock {
     active: u32,
@@ -327,15 +331,18 @@ impl World {
 
     // Faults.
 
-    pub fn fault_began(&self, text: String) {
-        self.faults.lock().unwrap().active += 1;
+    /// A fault begins; `cuts_redis` when it keeps lineup from Redis.
+    pub fn fault_began(&self, text: String, cuts_redis: bool) {
+        if cuts_redis {
+            self.faults.lock().unwrap().active += 1;
+        }
         self.history
             .record(NEMESIS, Kind::Note, format!("begin {text}"));
     }
 
-    pub fn fault_healed(&self, text: String) {
-        let now = self.history.now();
-        {
+    pub fn fault_healed(&self, text: String, cuts_redis: bool) {
+        if cuts_redis {
+            let now = self.history.now();
             let mut clock = self.faults.lock().unwrap();
             clock.active -= 1;
             clock.healed_at = now;
@@ -354,9 +361,9 @@ impl World {
         self.faults.lock().unwrap().redis_restarts
     }
 
-    /// Since when every dependency and server has been healthy (`None` while a
-    /// fault lasts).
-    pub fn healthy_since(&self) -> Option<Duration> {
+    /// Since when every server has reached Redis (`None` while a fault that
+    /// keeps one from it lasts).
+    pub fn redis_reachable_since(&self) -> Option<Duration> {
         let clock = self.faults.lock().unwrap();
         (clock.active == 0).then_some(clock.healed_at)
     }
