@@ -16,8 +16,9 @@
 #
 # The run is the ignored test `any_seed_from_the_environment` of
 # tests/simulation/main.rs (debug build), driven by SIM_SEED, SIM_DURATION,
-# SIM_SERVERS and SIM_HISTORY_FILE; it makes its own database (#[sqlx::test],
-# on the server of TEST_DATABASE_URL) and its own redis-server.
+# SIM_SERVERS and SIM_HISTORY_FILE. Each run makes a database of its own on
+# the server of TEST_DATABASE_URL (dropped afterwards) and a redis-server of
+# its own, so several runs may go side by side.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

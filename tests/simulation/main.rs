@@ -89,10 +89,11 @@ async fn a_sale_under_faults_keeps_every_invariant_seed_3(db: PgPool) {
 
 /// Any seed, duration and fleet, from `SIM_SEED` (a random one, printed,
 /// when unset), `SIM_DURATION` (`30s`, `30m`, ...; 30 s when unset) and
-/// `SIM_SERVERS` (3). `loadtest/simulate.sh` sets them.
-#[sqlx::test]
+/// `SIM_SERVERS` (3). `loadtest/simulate.sh` sets them. On a database of its
+/// own, so that several runs may go side by side.
+#[tokio::test]
 #[ignore = "run by hand: loadtest/simulate.sh"]
-async fn any_seed_from_the_environment(db: PgPool) {
+async fn any_seed_from_the_environment() {
     let seed = match std::env::var("SIM_SEED") {
         Ok(seed) => seed.parse().expect("SIM_SEED is a number"),
         Err(_) => rand::random(),
@@ -104,5 +105,9 @@ async fn any_seed_from_the_environment(db: PgPool) {
         n.parse().expect("SIM_SERVERS is a number")
     });
     eprintln!("simulation seed {seed} for {duration:?} on {servers} servers");
-    run::simulate(db, seed, duration, servers).await;
+    let (db, name) = support::create_database().await;
+    let report = run::run(db.clone(), seed, duration, servers).await;
+    db.close().await;
+    support::drop_database(&name).await;
+    run::assert_held(report);
 }

@@ -20,16 +20,23 @@ use tokio::sync::watch;
 /// Runs seed `seed` for `duration` on `servers` servers; panics with the
 /// report when an invariant broke.
 pub async fn simulate(db: PgPool, seed: u64, duration: Duration, servers: usize) {
-    let report = run(db, seed, duration, servers).await;
+    assert_held(run(db, seed, duration, servers).await);
+}
+
+/// Prints a run's report; panics when an invariant broke.
+pub fn assert_held(report: verdict::Report) {
     eprintln!("{}", report.text);
     assert!(
         report.violations.is_empty(),
-        "simulation seed {seed}: {} invariant violations (the report above); replay it with `loadtest/simulate.sh --seed {seed}`",
-        report.violations.len()
+        "simulation seed {}: {} invariant violations (the report above); replay it with `loadtest/simulate.sh --seed {}`",
+        report.seed,
+        report.violations.len(),
+        report.seed
     );
 }
 
-async fn run(db: PgPool, seed: u64, duration: Duration, servers: usize) -> verdict::Report {
+/// Runs seed `seed` for `duration` on `servers` servers; the report.
+pub async fn run(db: PgPool, seed: u64, duration: Duration, servers: usize) -> verdict::Report {
     let cluster = redis_cluster_nodes();
     let shape = Shape {
         duration,

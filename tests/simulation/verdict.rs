@@ -241,6 +241,7 @@ async fn successes_replay_the_same(world: &World) {
 
 /// What a run found: its text (always printed) and its violations.
 pub struct Report {
+    pub seed: u64,
     pub text: String,
     pub violations: Vec<Violation>,
 }
@@ -263,7 +264,11 @@ pub fn report(world: &World, summary: &str) -> Report {
     );
     if violations.is_empty() {
         text.push_str("every invariant held\n");
-        return Report { text, violations };
+        return Report {
+            seed: world.seed,
+            text,
+            violations,
+        };
     }
     let mut by_invariant: BTreeMap<Invariant, Vec<&Violation>> = BTreeMap::new();
     for violation in &violations {
@@ -295,5 +300,9 @@ pub fn report(world: &World, summary: &str) -> Report {
             }
         }
     }
-    Report { text, violations }
+    Report {
+        seed: world.seed,
+        text,
+        violations,
+    }
 }

@@ -43,8 +43,8 @@ pub use process::{Server, ServerBuilder, lineup_command};
 pub use proxy::ChaosProxy;
 pub use requests::{RequestHelper, TestConcert, TestUser, concert_body, test_client};
 pub use services::{
-    REDIS_ADDR, database_url, database_url_via, free_port, redis_cluster_nodes, redis_url,
-    unique_prefix,
+    REDIS_ADDR, create_database, database_url, database_url_via, drop_database, free_port,
+    redis_cluster_nodes, redis_url, unique_prefix,
 };
 pub use wait::eventually;
 
