@@ -92,6 +92,25 @@ async fn heal(world: &World, kind: FaultKind) {
         }
         FaultKind::RestartRedisEmpty => {}
         FaultKind::CutPostgres => fleet.database_proxy().restore(),
-        FaultKind::KillServer { server } => fleet.start_server(server).await,
+        FaultKind::KillServer { server } => restart(world, server).await,
     }
+}
+
+/// Starts a killed server again, as an orchestrator would, until it comes
+/// up: a boot may fail while PostgreSQL is slow to hand out a connection.
+async fn restart(world: &World, server: usize) {
+    for attempt in 1..=20 {
+        match world.fleet.start_server(server).await {
+            Ok(()) => return,
+            Err(log) => world.note(
+                crate::history::NEMESIS,
+                format!(
+                    "s{server} did not start (attempt {attempt}): {}",
+                    log.join(" | ")
+                ),
+            ),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    panic!("s{server} did not start in 20 attempts; see the history");
 }

@@ -103,7 +103,7 @@ impl Observer {
         let concert = now.concert.id;
         let admitted = now.admitted();
 
-        let max_active = now.setting("max_active", f64::from(timing.max_active)) as usize;
+        let max_active = now.setting("max_active", f64::from(now.concert.max_active)) as usize;
         if admitted.len() > max_active {
             self.report_once(
                 format!("max-active {concert} {}", now.now_ms / 10_000),
@@ -120,8 +120,8 @@ impl Observer {
         // Each admission's length, from when it was first seen.
         let ttl_ms =
             |name: &str, default: Duration| now.setting(name, default.as_millis() as f64) as i64;
-        let bound_ms = ttl_ms("active_ttl_ms", timing.active_ttl)
-            + ttl_ms("hold_ttl_ms", timing.hold_ttl)
+        let bound_ms = ttl_ms("active_ttl_ms", now.concert.active_ttl)
+            + ttl_ms("hold_ttl_ms", now.concert.hold_ttl)
             + timing.payment_timeout.as_millis() as i64
             + 1000;
         for user in &admitted {

@@ -140,11 +140,19 @@ async fn operate(world: Arc<World>, concerts: Vec<ConcertPlan>) {
                 if let Some(tempo) = concert.tempo {
                     set_tempo(&world, created.id, tempo).await;
                 }
+                let secs = |s: u32| Duration::from_secs(u64::from(s));
                 world.set_concert(LiveConcert {
                     index,
                     id: created.id,
                     schedules: created.schedules,
                     seats: concert.seats,
+                    max_active: concert.tempo.map_or(TIMING.max_active, |t| t.max_active),
+                    active_ttl: concert
+                        .tempo
+                        .map_or(TIMING.active_ttl, |t| secs(t.active_ttl_seconds)),
+                    hold_ttl: concert
+                        .tempo
+                        .map_or(TIMING.hold_ttl, |t| secs(t.hold_ttl_seconds)),
                 });
                 break;
             }

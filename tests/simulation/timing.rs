@@ -51,6 +51,9 @@ impl Timing {
             ("--redis-timeout", secs(self.redis_timeout)),
             ("--database-timeout", secs(self.database_timeout)),
             ("--database-statement-timeout", "2s".to_owned()),
+            // A few connections each: the PostgreSQL of a test machine is
+            // shared (100 connections by default) with other suites.
+            ("--database-max-connections", "8".to_owned()),
         ]
         .into_iter()
         .flat_map(|(name, value)| [name.to_owned(), value])

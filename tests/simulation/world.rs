@@ -32,6 +32,11 @@ pub struct LiveConcert {
     pub id: Uuid,
     pub schedules: Vec<Uuid>,
     pub seats: u32,
+    /// Its settings as PostgreSQL keeps them: what the servers fall back on
+    /// when Redis has lost the live copy (restarted empty).
+    pub max_active: u32,
+    pub active_ttl: Duration,
+    pub hold_ttl: Duration,
 }
 
 /// What a client let slip that another may try: its user, and its

@@ -62,7 +62,10 @@ impl Fleet {
             database,
             prefix,
         };
-        futures::future::join_all((0..servers).map(|index| fleet.start_server(index))).await;
+        for started in futures::future::join_all((0..servers).map(|i| fleet.start_server(i))).await
+        {
+            started.unwrap_or_else(|log| panic!("a server of the fleet did not start: {log:#?}"));
+        }
         fleet
     }
 
@@ -110,11 +113,13 @@ impl Fleet {
     }
 
     /// Starts a server in slot `index` (a new process on a new port), killing
-    /// the one there first if it is up.
-    pub async fn start_server(&self, index: usize) {
+    /// the one there first if it is up. Hands back what the process logged
+    /// when it did not come up.
+    pub async fn start_server(&self, index: usize) -> Result<(), Vec<String>> {
         self.kill(index);
-        let server = self.slots[index].builder.start().await;
+        let server = self.slots[index].builder.try_start().await?;
         *self.slots[index].server.write().unwrap() = Some(Arc::new(server));
+        Ok(())
     }
 
     /// Every server up now, with its slot.

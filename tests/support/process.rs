@@ -135,6 +135,15 @@ impl ServerBuilder {
     /// Starts the server and waits for its listening line (asynchronously:
     /// the test's own proxies and clients keep running meanwhile).
     pub async fn start(&self) -> Server {
+        self.try_start()
+            .await
+            .unwrap_or_else(|log| panic!("no listening line; log so far: {log:#?}"))
+    }
+
+    /// [`start`](Self::start), handing back what the process logged when it
+    /// exits or has not listened within a minute (a boot a test expects may
+    /// fail, such as while a dependency is unreachable).
+    pub async fn try_start(&self) -> Result<Server, Vec<String>> {
         let mut child = self
             .command()
             .stdout(Stdio::piped())
@@ -170,7 +179,7 @@ impl ServerBuilder {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     continue;
                 }
-                Err(_) => panic!("no listening line; log so far: {:#?}", server.history),
+                Err(_) => return Err(server.history.clone()),
             };
             if let Some(rest) = line.split("://localhost:").nth(1) {
                 let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
@@ -178,7 +187,7 @@ impl ServerBuilder {
             }
             server.history.push(line);
         }
-        server
+        Ok(server)
     }
 }
 
