@@ -7,7 +7,7 @@
 //! Ids are shortened to their last eight hex digits in the text (lineup's
 //! ids are UUIDv7: the first digits are a timestamp, the last random); a line's
 //! tags are those short ids and the client's name, so "the lines about this
-//! reservation" is a text search.
+//! reservation" is a search for a word.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -59,9 +59,14 @@ impl Event {
         )
     }
 
+    /// Whether the line is by or names one of `tags` (as a whole word: `c12`
+    /// is not `c123`).
     fn mentions(&self, tags: &[String]) -> bool {
-        tags.iter()
-            .any(|tag| self.who == *tag || self.text.contains(tag.as_str()))
+        let mut words = self
+            .text
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .chain([self.who.as_str()]);
+        words.any(|word| tags.iter().any(|tag| tag == word))
     }
 }
 
