@@ -251,9 +251,15 @@ pub struct Report {
 pub fn report(world: &World, summary: &str) -> Report {
     let violations = world.violations();
     if let Ok(path) = std::env::var("SIM_HISTORY_FILE") {
-        let mut lines = world.history.lines().join("\n");
-        lines.push('\n');
-        std::fs::write(&path, lines).unwrap_or_else(|e| panic!("writing {path}: {e}"));
+        let write = |path: String, lines: Vec<String>| {
+            let mut text = lines.join("\n");
+            text.push('\n');
+            std::fs::write(&path, text).unwrap_or_else(|e| panic!("writing {path}: {e}"));
+        };
+        write(path.clone(), world.history.lines());
+        for index in 0..world.fleet.len() {
+            write(format!("{path}.s{index}.log"), world.fleet.log_lines(index));
+        }
     }
     let mut text = format!(
         "simulation seed {} ({summary}): {} history lines, {} payments and {} keyed charges told; ",

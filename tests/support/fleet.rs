@@ -25,6 +25,8 @@ struct Slot {
     builder: ServerBuilder,
     redis: Option<ChaosProxy>,
     server: RwLock<Option<Arc<Server>>>,
+    /// What the slot's killed processes logged.
+    killed_logs: std::sync::Mutex<Vec<String>>,
 }
 
 pub struct Fleet {
@@ -55,6 +57,7 @@ impl Fleet {
                 builder,
                 redis: proxy,
                 server: RwLock::new(None),
+                killed_logs: std::sync::Mutex::new(Vec::new()),
             });
         }
         let fleet = Fleet {
@@ -107,9 +110,24 @@ impl Fleet {
     /// Requests in flight to it fail; it is reaped once the last of them lets
     /// go of it.
     pub fn kill(&self, index: usize) {
-        if let Some(server) = self.slots[index].server.write().unwrap().take() {
+        let slot = &self.slots[index];
+        if let Some(server) = slot.server.write().unwrap().take() {
             server.signal("-KILL");
+            let mut logs = slot.killed_logs.lock().unwrap();
+            logs.extend(server.log_lines());
+            logs.push("---- killed ----".into());
         }
+    }
+
+    /// Everything slot `index`'s processes have logged, the killed ones first.
+    pub fn log_lines(&self, index: usize) -> Vec<String> {
+        let mut lines = self.slots[index].killed_logs.lock().unwrap().clone();
+        lines.extend(
+            self.server(index)
+                .map(|s| s.log_lines())
+                .unwrap_or_default(),
+        );
+        lines
     }
 
     /// Starts a server in slot `index` (a new process on a new port), killing

@@ -168,24 +168,27 @@ impl ServerBuilder {
             port: 0,
             https: self.https,
             client: super::test_client(),
-            log: Mutex::new(log),
-            history: Vec::new(),
+            log: Mutex::new(Log {
+                lines: log,
+                read: Vec::new(),
+            }),
         };
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         while server.port == 0 {
-            let line = match server.log.get_mut().unwrap().try_recv() {
+            let log = server.log.get_mut().unwrap();
+            let line = match log.lines.try_recv() {
                 Ok(line) => line,
                 Err(mpsc::TryRecvError::Empty) if tokio::time::Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     continue;
                 }
-                Err(_) => return Err(server.history.clone()),
+                Err(_) => return Err(log.read.clone()),
             };
             if let Some(rest) = line.split("://localhost:").nth(1) {
                 let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
                 server.port = digits.parse().expect("a port after ://localhost:");
             }
-            server.history.push(line);
+            log.read.push(line);
         }
         Ok(server)
     }
@@ -197,9 +200,14 @@ pub struct Server {
     pub port: u16,
     https: bool,
     client: reqwest::Client,
-    /// In a mutex only so that a server can be shared between tasks (a [`super::Fleet`]).
-    log: Mutex<mpsc::Receiver<String>>,
-    history: Vec<String>,
+    /// In a mutex so that a server can be shared between tasks (a [`super::Fleet`]).
+    log: Mutex<Log>,
+}
+
+/// What a process logs: the lines not read yet, and those read.
+struct Log {
+    lines: mpsc::Receiver<String>,
+    read: Vec<String>,
 }
 
 impl Drop for Server {
@@ -280,8 +288,10 @@ impl Server {
     }
 
     /// Everything the process has logged so far.
-    pub fn log_lines(&mut self) -> Vec<String> {
-        self.history.extend(self.log.get_mut().unwrap().try_iter());
-        self.history.clone()
+    pub fn log_lines(&self) -> Vec<String> {
+        let mut log = self.log.lock().unwrap();
+        let Log { lines, read } = &mut *log;
+        read.extend(lines.try_iter());
+        read.clone()
     }
 }
