@@ -12,7 +12,8 @@
 #   loadtest/simulate.sh --seed 7 --duration 30m --servers 4
 #   loadtest/simulate.sh --cluster                # on scripts/redis-cluster.sh's cluster
 #                                                 #   (no Redis faults there)
-#   loadtest/simulate.sh --history /tmp/run.log   # also write the whole history
+#   loadtest/simulate.sh --history /tmp/run.log   # also write the whole history, and
+#                                                 #   each server's log to /tmp/run.log.sN.log
 #
 # The run is the ignored test `any_seed_from_the_environment` of
 # tests/simulation/main.rs (debug build), driven by SIM_SEED, SIM_DURATION,

@@ -91,6 +91,9 @@ pub struct Client {
     keys: u32,
     /// The last keyed request that succeeded.
     last_keyed: Option<Keyed>,
+    /// The balance as the last answer that told it said (a payment a
+    /// reservation's price over it ends 402).
+    balance: i64,
 }
 
 pub fn name(id: usize) -> String {
@@ -136,6 +139,7 @@ pub async fn run(plan: ClientPlan, world: Arc<World>) {
         held: None,
         keys: 0,
         last_keyed: None,
+        balance: 0,
     };
     client.leak();
     for step in plan.steps {
@@ -257,6 +261,7 @@ impl Client {
                 )
                 .await;
             if answer.is(200) {
+                self.balance = answer.body["balance"].as_i64().unwrap_or(self.balance);
                 self.world.told_charge(Told {
                     who: self.who.clone(),
                     key: Some(key.clone()),
@@ -517,6 +522,9 @@ impl Client {
             .await;
             let mut again = false;
             for answer in answers {
+                if let Some(balance) = answer.body["balance"].as_i64() {
+                    self.balance = balance;
+                }
                 match (answer.status, answer.code()) {
                     (Some(201), _) => {
                         self.world.told_payment(Told {
@@ -567,9 +575,10 @@ impl Client {
             method: Method::POST,
             name: "pay",
             detail: format!(
-                "res={} amount={amount} key={}",
+                "res={} amount={amount} key={} balance={}",
                 short(held.id),
-                key.unwrap_or("-")
+                key.unwrap_or("-"),
+                self.balance
             ),
         };
         let (token, key, id) = (token.to_owned(), key.map(str::to_owned), held.id);

@@ -70,7 +70,10 @@ pub async fn run(db: PgPool, seed: u64, duration: Duration, servers: usize) -> v
 
     let world = Arc::new(World::new(seed, fleet, plan.concerts.len(), duration));
     // So the history's times can be matched with the servers' logs.
-    world.note("checker", format!("the run starts at {}", chrono::Utc::now()));
+    world.note(
+        "checker",
+        format!("the run starts at {}", chrono::Utc::now()),
+    );
     let operator = tokio::spawn(operate(world.clone(), plan.concerts.clone()));
     let nemesis = tokio::spawn(nemesis::run(world.clone(), plan.faults.clone(), own_redis));
     let (stop, stopped) = watch::channel(false);
