@@ -221,7 +221,7 @@ async fn the_admission_loop_lives_through_a_redis_outage_and_logs_it_once(db: Pg
     // The single Redis behind a proxy the test cuts; two seconds of outage are
     // forty admit ticks at 50 ms.
     let proxy = ChaosProxy::to_redis().await;
-    let mut server = Server::builder(&db)
+    let server = Server::builder(&db)
         .redis_url(&format!("redis://127.0.0.1:{}", proxy.port()))
         .args(&["--admit-interval", "50ms", "--redis-timeout", "300ms"])
         .start()

@@ -9,7 +9,11 @@
 //! - [`RequestHelper`] holds the booking steps, written once for both.
 //! - [`assert_money_invariants`] is the one money check; [`eventually`] the
 //!   one way to wait for a condition; [`ChaosProxy`] the one way to take
-//!   PostgreSQL or Redis away; [`services`] says where they are.
+//!   PostgreSQL or Redis away, or lose or delay their replies; [`services`]
+//!   says where they are.
+//! - [`Fleet`] is several servers behind a load balancer, each behind proxies
+//!   a test can fault, killed and started again in their slots.
+//! - [`Documented`] is what the OpenAPI document promises each operation answers.
 //!
 //! Nothing here changes lineup's code or its shared services: a test that
 //! breaks a dependency breaks its own proxy or its own redis-server.
@@ -19,6 +23,8 @@
 
 mod answers;
 mod app;
+mod documented;
+mod fleet;
 mod money;
 mod own_redis;
 mod process;
@@ -29,13 +35,16 @@ mod wait;
 
 pub use answers::{assert_error, time_of, uuid};
 pub use app::{TestApp, TestAppBuilder, spawn_app, test_config};
-pub use money::assert_money_invariants;
+pub use documented::Documented;
+pub use fleet::{Fleet, FleetRedis};
+pub use money::{assert_money_invariants, money_violations};
 pub use own_redis::{OwnCluster, OwnRedis};
 pub use process::{Server, ServerBuilder, lineup_command};
 pub use proxy::ChaosProxy;
 pub use requests::{RequestHelper, TestConcert, TestUser, concert_body, test_client};
 pub use services::{
-    REDIS_ADDR, database_url, free_port, redis_cluster_nodes, redis_url, unique_prefix,
+    REDIS_ADDR, create_database, database_url, database_url_via, drop_database, free_port,
+    redis_cluster_nodes, redis_url, unique_prefix,
 };
 pub use wait::eventually;
 

@@ -11,7 +11,7 @@ use super::{
 use sqlx::PgPool;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 use std::time::Duration;
 
 /// The `lineup` binary with only what a test sets: none of the runner's own
@@ -30,7 +30,8 @@ pub fn lineup_command() -> Command {
 /// How a `lineup serve` is to be started. By default: the test's database,
 /// the shared Redis (or the cluster of `LINEUP_TEST_REDIS_CLUSTER`) under a
 /// prefix of the builder's own, plain HTTP on a free port, no metrics
-/// listener, the test token key and admin token, no abuse limits. Servers
+/// listener, the test token key and admin token, no abuse limits, a seat
+/// factor of 100 (the last two unless `args` set them). Servers
 /// started from one builder share the database and the prefix: a fleet.
 #[derive(Clone)]
 pub struct ServerBuilder {
@@ -108,18 +109,41 @@ impl ServerBuilder {
             .args(["--database-url", &self.database_url])
             .args(["--redis-prefix", &self.prefix])
             .args(&self.redis)
-            .args(["--limit-address-rate", "0", "--limit-user-rate", "0"])
-            // Seat-aware admission would admit at most twice the free seats,
-            // and these tests admit many people to small concerts.
-            .args(["--admit-seat-factor", "100"])
+            .args(self.defaults_not_in_args())
             .args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k, v)));
         command
     }
 
+    /// The builder's defaults that the test's own [`args`](Self::args) do not
+    /// replace (a `serve` argument may be given once only).
+    fn defaults_not_in_args(&self) -> Vec<&'static str> {
+        // No abuse limits; and seat-aware admission would admit at most twice
+        // the free seats, while these tests admit many people to small concerts.
+        const DEFAULTS: [(&str, &str); 3] = [
+            ("--limit-address-rate", "0"),
+            ("--limit-user-rate", "0"),
+            ("--admit-seat-factor", "100"),
+        ];
+        DEFAULTS
+            .iter()
+            .filter(|(name, _)| !self.args.iter().any(|arg| arg == name))
+            .flat_map(|(name, value)| [*name, *value])
+            .collect()
+    }
+
     /// Starts the server and waits for its listening line (asynchronously:
     /// the test's own proxies and clients keep running meanwhile).
     pub async fn start(&self) -> Server {
+        self.try_start()
+            .await
+            .unwrap_or_else(|log| panic!("no listening line; log so far: {log:#?}"))
+    }
+
+    /// [`start`](Self::start), handing back what the process logged when it
+    /// exits or has not listened within a minute (a boot a test expects may
+    /// fail, such as while a dependency is unreachable).
+    pub async fn try_start(&self) -> Result<Server, Vec<String>> {
         let mut child = self
             .command()
             .stdout(Stdio::piped())
@@ -144,26 +168,29 @@ impl ServerBuilder {
             port: 0,
             https: self.https,
             client: super::test_client(),
-            log,
-            history: Vec::new(),
+            log: Mutex::new(Log {
+                lines: log,
+                read: Vec::new(),
+            }),
         };
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         while server.port == 0 {
-            let line = match server.log.try_recv() {
+            let log = server.log.get_mut().unwrap();
+            let line = match log.lines.try_recv() {
                 Ok(line) => line,
                 Err(mpsc::TryRecvError::Empty) if tokio::time::Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     continue;
                 }
-                Err(_) => panic!("no listening line; log so far: {:#?}", server.history),
+                Err(_) => return Err(log.read.clone()),
             };
             if let Some(rest) = line.split("://localhost:").nth(1) {
                 let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
                 server.port = digits.parse().expect("a port after ://localhost:");
             }
-            server.history.push(line);
+            log.read.push(line);
         }
-        server
+        Ok(server)
     }
 }
 
@@ -173,8 +200,14 @@ pub struct Server {
     pub port: u16,
     https: bool,
     client: reqwest::Client,
-    log: mpsc::Receiver<String>,
-    history: Vec<String>,
+    /// In a mutex so that a server can be shared between tasks (a [`super::Fleet`]).
+    log: Mutex<Log>,
+}
+
+/// What a process logs: the lines not read yet, and those read.
+struct Log {
+    lines: mpsc::Receiver<String>,
+    read: Vec<String>,
 }
 
 impl Drop for Server {
@@ -255,8 +288,10 @@ impl Server {
     }
 
     /// Everything the process has logged so far.
-    pub fn log_lines(&mut self) -> Vec<String> {
-        self.history.extend(self.log.try_iter());
-        self.history.clone()
+    pub fn log_lines(&self) -> Vec<String> {
+        let mut log = self.log.lock().unwrap();
+        let Log { lines, read } = &mut *log;
+        read.extend(lines.try_iter());
+        read.clone()
     }
 }

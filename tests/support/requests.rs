@@ -4,7 +4,10 @@
 //! up, charge, join, wait for admission, hold, pay, read the seat map, set a
 //! line's settings) is a default method here. Steps assert what every test
 //! expects of them (a sign-up answers 201); a step whose refusal a test looks
-//! at returns the response instead.
+//! at returns the response instead. Each step's request is written once, as a
+//! `try_` step that hands back a transport error (a server killed under a
+//! client, as the simulation does) instead of panicking; the plain step is
+//! that request, reached.
 //!
 //! This file is the whole booking vocabulary of the suites, kept in one place
 //! so the in-process app and the `lineup` processes cannot drift apart; that is
@@ -31,6 +34,21 @@ pub struct TestUser {
 pub struct TestConcert {
     pub id: Uuid,
     pub schedules: Vec<Uuid>,
+}
+
+impl TestConcert {
+    /// The concert the body of a 201 to `POST /admin/v1/concerts` describes.
+    pub fn from_created(created: &Value) -> Self {
+        TestConcert {
+            id: uuid(&created["concert_id"]),
+            schedules: created["schedules"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| uuid(&s["schedule_id"]))
+                .collect(),
+        }
+    }
 }
 
 /// The client every test server is reached with: a browser's, but trusting
@@ -62,6 +80,12 @@ pub fn concert_body(dates: usize, seats: u32, price_of: impl Fn(u32) -> i64) -> 
     })
 }
 
+/// The response of a request that must reach its server; panics naming the
+/// request (reqwest's error carries the URL) when it did not.
+fn reached(result: reqwest::Result<Response>) -> Response {
+    result.unwrap_or_else(|e| panic!("request failed: {e}"))
+}
+
 /// Request plumbing per server, booking steps for all of them.
 pub trait RequestHelper {
     /// The absolute URL of `path` on this server.
@@ -79,9 +103,26 @@ pub trait RequestHelper {
         token: Option<&str>,
         body: Option<Value>,
     ) -> reqwest::Result<Response> {
+        self.try_request_keyed(method, path, token, body, None)
+            .await
+    }
+
+    /// [`try_request`](Self::try_request) with an `Idempotency-Key` header
+    /// when `key` is given.
+    async fn try_request_keyed(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        key: Option<&str>,
+    ) -> reqwest::Result<Response> {
         let mut request = self.client().request(method, self.url(path));
         if let Some(token) = token {
             request = request.bearer_auth(token);
+        }
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
         }
         if let Some(body) = body {
             request = request.json(&body);
@@ -97,9 +138,7 @@ pub trait RequestHelper {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Response {
-        self.try_request(method, path, token, body)
-            .await
-            .unwrap_or_else(|e| panic!("request to {}: {e}", self.url(path)))
+        reached(self.try_request(method, path, token, body).await)
     }
 
     async fn get(&self, path: &str, token: Option<&str>) -> Response {
@@ -114,22 +153,22 @@ pub trait RequestHelper {
         self.request(Method::DELETE, path, token, None).await
     }
 
+    /// Creates the concert `body` describes (see [`concert_body`]) as an operator.
+    async fn try_create_concert(&self, body: Value) -> reqwest::Result<Response> {
+        self.try_request(
+            Method::POST,
+            "/admin/v1/concerts",
+            Some(ADMIN_TOKEN),
+            Some(body),
+        )
+        .await
+    }
+
     /// Creates the concert `body` describes (see [`concert_body`]); asserts 201.
     async fn create_concert_from(&self, body: Value) -> TestConcert {
-        let response = self
-            .post("/admin/v1/concerts", Some(ADMIN_TOKEN), body)
-            .await;
+        let response = reached(self.try_create_concert(body).await);
         assert_eq!(response.status(), StatusCode::CREATED, "create a concert");
-        let created: Value = response.json().await.unwrap();
-        TestConcert {
-            id: uuid(&created["concert_id"]),
-            schedules: created["schedules"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|s| uuid(&s["schedule_id"]))
-                .collect(),
-        }
+        TestConcert::from_created(&response.json().await.unwrap())
     }
 
     /// A concert that opened a minute ago, with `dates` dates a month ahead of
@@ -169,16 +208,20 @@ pub trait RequestHelper {
             .collect()
     }
 
+    /// Changes a concert's queue settings as an operator.
+    async fn try_set_queue(&self, concert: Uuid, settings: Value) -> reqwest::Result<Response> {
+        self.try_request(
+            Method::PUT,
+            &format!("/admin/v1/concerts/{concert}/queue"),
+            Some(ADMIN_TOKEN),
+            Some(settings),
+        )
+        .await
+    }
+
     /// Changes a concert's queue settings; asserts 200.
     async fn set_queue(&self, concert: Uuid, settings: Value) {
-        let response = self
-            .request(
-                Method::PUT,
-                &format!("/admin/v1/concerts/{concert}/queue"),
-                Some(ADMIN_TOKEN),
-                Some(settings),
-            )
-            .await;
+        let response = reached(self.try_set_queue(concert, settings).await);
         assert_eq!(response.status(), StatusCode::OK, "set the queue");
     }
 
@@ -194,11 +237,15 @@ pub trait RequestHelper {
         response.json().await.unwrap()
     }
 
+    /// Signs a new user up.
+    async fn try_sign_up(&self) -> reqwest::Result<Response> {
+        self.try_request(Method::POST, "/api/v1/users", None, None)
+            .await
+    }
+
     /// A new user; asserts 201.
     async fn sign_up(&self) -> TestUser {
-        let response = self
-            .request(Method::POST, "/api/v1/users", None, None)
-            .await;
+        let response = reached(self.try_sign_up().await);
         assert_eq!(response.status(), StatusCode::CREATED, "sign up");
         let body: Value = response.json().await.unwrap();
         TestUser {
@@ -207,14 +254,31 @@ pub trait RequestHelper {
         }
     }
 
-    /// Charges a user's balance; returns the response (200 with the balance).
-    async fn charge(&self, user: &TestUser, amount: i64) -> Response {
-        self.post(
-            &format!("/api/v1/users/{}/balance/charge", user.id),
-            Some(&user.access_token),
-            json!({ "amount": amount }),
+    /// Charges the balance of user `user_id` with `access_token` (anyone's:
+    /// a test may try another's), under an idempotency key if given.
+    async fn try_charge(
+        &self,
+        user_id: Uuid,
+        access_token: &str,
+        amount: Value,
+        key: Option<&str>,
+    ) -> reqwest::Result<Response> {
+        self.try_request_keyed(
+            Method::POST,
+            &format!("/api/v1/users/{user_id}/balance/charge"),
+            Some(access_token),
+            Some(json!({ "amount": amount })),
+            key,
         )
         .await
+    }
+
+    /// Charges a user's balance; returns the response (200 with the balance).
+    async fn charge(&self, user: &TestUser, amount: i64) -> Response {
+        reached(
+            self.try_charge(user.id, &user.access_token, json!(amount), None)
+                .await,
+        )
     }
 
     /// A user's balance; asserts 200.
@@ -231,15 +295,20 @@ pub trait RequestHelper {
             .unwrap()
     }
 
-    /// Joins the line; returns the response (201 or 200 with a QueueTicket).
-    async fn join(&self, user: &TestUser, concert: Uuid) -> Response {
-        self.request(
+    /// Joins the line with `access_token`.
+    async fn try_join(&self, access_token: &str, concert: Uuid) -> reqwest::Result<Response> {
+        self.try_request(
             Method::POST,
             &format!("/api/v1/concerts/{concert}/queue"),
-            Some(&user.access_token),
+            Some(access_token),
             None,
         )
         .await
+    }
+
+    /// Joins the line; returns the response (201 or 200 with a QueueTicket).
+    async fn join(&self, user: &TestUser, concert: Uuid) -> Response {
+        reached(self.try_join(&user.access_token, concert).await)
     }
 
     /// Joins the line; returns the QueueTicket (asserts 201 or 200).
@@ -276,9 +345,21 @@ pub trait RequestHelper {
         people
     }
 
+    /// Asks where a queue token stands.
+    async fn try_status(&self, queue_token: &str) -> reqwest::Result<Response> {
+        self.try_request(Method::GET, "/api/v1/queue/status", Some(queue_token), None)
+            .await
+    }
+
+    /// Leaves the line (or gives up the admission) with a queue token.
+    async fn try_leave(&self, queue_token: &str) -> reqwest::Result<Response> {
+        self.try_request(Method::DELETE, "/api/v1/queue", Some(queue_token), None)
+            .await
+    }
+
     /// The QueueTicket a queue token reads now; asserts 200.
     async fn status(&self, queue_token: &str) -> Value {
-        let response = self.get("/api/v1/queue/status", Some(queue_token)).await;
+        let response = reached(self.try_status(queue_token).await);
         assert_eq!(response.status(), StatusCode::OK, "queue status");
         response.json().await.unwrap()
     }
@@ -309,12 +390,49 @@ pub trait RequestHelper {
         (user, token)
     }
 
-    /// Holds seats; returns the response (201 with a Reservation).
-    async fn hold(&self, queue_token: &str, schedule: Uuid, seats: &[i64]) -> Response {
-        self.post(
+    /// Holds seats (any numbers, to try bad ones too).
+    async fn try_hold(
+        &self,
+        queue_token: &str,
+        schedule: Uuid,
+        seats: &[i64],
+    ) -> reqwest::Result<Response> {
+        self.try_request(
+            Method::POST,
             "/api/v1/reservations",
             Some(queue_token),
-            json!({ "schedule_id": schedule, "seat_nos": seats }),
+            Some(json!({ "schedule_id": schedule, "seat_nos": seats })),
+        )
+        .await
+    }
+
+    /// Holds seats; returns the response (201 with a Reservation).
+    async fn hold(&self, queue_token: &str, schedule: Uuid, seats: &[i64]) -> Response {
+        reached(self.try_hold(queue_token, schedule, seats).await)
+    }
+
+    /// Reads a reservation.
+    async fn try_reservation(
+        &self,
+        queue_token: &str,
+        reservation: Uuid,
+    ) -> reqwest::Result<Response> {
+        self.try_request(
+            Method::GET,
+            &format!("/api/v1/reservations/{reservation}"),
+            Some(queue_token),
+            None,
+        )
+        .await
+    }
+
+    /// Releases a reservation.
+    async fn try_release(&self, queue_token: &str, reservation: Uuid) -> reqwest::Result<Response> {
+        self.try_request(
+            Method::DELETE,
+            &format!("/api/v1/reservations/{reservation}"),
+            Some(queue_token),
+            None,
         )
         .await
     }
@@ -326,14 +444,31 @@ pub trait RequestHelper {
         response.json().await.unwrap()
     }
 
-    /// Pays a reservation; returns the response (201 with a Payment).
-    async fn pay(&self, queue_token: &str, reservation: Uuid, amount: i64) -> Response {
-        self.post(
+    /// Pays a reservation `amount` (any JSON, to try bad ones too), under an
+    /// idempotency key if given.
+    async fn try_pay(
+        &self,
+        queue_token: &str,
+        reservation: Uuid,
+        amount: Value,
+        key: Option<&str>,
+    ) -> reqwest::Result<Response> {
+        self.try_request_keyed(
+            Method::POST,
             "/api/v1/payments",
             Some(queue_token),
-            json!({ "reservation_id": reservation, "amount": amount }),
+            Some(json!({ "reservation_id": reservation, "amount": amount })),
+            key,
         )
         .await
+    }
+
+    /// Pays a reservation; returns the response (201 with a Payment).
+    async fn pay(&self, queue_token: &str, reservation: Uuid, amount: i64) -> Response {
+        reached(
+            self.try_pay(queue_token, reservation, json!(amount), None)
+                .await,
+        )
     }
 
     /// A user's payments, newest first; asserts 200.
@@ -365,6 +500,23 @@ pub trait RequestHelper {
         response.json().await.unwrap()
     }
 
+    /// Reads the seat map of a schedule; `filter` is the `?status=` query, if any.
+    async fn try_seat_map(
+        &self,
+        queue_token: &str,
+        schedule: Uuid,
+        filter: Option<&str>,
+    ) -> reqwest::Result<Response> {
+        let query = filter.map_or(String::new(), |f| format!("?status={f}"));
+        self.try_request(
+            Method::GET,
+            &format!("/api/v1/schedules/{schedule}/seats{query}"),
+            Some(queue_token),
+            None,
+        )
+        .await
+    }
+
     /// The seat map of a schedule as `(seat_no, price, status)` in the order
     /// served; `filter` is the `?status=` query, if any. Asserts 200.
     async fn seat_states(
@@ -373,13 +525,7 @@ pub trait RequestHelper {
         schedule: Uuid,
         filter: Option<&str>,
     ) -> Vec<(i64, i64, String)> {
-        let query = filter.map_or(String::new(), |f| format!("?status={f}"));
-        let response = self
-            .get(
-                &format!("/api/v1/schedules/{schedule}/seats{query}"),
-                Some(queue_token),
-            )
-            .await;
+        let response = reached(self.try_seat_map(queue_token, schedule, filter).await);
         assert_eq!(response.status(), StatusCode::OK, "seat map");
         let map: Value = response.json().await.unwrap();
         assert_eq!(map["schedule_id"], json!(schedule));

@@ -43,6 +43,51 @@ pub fn database_url(db: &PgPool) -> String {
     url.to_string()
 }
 
+/// A migrated database of its own on the server `DATABASE_URL` names, and its
+/// name, for a test that may run twice at once (`#[sqlx::test]` names a
+/// test's database after the test, so two runs of one test share it, and the
+/// second drops it under the first). [`drop_database`] removes it.
+pub async fn create_database() -> (PgPool, String) {
+    let server = std::env::var("DATABASE_URL").expect("DATABASE_URL names the PostgreSQL server");
+    let name = format!("lineup_run_{}", Uuid::new_v4().simple());
+    let admin = PgPool::connect(&server).await.expect("PostgreSQL answers");
+    // The name is ours: a prefix and hex digits.
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await
+        .expect("CREATE DATABASE");
+    let mut url = url::Url::parse(&server).expect("DATABASE_URL is a URL");
+    url.set_path(&name);
+    let db = PgPool::connect(url.as_str())
+        .await
+        .expect("the new database answers");
+    lineup::store::postgres::MIGRATOR
+        .run(&db)
+        .await
+        .expect("the migrations run");
+    (db, name)
+}
+
+/// Drops a database of [`create_database`], whoever is still connected.
+pub async fn drop_database(name: &str) {
+    let server = std::env::var("DATABASE_URL").expect("DATABASE_URL names the PostgreSQL server");
+    let admin = PgPool::connect(&server).await.expect("PostgreSQL answers");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&admin)
+    .await
+    .expect("DROP DATABASE");
+}
+
+/// [`database_url`] through a proxy on loopback `port` (a [`super::ChaosProxy`]).
+pub fn database_url_via(db: &PgPool, port: u16) -> String {
+    let mut url = url::Url::parse(&database_url(db)).expect("a database URL");
+    url.set_host(Some("127.0.0.1")).expect("a host");
+    url.set_port(Some(port)).expect("a port");
+    url.to_string()
+}
+
 /// A fresh Redis key prefix: the servers of one test share it, other tests
 /// never see it.
 pub fn unique_prefix() -> String {
