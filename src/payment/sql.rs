@@ -9,6 +9,7 @@ use crate::domain::{
 use crate::error::{Error, Result};
 use crate::idempotency::{self, KeyedRequest, Stored};
 use crate::reservation::StoredReservation;
+use crate::store::postgres;
 use crate::wallet::{self, Debit, Movement};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
@@ -67,7 +68,7 @@ pub(super) async fn settle(
             .await
             .step("store the answer under its Idempotency-Key")?;
     }
-    tx.commit().await.step("commit the payment")?;
+    postgres::commit(tx).await.step("commit the payment")?;
     Ok(Settled::Paid(payment))
 }
 

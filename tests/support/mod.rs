@@ -9,7 +9,8 @@
 //! - [`RequestHelper`] holds the booking steps, written once for both.
 //! - [`assert_money_invariants`] is the one money check; [`eventually`] the
 //!   one way to wait for a condition; [`ChaosProxy`] the one way to take
-//!   PostgreSQL or Redis away; [`services`] says where they are.
+//!   PostgreSQL or Redis away; [`services`] says where they are;
+//!   [`CapturedLogs`] what the in-process server and its pools logged.
 //!
 //! Nothing here changes lineup's code or its shared services: a test that
 //! breaks a dependency breaks its own proxy or its own redis-server.
@@ -19,6 +20,7 @@
 
 mod answers;
 mod app;
+mod logs;
 mod money;
 mod own_redis;
 mod process;
@@ -27,8 +29,9 @@ mod requests;
 pub mod services;
 mod wait;
 
-pub use answers::{assert_error, time_of, uuid};
+pub use answers::{assert_error, claims_of, time_of, uuid};
 pub use app::{TestApp, TestAppBuilder, spawn_app, test_config};
+pub use logs::CapturedLogs;
 pub use money::assert_money_invariants;
 pub use own_redis::{OwnCluster, OwnRedis};
 pub use process::{Server, ServerBuilder, lineup_command};
