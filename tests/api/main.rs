@@ -19,6 +19,7 @@ mod observability;
 mod openapi;
 mod pages;
 mod payments;
+mod poll_limits;
 mod prequeue_tokens;
 mod queue;
 mod races;

@@ -109,6 +109,7 @@ impl ServerBuilder {
             .args(["--redis-prefix", &self.prefix])
             .args(&self.redis)
             .args(["--limit-address-rate", "0", "--limit-user-rate", "0"])
+            .args(["--limit-poll-rate", "0"])
             // Seat-aware admission would admit at most twice the free seats,
             // and these tests admit many people to small concerts.
             .args(["--admit-seat-factor", "100"])
