@@ -12,6 +12,7 @@ mod database_guards;
 mod dependency_outage;
 mod exactly_once;
 mod fairness;
+mod fairness_pages;
 mod flow;
 mod fuzz_findings;
 mod hardening;
