@@ -16,12 +16,15 @@
 //!   API: its HTTP client, its printed summaries, the concert file.
 //! - [`app`]: builds connections, services and the router; runs until shutdown, which one
 //!   `CancellationToken` carries to every background task.
-//! - [`domain`]: pure types with parsing constructors: ids, money, seat numbers.
+//! - [`domain`]: pure types with parsing constructors: ids, money, seat numbers, operators'
+//!   texts.
 //! - [`error`]: the one error type, and [`error::ErrorCode`], every code a client can read,
 //!   declared once with its status; [`http::error`] turns an error into its response.
-//! - [`fairness`]: the pre-queue's seed, commitment and shuffle, and `lineup verify-shuffle`.
+//! - [`fairness`]: the pre-queue's seed, commitment and shuffle; the published draw, computed
+//!   once per server and served by pages; `lineup verify-shuffle`.
 //! - [`tokens`]: access and queue tokens (HS256 JWTs).
-//! - [`abuse`]: per-address and per-user rate limits, shared through Redis.
+//! - [`abuse`]: per-address and per-user rate limits, shared through Redis; per-token limits
+//!   on status polls and seat maps, counted by each server in memory.
 //! - [`queue`]: joining, status, leaving, the admission loop, queue settings; idle
 //!   waiters dropped, seat-aware admission, measured estimates, the poll budget, the pre-queue draw.
 //! - [`catalog`]: concerts, schedules, seat prices (PostgreSQL, served from memory).

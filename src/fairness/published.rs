@@ -112,7 +112,14 @@ pub struct Published {
 }
 
 impl Published {
-    fn new(concert: ConcertId, opens_at: DateTime<Utc>, seed: &[u8], draw: record::Draw) -> Self {
+    /// The draw's publication: its order computed from the seed. What the
+    /// cache does once per concert (public for `benches/fairness.rs`).
+    pub fn new(
+        concert: ConcertId,
+        opens_at: DateTime<Utc>,
+        seed: &[u8],
+        draw: record::Draw,
+    ) -> Self {
         let drawn_order = shuffle(seed, &draw.joiners);
         let mut joiners = draw.joiners;
         // Recorded sorted and without duplicates; kept as the procedure's step 1 has it.
