@@ -165,7 +165,7 @@ async fn a_transaction_cancelled_while_it_begins_leaves_its_connection_outside_a
 
     // PostgreSQL runs the BEGIN; its answer is held back while the caller
     // gives up on it.
-    proxy.delay_replies(Duration::from_secs(3));
+    proxy.delay_replies(Duration::from_secs(5));
     let mut begin = Box::pin(lineup::store::postgres::begin(&pool));
     eventually(Duration::from_secs(10), "BEGIN reaches PostgreSQL", || {
         assert!(
@@ -215,7 +215,7 @@ async fn gate_sign_ups(db: &PgPool) {
 async fn a_sign_up_cut_short_during_its_commit_commits_and_sends_no_stray_rollback(db: PgPool) {
     let logs = CapturedLogs::start();
     let app = TestApp::builder(db)
-        .with_config(|c| c.limits.request_timeout = Duration::from_secs(2))
+        .with_config(|c| c.limits.request_timeout = Duration::from_secs(3))
         .spawn()
         .await;
     gate_sign_ups(&app.db).await;
