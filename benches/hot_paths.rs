@@ -138,7 +138,8 @@ fn tokens(c: &mut Criterion) {
     let (user, concert) = (UserId::new(), ConcertId::new());
     let jti = (chrono::Utc::now().timestamp_micros()).to_string();
     let access = tokens.issue_access(user);
-    let queue = tokens.issue_queue(user, concert, &jti);
+    let opened = chrono::Utc::now();
+    let queue = tokens.issue_queue(user, concert, &jti, opened);
     c.bench_function("token/issue_access", |b| {
         b.iter(|| tokens.issue_access(user))
     });
@@ -146,7 +147,7 @@ fn tokens(c: &mut Criterion) {
         b.iter(|| tokens.verify_access(&access).unwrap())
     });
     c.bench_function("token/issue_queue", |b| {
-        b.iter(|| tokens.issue_queue(user, concert, &jti))
+        b.iter(|| tokens.issue_queue(user, concert, &jti, opened))
     });
     c.bench_function("token/verify_queue", |b| {
         b.iter(|| tokens.verify_queue(&queue).unwrap())
@@ -167,10 +168,11 @@ fn queue_scripts(c: &mut Criterion) {
         }
         middle.unwrap()
     });
-    let token = bench
-        .state
-        .tokens
-        .issue_queue(middle.sub, middle.cid, &middle.jti);
+    let token =
+        bench
+            .state
+            .tokens
+            .issue_queue(middle.sub, middle.cid, &middle.jti, chrono::Utc::now());
     c.bench_function("script/status (waiting, position 5,001 of 10,000+)", |b| {
         b.to_async(&rt).iter(|| async {
             bench

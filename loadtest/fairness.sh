@@ -32,7 +32,7 @@ else
 fi
 
 psql -q -d postgres -c "CREATE DATABASE $db"
-# The run is about order, not abuse: the per-address and per-user limits are off.
+# The run is about order, not abuse: the per-address, per-user and per-token limits are off.
 LINEUP_DATABASE_URL="postgres://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT/$db" \
 LINEUP_TOKEN_KEY="fairness-token-key-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
 LINEUP_ADMIN_TOKEN="$admin_token" \
@@ -41,6 +41,7 @@ LINEUP_METRICS_LISTEN="127.0.0.1:${METRICS_PORT:-9665}" \
 LINEUP_REDIS_PREFIX="$prefix" \
 LINEUP_LIMIT_ADDRESS_RATE=0 \
 LINEUP_LIMIT_USER_RATE=0 \
+LINEUP_LIMIT_POLL_RATE=0 \
 LINEUP_LOG_FORMAT=json \
 RUST_LOG=warn \
   "$binary" serve >"/tmp/lineup-fairness-$$.log" 2>&1 &

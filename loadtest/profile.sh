@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 RATE=${RATE:-8000}
 SECONDS_=${SECONDS_:-15}
 DB=lineup_profile
-EXTRA_ENV="LINEUP_LIMIT_ADDRESS_RATE=0 LINEUP_LIMIT_USER_RATE=0"
+EXTRA_ENV="LINEUP_LIMIT_ADDRESS_RATE=0 LINEUP_LIMIT_USER_RATE=0 LINEUP_LIMIT_POLL_RATE=0"
 # shellcheck source=loadtest/server.sh
 . loadtest/server.sh
 for tool in perf oha jq; do

@@ -1,13 +1,23 @@
 //! Abuse limits: per client address and per user, on joining, reserving,
-//! charging and paying. Each is a token bucket in Redis (`lua/rate_limit.lua`),
-//! so all servers together allow the configured rate, not N times it.
+//! charging and paying, each a token bucket in Redis (`lua/rate_limit.lua`),
+//! so all servers together allow the configured rate, not N times it; and per
+//! queue token, on status polls and seat maps, counted by each server in
+//! memory (`polls.rs`: those reads are the hottest, and the limit must not
+//! cost them a Redis round trip). Never reads or writes anything but buckets.
+
+mod polls;
+
+pub use polls::Poll;
 
 use crate::config::{AbuseLimits, RateLimit};
-use crate::domain::UserId;
+use crate::domain::{ConcertId, UserId};
 use crate::error::{Error, Result};
 use crate::store::RedisStore;
 use crate::store::scripts::{self, RateLimitArgs};
+use polls::PollLimiter;
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
 
 /// The limited actions; each has its own buckets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,11 +43,24 @@ impl Action {
 pub struct AbuseLimiter {
     redis: RedisStore,
     limits: AbuseLimits,
+    polls: Arc<PollLimiter>,
 }
 
 impl AbuseLimiter {
     pub fn new(redis: RedisStore, limits: AbuseLimits) -> Self {
-        Self { redis, limits }
+        Self {
+            redis,
+            limits,
+            polls: Arc::new(PollLimiter::new(limits.per_token)),
+        }
+    }
+
+    /// Takes one `poll` from the bucket of the queue token's place (its concert
+    /// and user: a renewed token shares it), on this server.
+    pub fn check_poll(&self, poll: Poll, concert: ConcertId, user: UserId) -> Result<()> {
+        self.polls
+            .take(poll, concert, user, Instant::now())
+            .map_err(|retry_after| Error::RateLimited { retry_after })
     }
 
     /// Takes one request of `action` from the client address's bucket.
@@ -67,12 +90,16 @@ impl AbuseLimiter {
         let Some(limit) = limit else {
             return Ok(());
         };
+        // A new id per request: the script answers a re-send of this one call
+        // from the bucket, without taking a second request.
+        let attempt = uuid::Uuid::new_v4().simple().to_string();
         let args = RateLimitArgs {
             scope,
             action: action.name(),
             client,
             rate: limit.rate,
             burst: limit.burst,
+            attempt: &attempt,
         };
         match scripts::rate_limit(&mut self.redis.conn(), &self.redis.keys, args).await? {
             None => Ok(()),

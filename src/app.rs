@@ -162,6 +162,7 @@ impl Application {
                 queue_defaults: config.queue_defaults,
                 abuse: AbuseLimiter::new(redis.clone(), config.abuse),
                 trusted_proxies: Arc::new(config.trusted_proxies.clone()),
+                fairness: Default::default(),
                 redis,
                 db,
             }),

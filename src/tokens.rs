@@ -2,10 +2,13 @@
 //!
 //! Both carry `typ`, and a token of one `typ` is never accepted where the other
 //! is expected. A queue token's signature only proves it was issued here; whether
-//! it is waiting, active or expired is read from Redis on every request.
+//! it is waiting, active or expired is read from Redis on every request. A queue
+//! token lives its TTL from its issue or from the sale's opening, whichever is
+//! later, and joining again issues a fresh one for the same place.
 
 use crate::domain::{ConcertId, UserId};
 use crate::error::Error;
+use chrono::{DateTime, Utc};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
@@ -31,7 +34,9 @@ pub struct QueueClaims {
     /// The user's order number in the line when the token was issued; it must
     /// still be the user's current one.
     pub jti: String,
+    /// When this token was issued: each join (a re-join too) issues a fresh one.
     pub iat: u64,
+    /// Its TTL after `iat` or after the sale's opening, whichever is later.
     pub exp: u64,
     pub typ: String,
 }
@@ -85,19 +90,28 @@ impl TokenKeys {
         })
     }
 
-    /// The queue token of a place in line. Deterministic: the jti is the order
-    /// number, which is Redis time in microseconds at joining, so `iat` and `exp`
-    /// follow from it and joining again yields the very same token.
-    pub fn issue_queue(&self, user: UserId, concert: ConcertId, jti: &str) -> String {
-        let iat = jti
-            .parse::<u64>()
-            .map_or_else(|_| unix_now(), |us| us / 1_000_000);
+    /// The queue token of a place in line (`jti`, its order number), issued
+    /// now. It lives the queue TTL from now or from the sale's opening,
+    /// whichever is later: someone who joins the pre-queue days before the sale
+    /// holds a token that still works through the opening, and renews it by
+    /// joining again, which returns a fresh token for the same place.
+    pub fn issue_queue(
+        &self,
+        user: UserId,
+        concert: ConcertId,
+        jti: &str,
+        opens_at: DateTime<Utc>,
+    ) -> String {
+        let iat = unix_now();
+        // Rounded up: the token lives at least its TTL after the opening.
+        let opens = opens_at.timestamp() + i64::from(opens_at.timestamp_subsec_nanos() > 0);
+        let from = iat.max(u64::try_from(opens).unwrap_or(0));
         self.sign(&QueueClaims {
             sub: user,
             cid: concert,
             jti: jti.to_owned(),
             iat,
-            exp: iat + self.queue_ttl.as_secs(),
+            exp: from + self.queue_ttl.as_secs(),
             typ: QUEUE.into(),
         })
     }
@@ -176,6 +190,11 @@ mod tests {
 
     const KEY: &str = "0123456789abcdef0123456789abcdef";
 
+    /// A Unix time as a chrono time.
+    fn at(unix: u64) -> DateTime<Utc> {
+        DateTime::from_timestamp(unix as i64, 0).unwrap()
+    }
+
     #[test]
     fn tokens_verify_with_their_own_kind_only() {
         let keys = keys(KEY);
@@ -183,26 +202,41 @@ mod tests {
         let concert = ConcertId::new();
         let access = keys.issue_access(user);
         let joined_us = unix_now() * 1_000_000 + 123_456;
-        let queue = keys.issue_queue(user, concert, &joined_us.to_string());
+        let queue = keys.issue_queue(user, concert, &joined_us.to_string(), at(0));
 
         assert_eq!(keys.verify_access(&access), Ok(user));
         let claims = keys.verify_queue(&queue).unwrap();
         assert_eq!((claims.sub, claims.cid), (user, concert));
-        assert_eq!(claims.iat, joined_us / 1_000_000);
+        assert_eq!(claims.jti, joined_us.to_string());
 
         assert_eq!(keys.verify_access(&queue), Err(TokenError::Invalid));
         assert_eq!(keys.verify_queue(&access).unwrap_err(), TokenError::Invalid);
     }
 
     #[test]
-    fn a_queue_token_is_the_same_for_the_same_place() {
+    fn a_queue_token_lives_its_ttl_from_now_or_from_the_opening_whichever_is_later() {
         let keys = keys(KEY);
         let (user, concert) = (UserId::new(), ConcertId::new());
-        let now_us = unix_now() * 1_000_000;
+        let now = unix_now();
+        let claims = |opens_at| {
+            let token = keys.issue_queue(user, concert, "1700000000000001", opens_at);
+            keys.verify_queue(&token).unwrap()
+        };
+        // Opened a day ago: from now.
+        let open = claims(at(now - 86_400));
+        assert!(open.iat >= now && open.exp == open.iat + 3600, "{open:?}");
+        // Opens in ten days (and a half second, rounded up): from the opening.
+        let opening = Utc::now() + chrono::Duration::days(10);
+        let opening = opening
+            - chrono::Duration::nanoseconds(i64::from(opening.timestamp_subsec_nanos()))
+            + chrono::Duration::milliseconds(500);
+        let early = claims(opening);
         assert_eq!(
-            keys.issue_queue(user, concert, &now_us.to_string()),
-            keys.issue_queue(user, concert, &now_us.to_string())
+            early.exp,
+            opening.timestamp() as u64 + 1 + 3600,
+            "{early:?}"
         );
+        assert!(early.iat >= now && early.iat < opening.timestamp() as u64);
     }
 
     #[test]
@@ -212,7 +246,14 @@ mod tests {
         assert_eq!(keys(KEY).verify_access(&forged), Err(TokenError::Invalid));
 
         // Issued at the Unix epoch plus one second: long expired.
-        let old = keys(KEY).issue_queue(user, ConcertId::new(), "1000000");
+        let old = keys(KEY).sign(&QueueClaims {
+            sub: user,
+            cid: ConcertId::new(),
+            jti: "1000000".into(),
+            iat: 1,
+            exp: 3601,
+            typ: QUEUE.into(),
+        });
         assert_eq!(keys(KEY).verify_queue(&old), Err(TokenError::Expired));
         let (claims, expired) = keys(KEY).verify_queue_any_age(&old).unwrap();
         assert!(expired);

@@ -1,4 +1,4 @@
-use crate::domain::{ConcertId, Money, ScheduleId, SeatNo};
+use crate::domain::{ConcertId, Label, Money, ScheduleId, SeatNo};
 use crate::queue::QueueSettings;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
@@ -86,25 +86,21 @@ pub type RawSchedule = (DateTime<Utc>, Vec<(i64, i64)>);
 pub const MAX_SCHEDULES: usize = 100;
 pub const MAX_SEATS_PER_SCHEDULE: usize = 100_000;
 pub const MAX_PRICE: i64 = 100_000_000;
+/// Longest title or venue, in characters (the schema's CHECK agrees).
+pub const MAX_TEXT_CHARS: usize = 200;
 
 impl NewConcert {
-    /// Checks an operator's concert: text lengths, 1 to 100 schedules, 1 to
-    /// 100,000 seats each with distinct numbers of 1 or more and prices from 0 to
-    /// 100,000,000 won.
+    /// Checks an operator's concert: a title and a venue (one line each, see
+    /// [`Label`]), 1 to 100 schedules, 1 to 100,000 seats each with distinct
+    /// numbers of 1 or more and prices from 0 to 100,000,000 won.
     pub fn parse(
         title: &str,
         venue: &str,
         opens_at: DateTime<Utc>,
         schedules: Vec<RawSchedule>,
     ) -> Result<Self, String> {
-        let title = title.trim();
-        let venue = venue.trim();
-        if title.is_empty() || title.chars().count() > 200 {
-            return Err("title must be 1 to 200 characters".into());
-        }
-        if venue.is_empty() || venue.chars().count() > 200 {
-            return Err("venue must be 1 to 200 characters".into());
-        }
+        let title = Label::parse("title", title, MAX_TEXT_CHARS)?;
+        let venue = Label::parse("venue", venue, MAX_TEXT_CHARS)?;
         if schedules.is_empty() || schedules.len() > MAX_SCHEDULES {
             return Err(format!("schedules must list 1 to {MAX_SCHEDULES} dates"));
         }
@@ -135,8 +131,8 @@ impl NewConcert {
             });
         }
         Ok(Self {
-            title: title.to_owned(),
-            venue: venue.to_owned(),
+            title: title.into_string(),
+            venue: venue.into_string(),
             opens_at,
             schedules: parsed,
         })

@@ -208,7 +208,7 @@ impl Catalog {
             .execute(&mut *tx)
             .await?;
         }
-        tx.commit().await?;
+        postgres::commit(tx).await?;
         self.reload().await?;
         Ok(true)
     }

@@ -1,8 +1,10 @@
 //! Abuse limits on join, reserve, charge and pay, per client address and per
-//! user, and whose `X-Forwarded-For` names the client address.
+//! user; on status polls and seat maps, per queue token; and whose
+//! `X-Forwarded-For` names the client address.
 //!
 //! Reads `LINEUP_LIMIT_ADDRESS_RATE`, `LINEUP_LIMIT_ADDRESS_BURST`,
-//! `LINEUP_LIMIT_USER_RATE`, `LINEUP_LIMIT_USER_BURST`, `LINEUP_TRUSTED_PROXIES`.
+//! `LINEUP_LIMIT_USER_RATE`, `LINEUP_LIMIT_USER_BURST`, `LINEUP_LIMIT_POLL_RATE`,
+//! `LINEUP_LIMIT_POLL_BURST`, `LINEUP_TRUSTED_PROXIES`.
 
 use anyhow::ensure;
 use clap::Args;
@@ -31,6 +33,16 @@ pub struct AbuseArgs {
     /// Burst allowed above the per-user rate.
     #[arg(long, env = "LINEUP_LIMIT_USER_BURST", default_value_t = 10)]
     pub limit_user_burst: u32,
+
+    /// Status polls and seat-map reads per second allowed for one queue token,
+    /// each counted apart, by each server on its own (0 = no limit). Tickets
+    /// never ask for polls more often than once a second.
+    #[arg(long, env = "LINEUP_LIMIT_POLL_RATE", default_value_t = 1.0)]
+    pub limit_poll_rate: f64,
+
+    /// Burst allowed above the per-token poll rate.
+    #[arg(long, env = "LINEUP_LIMIT_POLL_BURST", default_value_t = 5)]
+    pub limit_poll_burst: u32,
 }
 
 /// A token bucket: `rate` per second sustained, `burst` at once.
@@ -55,11 +67,13 @@ impl RateLimit {
     }
 }
 
-/// Per-address and per-user limits on join, reserve, charge and pay.
+/// Per-address and per-user limits on join, reserve, charge and pay; the
+/// per-token limit on status polls and seat maps.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct AbuseLimits {
     pub per_address: Option<RateLimit>,
     pub per_user: Option<RateLimit>,
+    pub per_token: Option<RateLimit>,
 }
 
 impl AbuseArgs {
@@ -72,6 +86,7 @@ impl AbuseArgs {
                 "ADDRESS",
             )?,
             per_user: RateLimit::parse(self.limit_user_rate, self.limit_user_burst, "USER")?,
+            per_token: RateLimit::parse(self.limit_poll_rate, self.limit_poll_burst, "POLL")?,
         })
     }
 }

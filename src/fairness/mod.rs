@@ -8,10 +8,12 @@
 //! - `record.rs`: the draw's durable half in PostgreSQL, the seed and the list
 //!   of joiners (the first server to record a draw fixes it for all).
 //! - `draw.rs`: the draw made at the opening (the admit tick asks,
-//!   `lua/prequeue.lua` and `lua/draw.lua` read and apply it in Redis), and
-//!   the report `GET /api/v1/concerts/{concert_id}/fairness` publishes.
+//!   `lua/prequeue.lua` and `lua/draw.lua` read and apply it in Redis).
+//! - `published.rs`: the report `GET /api/v1/concerts/{concert_id}/fairness`
+//!   publishes, computed once per server after the draw and served from
+//!   memory by pages.
 //! - `verify.rs`: `lineup verify-shuffle`, which reruns the procedure from a
-//!   published report (its arguments are parsed by clap in `config.rs`).
+//!   published report, whole or in pages (its arguments are parsed by clap).
 //!
 //! The procedure, `lineup-shuffle-v1`:
 //!
@@ -26,11 +28,15 @@
 //! 4. The list is now the drawn order: its first item is position 1.
 
 mod draw;
+mod published;
 mod record;
 mod shuffle;
 mod verify;
 
-pub use draw::{FairnessReport, draw_prequeue, report};
+pub use draw::draw_prequeue;
+pub use published::{
+    DEFAULT_PAGE, FairnessReport, MAX_PAGE, Page, Publication, Published, PublishedDraws,
+};
 pub use record::Draw;
 pub use shuffle::{ALGORITHM, commitment, new_seed, shuffle};
 pub use verify::{VerifyShuffleArgs, verify_shuffle};

@@ -59,6 +59,16 @@ pub(super) async fn record(pool: &PgPool, concert: ConcertId, joiners: &[Uuid]) 
         .ok_or_else(|| Error::internal("a recorded draw is missing"))
 }
 
+/// Whether the concert's draw has been recorded, without reading its list.
+pub(super) async fn is_drawn(pool: &PgPool, concert: ConcertId) -> Result<bool> {
+    Ok(
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM concert_draws WHERE concert_id = $1)")
+            .bind(concert.as_uuid())
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
 /// The recorded draw of a concert, if it has been made.
 pub(super) async fn recorded(pool: &PgPool, concert: ConcertId) -> Result<Option<Draw>> {
     let row: Option<(Vec<Uuid>, DateTime<Utc>)> =

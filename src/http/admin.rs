@@ -46,9 +46,19 @@ pub fn router() -> Router<AppState> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ConcertBody {
-    #[schema(min_length = 1, max_length = 200)]
+    /// One line: no control character (NUL, tab, line break, ...).
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     title: String,
-    #[schema(min_length = 1, max_length = 200)]
+    /// One line: no control character (NUL, tab, line break, ...).
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     venue: String,
     /// When the line opens.
     opens_at: DateTime<Utc>,
@@ -117,7 +127,7 @@ pub(super) struct CreatedConcert {
     request_body = ConcertBody,
     responses(
         (status = 201, description = "Created; the ids of the concert and its dates", body = CreatedConcert),
-        (status = 400, description = "`invalid_concert` (empty title, no dates, a seat number below 1 or twice, a negative price, ...), `invalid_json`, `invalid_body` or `invalid_content_type`", body = ErrorBody),
+        (status = 400, description = "`invalid_concert` (empty title, a control character in the title or venue, no dates, a seat number below 1 or twice, a negative price, ...), `invalid_json`, `invalid_body` or `invalid_content_type`", body = ErrorBody),
         AdminTokenRefused,
         (status = 413, description = "`body_too_large` (over 32 MiB)", body = ErrorBody),
         RedisOrPostgresDown,

@@ -7,8 +7,8 @@ use crate::error::{Error, ErrorCode};
 use crate::tokens::QueueClaims;
 use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use secrecy::ExposeSecret;
 
@@ -78,8 +78,13 @@ impl From<QueryRejection> for Error {
 
 /// The token of an `Authorization: Bearer <token>` header.
 fn bearer(parts: &Parts) -> Result<&str, Error> {
-    let header = parts
-        .headers
+    bearer_token(&parts.headers)
+}
+
+/// The token of an `Authorization: Bearer <token>` header, for middleware
+/// that reads it before the extractors do.
+pub(super) fn bearer_token(headers: &HeaderMap) -> Result<&str, Error> {
+    let header = headers
         .get(axum::http::header::AUTHORIZATION)
         .ok_or(Error::MISSING_TOKEN)?;
     let value = header.to_str().map_err(|_| Error::INVALID_TOKEN)?;

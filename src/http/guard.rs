@@ -1,8 +1,9 @@
-//! Middleware that guards every server: abuse limits per client address, and a
-//! bound on how long one request may take.
+//! Middleware that guards every server: abuse limits per client address and
+//! per queue token, and a bound on how long one request may take.
 
+use super::extract::bearer_token;
 use super::state::AppState;
-use crate::abuse::Action;
+use crate::abuse::{Action, Poll};
 use crate::error::Error;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderMap, Method};
@@ -76,6 +77,40 @@ pub async fn limit_by_address(
         if let Err(e) = state.abuse.check_address(action, client).await {
             return e.into_response();
         }
+    }
+    next.run(request).await
+}
+
+/// The polled read of a routed request, if it is one.
+fn poll_of(method: &Method, path: &str) -> Option<Poll> {
+    if method != Method::GET {
+        return None;
+    }
+    match path {
+        "/api/v1/queue/status" => Some(Poll::Status),
+        "/api/v1/schedules/{schedule_id}/seats" => Some(Poll::SeatMap),
+        _ => None,
+    }
+}
+
+/// Applies the per-token limit to status polls and seat maps before the
+/// handler asks Redis anything: a token polling far faster than it is asked
+/// to costs a signature check and a hash lookup. A request without a valid
+/// queue token within its `exp` goes on to the handler, which refuses it (or
+/// answers `expired`) without Redis as before.
+pub async fn limit_polls(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let poll = request
+        .extensions()
+        .get::<MatchedPath>()
+        .and_then(|path| poll_of(request.method(), path.as_str()));
+    let claims = poll.and_then(|_| {
+        let token = bearer_token(request.headers()).ok()?;
+        state.tokens.verify_queue(token).ok()
+    });
+    if let (Some(poll), Some(claims)) = (poll, claims)
+        && let Err(e) = state.abuse.check_poll(poll, claims.cid, claims.sub)
+    {
+        return e.into_response();
     }
     next.run(request).await
 }
@@ -155,6 +190,20 @@ mod tests {
             client_ip(ip("10.0.0.1"), &headers(&["garbage, 10.0.0.3"]), &trusted),
             ip("10.0.0.3")
         );
+    }
+
+    #[test]
+    fn only_status_polls_and_seat_maps_count_as_polls() {
+        assert_eq!(
+            poll_of(&Method::GET, "/api/v1/queue/status"),
+            Some(Poll::Status)
+        );
+        assert_eq!(
+            poll_of(&Method::GET, "/api/v1/schedules/{schedule_id}/seats"),
+            Some(Poll::SeatMap)
+        );
+        assert_eq!(poll_of(&Method::DELETE, "/api/v1/queue"), None);
+        assert_eq!(poll_of(&Method::POST, "/api/v1/reservations"), None);
     }
 
     #[test]

@@ -71,6 +71,7 @@ pub fn router(state: AppState, limits: HttpLimits, tls: bool, log_polls: bool) -
         .merge(reservations::router())
         .merge(payments::router())
         .route_layer(from_fn_with_state(state.clone(), guard::limit_by_address))
+        .route_layer(from_fn_with_state(state.clone(), guard::limit_polls))
         .layer(DefaultBodyLimit::max(limits.body_limit));
     let router = api
         .merge(admin::router().layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT)))

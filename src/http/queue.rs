@@ -3,7 +3,8 @@
 use super::error::ErrorBody;
 use super::extract::{AccessUser, AnyAgeQueueToken, ApiPath, QueueToken};
 use super::responses::{
-    AccessTokenRefused, QueueFullOrRedisDown, QueueTokenRefused, RateLimited, RedisDown,
+    AccessTokenRefused, PollLimited, QueueFullOrRedisDown, QueueTokenRefused, RateLimited,
+    RedisDown,
 };
 use super::state::AppState;
 use crate::abuse::Action;
@@ -31,7 +32,7 @@ pub fn router() -> Router<AppState> {
     params(("concert_id" = ConcertId, Path, description = "The concert to stand in line for")),
     responses(
         (status = 201, description = "A new place in line: the queue token and the position", body = QueueTicket),
-        (status = 200, description = "The place the user already has (waiting or admitted): the same token", body = QueueTicket),
+        (status = 200, description = "The place the user already has (waiting or admitted), with a fresh token for it: the same `jti`, a new `iat` and `exp` (a way to renew a token)", body = QueueTicket),
         (status = 400, description = "`invalid_id`: the concert id is not a UUID", body = ErrorBody),
         AccessTokenRefused,
         (status = 404, description = "`concert_not_found`", body = ErrorBody),
@@ -67,6 +68,7 @@ pub(super) async fn join(
     responses(
         (status = 200, description = "The ticket; poll again after `poll_after_ms`", body = QueueTicket),
         (status = 401, description = "`missing_token` or `invalid_token`: no queue token, a forged one or an access token", body = ErrorBody),
+        PollLimited,
         RedisDown,
     )
 )]

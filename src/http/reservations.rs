@@ -2,7 +2,9 @@
 
 use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiPath, ApiQuery, QueueToken};
-use super::responses::{QueueTokenRefused, RateLimited, RedisDown, RedisOrPostgresDown};
+use super::responses::{
+    PollLimited, QueueTokenRefused, RateLimited, RedisDown, RedisOrPostgresDown,
+};
 use super::state::AppState;
 use crate::abuse::Action;
 use crate::domain::{MAX_SEAT_NO, ReservationId, ScheduleId, SeatSelection};
@@ -67,6 +69,7 @@ impl From<SeatStatusParam> for SeatStatus {
         QueueTokenRefused,
         (status = 403, description = "`not_admitted`, `token_revoked` or `wrong_concert`", body = ErrorBody),
         (status = 404, description = "`schedule_not_found`", body = ErrorBody),
+        PollLimited,
         RedisOrPostgresDown,
     )
 )]

@@ -44,6 +44,15 @@ pub struct QueueTokenRefused(ErrorBody);
 )]
 pub struct RateLimited(ErrorBody);
 
+/// 429 of the polled reads (status, seat map), limited per queue token.
+#[derive(IntoResponses)]
+#[response(
+    status = 429,
+    description = "`rate_limited`: this queue token polled far faster than it is asked to (by default more than 5 at once or 1 a second sustained, each server counting on its own; see SECURITY.md), with `Retry-After`",
+    headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))
+)]
+pub struct PollLimited(ErrorBody);
+
 /// 503 of an operation that reads Redis and PostgreSQL.
 #[derive(IntoResponses)]
 #[response(

@@ -5,6 +5,7 @@
 use crate::abuse::AbuseLimiter;
 use crate::catalog::Catalog;
 use crate::config::NamedToken;
+use crate::fairness::PublishedDraws;
 use crate::payment::PaymentService;
 use crate::queue::{QueueService, QueueSettings};
 use crate::reservation::ReservationService;
@@ -49,4 +50,6 @@ pub struct Services {
     pub db: PgPool,
     pub abuse: AbuseLimiter,
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
+    /// The pre-queue draws this server has published, kept in memory.
+    pub fairness: PublishedDraws,
 }

@@ -9,6 +9,7 @@ use crate::domain::{
 use crate::error::{Error, Result};
 use crate::idempotency::{self, KeyedRequest, Stored};
 use crate::reservation::StoredReservation;
+use crate::store::postgres;
 use crate::wallet::{self, Debit, Movement};
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -98,7 +99,8 @@ async fn commit(
     tx: sqlx::Transaction<'static, sqlx::Postgres>,
     settled: Settled,
 ) -> Result<Settled> {
-    match tx.commit().await {
+    // On a task of its own: a request cancelled mid-commit must not cut it.
+    match postgres::commit(tx).await {
         Ok(()) => Ok(settled),
         Err(e) => Ok(Settled::Undecided(named_step(
             e.into(),

@@ -94,7 +94,8 @@ impl QueueService {
     }
 
     /// Puts the user in the concert's line. Returns the ticket and whether the
-    /// place is new (an existing place is returned unchanged, same token).
+    /// place is new (an existing place is returned unchanged, with a fresh
+    /// token: same jti, new `iat` and `exp`).
     pub async fn join(&self, user: UserId, concert_id: ConcertId) -> Result<(QueueTicket, bool)> {
         let concert = self.catalog.existing_concert(concert_id).await?;
         let now = Utc::now();
@@ -121,7 +122,9 @@ impl QueueService {
             }
             JoinReply::SaleClosed => return Err(Error::SALE_CLOSED),
         };
-        let token = self.tokens.issue_queue(user, concert_id, &jti);
+        let token = self
+            .tokens
+            .issue_queue(user, concert_id, &jti, concert.opens_at);
         let ticket = into_ticket(standing, token, user, concert_id, Some(concert.opens_at));
         Ok((ticket, new))
     }
@@ -134,7 +137,13 @@ impl QueueService {
         claims: &QueueClaims,
         token_expired: bool,
     ) -> Result<QueueTicket> {
-        let concert = self.catalog.snapshot().concert(claims.cid).cloned();
+        // A miss is a concert made on another server since this one last read
+        // the catalog: load it, for without its opening a pre-queue place reads
+        // as a place in the open line (a position that later grows).
+        let concert = match self.catalog.snapshot().concert(claims.cid) {
+            Some(concert) => Some(concert.clone()),
+            None => self.catalog.concert(claims.cid).await?,
+        };
         let opens_at = concert.as_ref().map(|c| c.opens_at);
         let standing = if token_expired {
             StatusReply::Expired

@@ -1,8 +1,9 @@
-//! The PostgreSQL pool and the embedded migrations.
+//! The PostgreSQL pool, the embedded migrations, and transactions that a
+//! caller's cancellation cannot cut at BEGIN or COMMIT ([`begin`], [`commit`]).
 
 use anyhow::Context;
-use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -86,10 +87,40 @@ pub async fn ping(pool: &PgPool) -> sqlx::Result<()> {
 
 /// Begins a transaction, recording how long the pool made it wait for a
 /// connection (with BEGIN) in [`DB_ACQUIRE`](crate::telemetry::metrics::DB_ACQUIRE).
-pub async fn begin(pool: &PgPool) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+/// End it with [`commit`], not `Transaction::commit`.
+///
+/// The BEGIN runs to its answer whatever the caller does: sqlx counts a
+/// transaction only once BEGIN's answer is read, so a caller that stopped
+/// waiting in between (its client gone, the request's time limit) gave the
+/// pool back a connection inside a transaction nobody would end, and the
+/// pool's next user wrote into it unseen. Carried to its end, the transaction
+/// is dropped here if the caller has gone, which rolls it back.
+pub async fn begin(pool: &PgPool) -> sqlx::Result<Transaction<'static, Postgres>> {
     let started = std::time::Instant::now();
-    let tx = pool.begin().await;
+    let pool = pool.clone();
+    let tx = to_completion(async move { pool.begin().await }).await;
     metrics::histogram!(crate::telemetry::metrics::DB_ACQUIRE)
         .record(started.elapsed().as_secs_f64());
     tx
+}
+
+/// Commits, to the answer whatever the caller does: a caller that stopped
+/// waiting while COMMIT was on the wire left sqlx's transaction marked open,
+/// and dropping it queued a ROLLBACK behind the COMMIT, which PostgreSQL
+/// answered `there is no transaction in progress` (the COMMIT had gone through).
+pub async fn commit(tx: Transaction<'static, Postgres>) -> sqlx::Result<()> {
+    to_completion(tx.commit()).await
+}
+
+/// Runs `work` on a task of its own and waits for it: if the caller stops
+/// waiting, the work still runs to its end. A panic in it is the caller's.
+async fn to_completion<T: Send + 'static>(
+    work: impl Future<Output = sqlx::Result<T>> + Send + 'static,
+) -> sqlx::Result<T> {
+    match tokio::spawn(work).await {
+        Ok(done) => done,
+        Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
+        // The runtime is shutting down.
+        Err(_) => Err(sqlx::Error::WorkerCrashed),
+    }
 }

@@ -63,7 +63,7 @@ impl WalletService {
             .bind(user.as_uuid())
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        postgres::commit(tx).await?;
         Ok(user)
     }
 
@@ -143,7 +143,7 @@ impl WalletService {
             let body = serde_json::to_value(charged).map_err(|e| Error::Internal(e.into()))?;
             idempotency::complete(&mut tx, keyed, 200, &body, Some(entry)).await?;
         }
-        tx.commit().await?;
+        postgres::commit(tx).await?;
         Ok(Idempotent::Fresh(charged))
     }
 }

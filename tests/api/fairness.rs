@@ -431,10 +431,11 @@ async fn a_line_polls_within_its_budget_with_the_head_every_second(db: PgPool) {
 
 /// A concert of one date of `seats` seats whose sale opens `seconds` from now.
 async fn create_concert_opening_in(app: &TestApp, seconds: i64, seats: u32) -> TestConcert {
-    let mut body = concert_body(1, seats, |_| 50_000);
-    body["title"] = json!("Pre-queue night");
-    body["opens_at"] = json!(chrono::Utc::now() + chrono::Duration::seconds(seconds));
-    app.create_concert_from(body).await
+    app.create_concert_opening_at(
+        chrono::Utc::now() + chrono::Duration::seconds(seconds),
+        seats,
+    )
+    .await
 }
 
 async fn fairness_of(app: &TestApp, concert: uuid::Uuid) -> Value {

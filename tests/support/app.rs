@@ -51,6 +51,9 @@ pub fn test_config() -> Config {
         "0",
         "--limit-user-rate",
         "0",
+        // Tests poll as fast as they like; the per-token tests switch it on.
+        "--limit-poll-rate",
+        "0",
     ]);
     let cli =
         <Cli as clap::FromArgMatches>::from_arg_matches(&matches.expect("test arguments parse"))

@@ -10,7 +10,8 @@
 //! - [`assert_money_invariants`] is the one money check; [`eventually`] the
 //!   one way to wait for a condition; [`ChaosProxy`] the one way to take
 //!   PostgreSQL or Redis away, or lose or delay their replies; [`services`]
-//!   says where they are.
+//!   says where they are; [`CapturedLogs`] what the in-process server and
+//!   its pools logged.
 //! - [`Fleet`] is several servers behind a load balancer, each behind proxies
 //!   a test can fault, killed and started again in their slots.
 //! - [`Documented`] is what the OpenAPI document promises each operation answers.
@@ -25,6 +26,7 @@ mod answers;
 mod app;
 mod documented;
 mod fleet;
+mod logs;
 mod money;
 mod own_redis;
 mod process;
@@ -33,10 +35,11 @@ mod requests;
 pub mod services;
 mod wait;
 
-pub use answers::{assert_error, time_of, uuid};
+pub use answers::{assert_error, claims_of, time_of, uuid};
 pub use app::{TestApp, TestAppBuilder, spawn_app, test_config};
 pub use documented::Documented;
 pub use fleet::{Fleet, FleetRedis};
+pub use logs::CapturedLogs;
 pub use money::{assert_money_invariants, money_violations};
 pub use own_redis::{OwnCluster, OwnRedis};
 pub use process::{Server, ServerBuilder, lineup_command};

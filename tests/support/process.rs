@@ -118,11 +118,12 @@ impl ServerBuilder {
     /// The builder's defaults that the test's own [`args`](Self::args) do not
     /// replace (a `serve` argument may be given once only).
     fn defaults_not_in_args(&self) -> Vec<&'static str> {
-        // No abuse limits; and seat-aware admission would admit at most twice
+        // No abuse limits (per address, user or queue token); and seat-aware admission would admit at most twice
         // the free seats, while these tests admit many people to small concerts.
-        const DEFAULTS: [(&str, &str); 3] = [
+        const DEFAULTS: [(&str, &str); 4] = [
             ("--limit-address-rate", "0"),
             ("--limit-user-rate", "0"),
+            ("--limit-poll-rate", "0"),
             ("--admit-seat-factor", "100"),
         ];
         DEFAULTS

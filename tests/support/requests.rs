@@ -188,6 +188,19 @@ pub trait RequestHelper {
         self.create_concert_priced(dates, seats, |_| 50_000).await
     }
 
+    /// A concert of one date of `seats` seats at 50,000 won whose sale opens
+    /// at `opens_at`: joining before it puts people in the pre-queue.
+    async fn create_concert_opening_at(
+        &self,
+        opens_at: chrono::DateTime<chrono::Utc>,
+        seats: u32,
+    ) -> TestConcert {
+        let mut body = concert_body(1, seats, |_| 50_000);
+        body["title"] = serde_json::json!("Pre-queue night");
+        body["opens_at"] = serde_json::json!(opens_at);
+        self.create_concert_from(body).await
+    }
+
     /// `available_seats` of each bookable date of a concert, by schedule id.
     async fn available_by_schedule(&self, concert: Uuid) -> Vec<(Uuid, i64)> {
         let response = self

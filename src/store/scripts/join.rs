@@ -17,7 +17,7 @@ pub struct JoinArgs {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum JoinReply {
-    /// A place: `new`, or the one the user already had (same jti, same token).
+    /// A place: `new`, or the one the user already had (same jti).
     /// Where it stands reads as a status poll's answer.
     Placed {
         new: bool,

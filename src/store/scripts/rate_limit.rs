@@ -17,6 +17,9 @@ pub struct RateLimitArgs<'a> {
     /// Requests a second, and how many may come at once.
     pub rate: f64,
     pub burst: u32,
+    /// New for every request: the same call sent again (a re-send after a lost
+    /// reply) gets the first answer back and takes nothing more.
+    pub attempt: &'a str,
 }
 
 /// `None` when the request may go ahead, else how long until it may.
@@ -27,7 +30,7 @@ fn parse(mut reply: Reply) -> Result<Option<Duration>> {
 }
 
 /// Takes one request from the client's bucket for the action: `None` when it
-/// may go ahead, else how long until it may.
+/// may go ahead, else how long until it may. Safe to send twice (see `attempt`).
 pub async fn rate_limit(
     conn: &mut impl ConnectionLike,
     keys: &Keys,
@@ -36,7 +39,8 @@ pub async fn rate_limit(
     let mut call: Call = call!(rate_limit);
     call.key(keys.rate_limit(args.scope, args.action, args.client))
         .arg(args.rate)
-        .arg(args.burst);
+        .arg(args.burst)
+        .arg(args.attempt);
     parse(call.run(conn).await?)
 }
 
