@@ -40,7 +40,8 @@ pub async fn rate_limit(
     call.key(keys.rate_limit(args.scope, args.action, args.client))
         .arg(args.rate)
         .arg(args.burst)
-        .arg(args.attempt);
+        .arg(args.attempt)
+        .idempotent();
     parse(call.run(conn).await?)
 }
 
