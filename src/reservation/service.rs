@@ -99,7 +99,12 @@ impl ReservationService {
         let outcome = self
             .run_hold(claims, &schedule, selection, id, amount, hold_ttl)
             .await;
-        if outcome.is_err() {
+        // Refused: nothing is held. But a hold Redis never answered (its reply
+        // and the re-send's lost, or Redis gone) may have landed; its marker
+        // stays, and lapses with the hold.
+        if let Err(e) = &outcome
+            && !matches!(e, Error::Unavailable(_) | Error::Internal(_))
+        {
             self.unmark_holding(claims.sub, id).await;
         }
         outcome

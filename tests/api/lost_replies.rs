@@ -96,6 +96,41 @@ async fn a_hold_whose_reply_is_lost_is_held_once_for_its_holder(db: PgPool) {
     assert_eq!(app.seats_in_state(&token, schedule, "held").await, [1, 2]);
 }
 
+/// A hold whose reply never comes (it and its re-send both lost) may have
+/// landed: the client is answered 503, but the seats may be theirs. The
+/// holding marker that keeps charges out stays until it lapses, so the
+/// balance is not charged while the seats are held.
+#[sqlx::test]
+async fn a_hold_never_answered_that_landed_still_keeps_charges_out(db: PgPool) {
+    let (app, concert, user, token) = behind_a_proxy(db).await;
+    let schedule = concert.schedules[0];
+    app.redis_proxy().lose_replies_to(sha(|s| &s.hold), 2);
+
+    assert_error(
+        app.hold(&token, schedule, &[3]).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+    )
+    .await;
+    assert_eq!(app.redis_proxy().replies_lost(), 2);
+    app.redis_proxy().restore();
+
+    // It landed: the seat is held, and the holder is told so when trying again.
+    assert_eq!(app.seats_in_state(&token, schedule, "held").await, [3]);
+    assert_error(
+        app.hold(&token, schedule, &[4]).await,
+        StatusCode::CONFLICT,
+        "reservation_exists",
+    )
+    .await;
+    assert_error(
+        app.charge(&user, 10_000).await,
+        StatusCode::CONFLICT,
+        "reservation_in_progress",
+    )
+    .await;
+}
+
 #[sqlx::test]
 async fn a_payment_whose_begin_reply_is_lost_is_paid_once_and_not_left_paying(db: PgPool) {
     let (app, concert, user, token) = behind_a_proxy(db).await;
