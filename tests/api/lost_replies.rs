@@ -305,3 +305,45 @@ async fn admit_ticks_whose_replies_are_lost_admit_no_faster_than_the_rate(db: Pg
         "{admitted} admitted in {elapsed:.1} s at 5 a second"
     );
 }
+
+/// The replies Redis keeps for re-sends (`once`) of one concert.
+async fn remembered_replies(app: &TestApp, concert: uuid::Uuid) -> usize {
+    let nil = uuid::Uuid::nil();
+    let pattern = app
+        .redis
+        .keys
+        .concert(ConcertId::from_uuid(concert))
+        .attempt(nil)
+        .replace(&nil.to_string(), "*");
+    let keys: Vec<String> = direct().await.keys(pattern).await.unwrap();
+    keys.len()
+}
+
+/// Leaving is not rate limited, and a spent token (left already) still
+/// passes its signature check until its `exp`: a client that sends the same
+/// leave again and again must not make Redis keep a reply of each for the
+/// re-sends that never come. A leave that changed nothing needs no memory:
+/// sent again, it answers the same, for a spent token never becomes current.
+#[sqlx::test]
+async fn leaving_again_and_again_with_a_spent_token_leaves_nothing_in_redis(db: PgPool) {
+    let app = spawn_app(db).await;
+    let concert = app.create_concert(1, 10).await;
+    let (_, token) = app.admitted_user(concert.id, 0).await;
+    assert_eq!(
+        app.delete("/api/v1/queue", Some(&token)).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    // The join and the leave that left are remembered, for their re-sends.
+    let after_leaving = remembered_replies(&app, concert.id).await;
+    assert_eq!(after_leaving, 2);
+
+    for _ in 0..20 {
+        assert_error(
+            app.delete("/api/v1/queue", Some(&token)).await,
+            StatusCode::FORBIDDEN,
+            "token_revoked",
+        )
+        .await;
+    }
+    assert_eq!(remembered_replies(&app, concert.id).await, after_leaving);
+}
