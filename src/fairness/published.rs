@@ -3,7 +3,9 @@
 //! so each server computes it once (the joiners from PostgreSQL, their order
 //! from the seed, off the async threads), keeps it in memory and serves it by
 //! pages with an ETag. Before the draw the answer changes every second
-//! (`opens_in_seconds`) and is read afresh: two primary-key lookups.
+//! (`opens_in_seconds`) and is made afresh from the seed, kept in memory:
+//! before the opening it asks PostgreSQL nothing, and after it, whether the
+//! draw is made, until it is.
 //!
 //! Never writes: the draw is made and recorded by `draw.rs` and `record.rs`.
 
@@ -255,6 +257,8 @@ impl Slots {
 #[derive(Default)]
 pub struct PublishedDraws {
     slots: Mutex<Slots>,
+    /// Every concert's seed asked for: 32 bytes each, made once.
+    seeds: Mutex<HashMap<ConcertId, Vec<u8>>>,
 }
 
 impl PublishedDraws {
@@ -265,8 +269,11 @@ impl PublishedDraws {
             return Ok(Publication::Drawn(published));
         }
         let pool = catalog.pool();
-        let seed = record::seed(pool, concert.id).await?;
-        if !record::is_drawn(pool, concert.id).await? {
+        let seed = self.seed(catalog, concert.id).await?;
+        // Before the opening (by this server's clock) there is no draw to
+        // look for: the answer asks PostgreSQL nothing, however often it is
+        // asked for at the busiest minute.
+        if Utc::now() < concert.opens_at || !record::is_drawn(pool, concert.id).await? {
             return Ok(Publication::Undrawn(undrawn(concert, &seed)));
         }
         let cell = self.cell(concert.id, true).expect("made when missing");
@@ -287,6 +294,21 @@ impl PublishedDraws {
             .clone();
         self.lock().trim(concert.id, KEPT_IDS);
         Ok(Publication::Drawn(published))
+    }
+
+    /// The concert's seed: from PostgreSQL once, then from memory (it never
+    /// changes once made, see `record::seed`).
+    async fn seed(&self, catalog: &Catalog, concert: ConcertId) -> Result<Vec<u8>> {
+        if let Some(seed) = self.known_seeds().get(&concert) {
+            return Ok(seed.clone());
+        }
+        let seed = record::seed(catalog.pool(), concert).await?;
+        self.known_seeds().insert(concert, seed.clone());
+        Ok(seed)
+    }
+
+    fn known_seeds(&self) -> std::sync::MutexGuard<'_, HashMap<ConcertId, Vec<u8>>> {
+        self.seeds.lock().expect("seeds lock poisoned")
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Slots> {

@@ -203,3 +203,26 @@ async fn asking_for_many_small_draws_in_turn_does_not_push_a_large_one_out_of_me
     assert_eq!(again.status(), StatusCode::OK, "the large draw was dropped");
     assert_eq!(again.json::<Value>().await.unwrap(), first);
 }
+
+/// Before the opening the fairness answer is the commitment and a countdown,
+/// asked for by everyone waiting, unauthenticated: it must cost PostgreSQL
+/// nothing each time (the seed never changes, and there is no draw to look
+/// for before the opening), or the endpoint is a way to tie up the pool that
+/// payments need.
+#[sqlx::test]
+async fn before_the_opening_the_fairness_answer_asks_postgresql_nothing(db: PgPool) {
+    let app = TestApp::builder(db).with_database_proxy().spawn().await;
+    let concert = app
+        .create_concert_opening_at(Utc::now() + Span::hours(1), 10)
+        .await;
+    let path = format!("/api/v1/concerts/{}/fairness", concert.id);
+    let first: Value = app.get(&path, None).await.json().await.unwrap();
+    assert!(first["seed"].is_null(), "{first}");
+
+    app.database_proxy().cut();
+    let again = app.get(&path, None).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["commitment"], first["commitment"]);
+    assert!(again["seed"].is_null());
+}
