@@ -155,6 +155,10 @@ end
 -- the script itself sees KEYS and ARGV without them. The first run keeps its
 -- reply there; a re-send of the same attempt (its reply was lost, or came too
 -- late, and the client sent it again) gets that reply back and changes nothing.
+-- A script that changed nothing and would answer a re-send the same returns a
+-- second value, UNCHANGED: its reply is not kept (a refusal sent again and again
+-- leaves no key behind).
+local UNCHANGED = true
 local function once(script)
   local attempt_key = table.remove(KEYS)
   local remember_ms = table.remove(ARGV)
@@ -162,7 +166,9 @@ local function once(script)
   if first then
     return cmsgpack.unpack(first)
   end
-  local reply = script()
-  redis.call('SET', attempt_key, cmsgpack.pack(reply), 'PX', remember_ms)
+  local reply, unchanged = script()
+  if not unchanged then
+    redis.call('SET', attempt_key, cmsgpack.pack(reply), 'PX', remember_ms)
+  end
   return reply
 end

@@ -1,6 +1,9 @@
 -- leave.lua: a user leaves the line, or gives up their admission.
 --
 -- Sent once (see once in _lib.lua): a re-send answers 'left' again, not 'expired'.
+-- An 'expired' answer changed nothing and is not kept: a token that is no longer
+-- current never is again, so a re-send answers 'expired' too, and a client that
+-- sends a spent token's leave again and again leaves no reply behind in Redis.
 --
 -- KEYS: 1 wait, 2 active, 3 jti, 4 draw (the pre-queue's drawn order)
 -- ARGV: 1 user id, 2 token jti
@@ -17,4 +20,4 @@ if redis.call('HGET', KEYS[3], user) == jti then
   redis.call('HDEL', KEYS[3], user)
   return 'left'
 end
-return 'expired'
+return 'expired', UNCHANGED

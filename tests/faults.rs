@@ -248,7 +248,8 @@ async fn a_server_killed_mid_payments_sells_no_seat_twice_and_loses_no_money(db:
                         Some(retry.1)
                     }
                     // Killed between claiming the reservation and committing:
-                    // nothing was paid and the claim lapses with the hold.
+                    // nothing was paid; the claim lapses after the payment
+                    // timeout (a later retry takes it over and pays).
                     StatusCode::CONFLICT => {
                         assert_eq!(
                             retry.1["error"]["code"], "payment_in_progress",

@@ -1,6 +1,6 @@
 use crate::domain::{ConcertId, Label, Money, ScheduleId, SeatNo};
 use crate::queue::QueueSettings;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -89,6 +89,19 @@ pub const MAX_PRICE: i64 = 100_000_000;
 /// Longest title or venue, in characters (the schema's CHECK agrees).
 pub const MAX_TEXT_CHARS: usize = 200;
 
+/// The years a date may fall in: four digits, as RFC 3339 writes them (JSON
+/// parses signed years of five and six digits too, some of them before what
+/// PostgreSQL's `timestamptz` holds).
+const DATE_YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
+fn storable_date(field: &str, date: DateTime<Utc>) -> Result<(), String> {
+    if DATE_YEARS.contains(&date.year()) {
+        Ok(())
+    } else {
+        Err(format!("{field} must fall in the years 1 to 9999"))
+    }
+}
+
 impl NewConcert {
     /// Checks an operator's concert: a title and a venue (one line each, see
     /// [`Label`]), 1 to 100 schedules, 1 to 100,000 seats each with distinct
@@ -101,11 +114,13 @@ impl NewConcert {
     ) -> Result<Self, String> {
         let title = Label::parse("title", title, MAX_TEXT_CHARS)?;
         let venue = Label::parse("venue", venue, MAX_TEXT_CHARS)?;
+        storable_date("opens_at", opens_at)?;
         if schedules.is_empty() || schedules.len() > MAX_SCHEDULES {
             return Err(format!("schedules must list 1 to {MAX_SCHEDULES} dates"));
         }
         let mut parsed = Vec::with_capacity(schedules.len());
         for (index, (starts_at, seats)) in schedules.into_iter().enumerate() {
+            storable_date(&format!("schedules[{index}].starts_at"), starts_at)?;
             if seats.is_empty() || seats.len() > MAX_SEATS_PER_SCHEDULE {
                 return Err(format!(
                     "schedules[{index}].seats must list 1 to {MAX_SEATS_PER_SCHEDULE} seats"

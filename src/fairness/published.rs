@@ -3,9 +3,13 @@
 //! so each server computes it once (the joiners from PostgreSQL, their order
 //! from the seed, off the async threads), keeps it in memory and serves it by
 //! pages with an ETag. Before the draw the answer changes every second
-//! (`opens_in_seconds`) and is read afresh: two primary-key lookups.
+//! (`opens_in_seconds`) and is made afresh from the seed, kept in memory:
+//! before the opening it asks PostgreSQL nothing, and after it, whether the
+//! draw is made, until it is.
 //!
 //! Never writes: the draw is made and recorded by `draw.rs` and `record.rs`.
+//! Over 400 lines with its tests (about a third): the report, its pages and
+//! the cache are one idea, what this endpoint serves and how it stays cheap.
 
 use super::{ALGORITHM, commitment, record, shuffle};
 use crate::catalog::{Catalog, Concert};
@@ -150,6 +154,13 @@ impl Published {
         self.drawn_order.len()
     }
 
+    /// What keeping it costs, in ids: its two lists, and as much again as a
+    /// small draw's for the rest (seed, strings, the slot), so that thousands
+    /// of empty draws weigh something too.
+    fn weight(&self) -> usize {
+        self.joiners.len() + self.drawn_order.len() + 256
+    }
+
     /// A page of the report. Past the end: empty lists.
     pub fn page(&self, page: Page) -> FairnessReport {
         let total = self.total();
@@ -197,9 +208,14 @@ fn undrawn(concert: &Concert, seed: &[u8]) -> FairnessReport {
     }
 }
 
-/// How many draws a server keeps: a draw of a million people takes about
-/// 32 MB (two lists of 16-byte ids), and only a few concerts open at once.
-const KEPT_DRAWS: usize = 8;
+/// How much of the draws a server keeps, in ids ([`Published::weight`]): a
+/// draw of a million people takes about 32 MB (two lists of 16-byte ids), so
+/// this is about 128 MB, four such draws or thousands of small ones. Counted
+/// by size, not by draws: every concert that opened has a draw, most of them
+/// small, and anyone may ask for them in turn; were they counted alike, asking
+/// for a few small ones would push a large one out, to be read from
+/// PostgreSQL and shuffled again at the next request.
+const KEPT_IDS: usize = 8_000_000;
 
 /// One concert's draw, computed by the first caller; the others wait for it.
 type Cell = Arc<OnceCell<Arc<Published>>>;
@@ -211,10 +227,40 @@ struct Slots {
     clock: u64,
 }
 
+impl Slots {
+    /// What the computed draws weigh together.
+    fn weight(&self) -> usize {
+        self.cells
+            .values()
+            .filter_map(|(cell, _)| cell.get())
+            .map(|published| published.weight())
+            .sum()
+    }
+
+    /// Forgets the least recently asked for draws, never `keep`, until the
+    /// rest weigh at most `budget`.
+    fn trim(&mut self, keep: ConcertId, budget: usize) {
+        while self.weight() > budget {
+            let Some(oldest) = self
+                .cells
+                .iter()
+                .filter(|(id, (cell, _))| **id != keep && cell.initialized())
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(id, _)| *id)
+            else {
+                return;
+            };
+            self.cells.remove(&oldest);
+        }
+    }
+}
+
 /// The draws this server has published, the most recently asked for kept.
 #[derive(Default)]
 pub struct PublishedDraws {
     slots: Mutex<Slots>,
+    /// Every concert's seed asked for: 32 bytes each, made once.
+    seeds: Mutex<HashMap<ConcertId, Vec<u8>>>,
 }
 
 impl PublishedDraws {
@@ -225,8 +271,11 @@ impl PublishedDraws {
             return Ok(Publication::Drawn(published));
         }
         let pool = catalog.pool();
-        let seed = record::seed(pool, concert.id).await?;
-        if !record::is_drawn(pool, concert.id).await? {
+        let seed = self.seed(catalog, concert.id).await?;
+        // Before the opening (by this server's clock) there is no draw to
+        // look for: the answer asks PostgreSQL nothing, however often it is
+        // asked for at the busiest minute.
+        if Utc::now() < concert.opens_at || !record::is_drawn(pool, concert.id).await? {
             return Ok(Publication::Undrawn(undrawn(concert, &seed)));
         }
         let cell = self.cell(concert.id, true).expect("made when missing");
@@ -243,14 +292,35 @@ impl PublishedDraws {
                 .await
                 .map_err(|e| Error::internal(format!("computing the draw failed: {e}")))
             })
-            .await?;
-        Ok(Publication::Drawn(published.clone()))
+            .await?
+            .clone();
+        self.lock().trim(concert.id, KEPT_IDS);
+        Ok(Publication::Drawn(published))
     }
 
-    /// The concert's cell, marked as just used; made when `make` and missing,
-    /// forgetting the least recently used one beyond [`KEPT_DRAWS`].
+    /// The concert's seed: from PostgreSQL once, then from memory (it never
+    /// changes once made, see `record::seed`).
+    async fn seed(&self, catalog: &Catalog, concert: ConcertId) -> Result<Vec<u8>> {
+        if let Some(seed) = self.known_seeds().get(&concert) {
+            return Ok(seed.clone());
+        }
+        let seed = record::seed(catalog.pool(), concert).await?;
+        self.known_seeds().insert(concert, seed.clone());
+        Ok(seed)
+    }
+
+    fn known_seeds(&self) -> std::sync::MutexGuard<'_, HashMap<ConcertId, Vec<u8>>> {
+        self.seeds.lock().expect("seeds lock poisoned")
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Slots> {
+        self.slots.lock().expect("published draws lock poisoned")
+    }
+
+    /// The concert's cell, marked as just used; made when `make` and missing
+    /// (what it weighs is counted once computed, see [`Slots::trim`]).
     fn cell(&self, concert: ConcertId, make: bool) -> Option<Cell> {
-        let mut slots = self.slots.lock().expect("published draws lock poisoned");
+        let mut slots = self.lock();
         slots.clock += 1;
         let now = slots.clock;
         if let Some((cell, used)) = slots.cells.get_mut(&concert) {
@@ -262,15 +332,6 @@ impl PublishedDraws {
         }
         let cell = Cell::default();
         slots.cells.insert(concert, (cell.clone(), now));
-        if slots.cells.len() > KEPT_DRAWS
-            && let Some(oldest) = slots
-                .cells
-                .iter()
-                .min_by_key(|(_, (_, used))| *used)
-                .map(|(id, _)| *id)
-        {
-            slots.cells.remove(&oldest);
-        }
         Some(cell)
     }
 }
@@ -359,21 +420,38 @@ mod tests {
     }
 
     #[test]
-    fn only_the_most_recently_asked_draws_are_kept() {
+    fn draws_are_kept_by_what_they_weigh_the_least_recently_asked_dropped_first() {
         let draws = PublishedDraws::default();
-        let (first, second) = (ConcertId::new(), ConcertId::new());
-        draws.cell(first, true);
-        draws.cell(second, true);
-        for _ in 0..KEPT_DRAWS - 2 {
-            draws.cell(ConcertId::new(), true);
+        let computed = |concert: ConcertId, n: usize| {
+            let cell = draws.cell(concert, true).unwrap();
+            assert!(cell.set(Arc::new(published(n))).is_ok());
+        };
+        let kept = |concert: ConcertId| draws.lock().cells.contains_key(&concert);
+        let (large, older) = (ConcertId::new(), ConcertId::new());
+        computed(older, 1_000);
+        computed(large, 1_000);
+        // A hundred small draws asked for in turn weigh little: nothing goes
+        // (each of the two weighs 2 x 1,000 + 256, each small one 256).
+        for _ in 0..100 {
+            let small = ConcertId::new();
+            computed(small, 0);
+            draws.lock().trim(small, 2 * 2_256 + 100 * 256);
         }
-        // Asked again: the first is now the more recent of the two.
-        assert!(draws.cell(first, false).is_some());
-        assert!(draws.cell(ConcertId::new(), false).is_none(), "not made");
-        draws.cell(ConcertId::new(), true);
-        let slots = draws.slots.lock().unwrap();
-        assert_eq!(slots.cells.len(), KEPT_DRAWS);
-        assert!(slots.cells.contains_key(&first));
-        assert!(!slots.cells.contains_key(&second));
+        assert!(kept(large) && kept(older));
+        assert_eq!(draws.lock().cells.len(), 102);
+        // Over the budget, the least recently asked for go first, never the
+        // one just computed, until the rest fit.
+        draws.cell(large, false);
+        let huge = ConcertId::new();
+        computed(huge, 10_000);
+        draws.lock().trim(huge, 25_000);
+        assert!(kept(huge) && kept(large), "asked for last");
+        assert!(!kept(older), "asked for first");
+        let weight = draws.lock().weight();
+        assert!((25_000 - 256..=25_000).contains(&weight), "{weight}");
+        // One draw over the whole budget is kept alone.
+        draws.lock().trim(huge, 1);
+        assert_eq!(draws.lock().cells.len(), 1);
+        assert!(kept(huge));
     }
 }

@@ -83,7 +83,8 @@ pub async fn limit_by_address(
 
 /// The polled read of a routed request, if it is one.
 fn poll_of(method: &Method, path: &str) -> Option<Poll> {
-    if method != Method::GET {
+    // HEAD runs the GET handler (axum drops the body): the same read of Redis.
+    if method != Method::GET && method != Method::HEAD {
         return None;
     }
     match path {
@@ -201,6 +202,10 @@ mod tests {
         assert_eq!(
             poll_of(&Method::GET, "/api/v1/schedules/{schedule_id}/seats"),
             Some(Poll::SeatMap)
+        );
+        assert_eq!(
+            poll_of(&Method::HEAD, "/api/v1/queue/status"),
+            Some(Poll::Status)
         );
         assert_eq!(poll_of(&Method::DELETE, "/api/v1/queue"), None);
         assert_eq!(poll_of(&Method::POST, "/api/v1/reservations"), None);

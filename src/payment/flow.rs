@@ -226,7 +226,14 @@ impl PaymentService {
                     .await;
                 return Err(Error::RESERVATION_NOT_FOUND);
             }
-            return Err(Error::PAYMENT_IN_PROGRESS);
+            // Not paid, and claimed longer ago than a payment may take: its
+            // attempt died before deciding (its server killed), so this one
+            // takes the claim over (pay_begin checks the lapse by Redis's
+            // clock). Should the old attempt commit after all, PostgreSQL's
+            // one payment per reservation lets only one of them pay.
+            if !reservation.claim_lapsed(chrono::Utc::now()) {
+                return Err(Error::PAYMENT_IN_PROGRESS);
+            }
         }
         if amount != reservation.amount.won() {
             return Err(Error::AmountMismatch {

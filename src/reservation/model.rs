@@ -32,6 +32,9 @@ pub struct StoredReservation {
     pub seats: Vec<SeatNo>,
     pub amount: Money,
     pub paying: bool,
+    /// When a payment's claim lapses (`paying` only; none for a claim made
+    /// before claims lapsed): its attempt has had its payment timeout.
+    pub claim_until: Option<DateTime<Utc>>,
     pub held_until: DateTime<Utc>,
 }
 
@@ -72,11 +75,21 @@ impl StoredReservation {
                 .and_then(|a| Money::parse(a).ok())
                 .ok_or_else(|| corrupt("amount"))?,
             paying: get("status")? == "paying",
+            claim_until: fields
+                .get("claim_until_ms")
+                .and_then(|ms| ms.parse::<i64>().ok())
+                .and_then(|ms| Utc.timestamp_millis_opt(ms).single()),
             held_until: Utc
                 .timestamp_millis_opt(held_until_ms)
                 .single()
                 .ok_or_else(|| corrupt("held_until_ms"))?,
         }))
+    }
+
+    /// Whether a payment's claim has lapsed by `now` (see pay_begin.lua): its
+    /// attempt has had its time, and another attempt may take it over.
+    pub fn claim_lapsed(&self, now: DateTime<Utc>) -> bool {
+        self.paying && self.claim_until.is_some_and(|until| until <= now)
     }
 
     /// What the scripts that end it are told: which date, which seats.

@@ -96,13 +96,24 @@ impl ReservationService {
             });
         let id = ReservationId::new();
         self.mark_holding(claims.sub, id, hold_ttl).await?;
-        let outcome = self
+        // Refused: nothing is held. But a hold script Redis never answered
+        // (its reply and the re-send's lost, or Redis gone) may have landed:
+        // its marker stays, and lapses with the hold.
+        match self
             .run_hold(claims, &schedule, selection, id, amount, hold_ttl)
-            .await;
-        if outcome.is_err() {
-            self.unmark_holding(claims.sub, id).await;
+            .await
+        {
+            Ok(reservation) => Ok(reservation),
+            Err(HoldFailure {
+                error,
+                may_have_landed,
+            }) => {
+                if !may_have_landed {
+                    self.unmark_holding(claims.sub, id).await;
+                }
+                Err(error)
+            }
         }
-        outcome
     }
 
     async fn run_hold(
@@ -113,7 +124,7 @@ impl ReservationService {
         id: ReservationId,
         amount: Money,
         hold_ttl: Duration,
-    ) -> Result<Reservation> {
+    ) -> Result<Reservation, HoldFailure> {
         let keys = self.redis.admission_keys(claims.cid);
         // Two rounds at most: the second after reloading the sold seats.
         for _ in 0..2 {
@@ -127,7 +138,13 @@ impl ReservationService {
                 amount,
                 default_hold: hold_ttl,
             };
-            match scripts::hold(&mut self.redis.conn(), &keys, args).await? {
+            let reply = scripts::hold(&mut self.redis.conn(), &keys, args)
+                .await
+                .map_err(|error| HoldFailure {
+                    error,
+                    may_have_landed: true,
+                })?;
+            match reply {
                 HoldReply::Held { until_ms } => {
                     return Ok(Reservation {
                         reservation_id: id,
@@ -136,20 +153,24 @@ impl ReservationService {
                         seat_nos: seat_numbers(selection.seats()),
                         amount: amount.won(),
                         status: "held",
-                        held_until: chrono::DateTime::from_timestamp_millis(until_ms)
-                            .ok_or_else(|| Error::internal("hold expiry out of range"))?,
+                        held_until: chrono::DateTime::from_timestamp_millis(until_ms).ok_or_else(
+                            || HoldFailure {
+                                error: Error::internal("hold expiry out of range"),
+                                may_have_landed: true,
+                            },
+                        )?,
                     });
                 }
                 HoldReply::SoldNotLoaded => self.load_sold(claims.cid, schedule.id).await?,
-                HoldReply::SaleClosed => return Err(Error::SALE_CLOSED),
-                HoldReply::NotAdmitted(refused) => return Err(refused.into()),
+                HoldReply::SaleClosed => return Err(Error::SALE_CLOSED.into()),
+                HoldReply::NotAdmitted(refused) => return Err(Error::from(refused).into()),
                 HoldReply::ReservationExists(existing) => {
-                    return Err(Error::ReservationExists(existing));
+                    return Err(Error::ReservationExists(existing).into());
                 }
-                HoldReply::SeatsTaken(taken) => return Err(Error::SeatUnavailable(taken)),
+                HoldReply::SeatsTaken(taken) => return Err(Error::SeatUnavailable(taken).into()),
             }
         }
-        Err(Error::internal("sold seats did not stay loaded"))
+        Err(Error::internal("sold seats did not stay loaded").into())
     }
 
     /// Notes, under the user's own hash tag, that they hold seats: charging is
@@ -297,6 +318,23 @@ impl ReservationService {
         match self.release(claims, id).await {
             Err(e) if matches!(e.code(), ErrorCode::ReservationNotFound) => Ok(()),
             other => other,
+        }
+    }
+}
+
+/// Why a hold failed, and whether its seats may be held all the same (Redis
+/// never answered the script, or it held them), in which case the holding
+/// marker stays.
+struct HoldFailure {
+    error: Error,
+    may_have_landed: bool,
+}
+
+impl From<Error> for HoldFailure {
+    fn from(error: Error) -> Self {
+        Self {
+            error,
+            may_have_landed: false,
         }
     }
 }

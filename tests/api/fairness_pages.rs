@@ -165,3 +165,64 @@ async fn a_drawn_pre_queue_is_served_from_memory_with_an_etag_and_in_pages(db: P
     assert!(ok, "{stderr}");
     assert_eq!(printed, order);
 }
+
+/// Every concert that opened has a draw, so a server soon knows more drawn
+/// concerts than it keeps. Asking for the others in turn (which anyone can,
+/// unauthenticated) must not push a large draw out of memory: recomputing it
+/// is a read of every joiner from PostgreSQL and a shuffle, the very cost the
+/// cache exists to pay once. Small draws cost next to nothing to keep.
+#[sqlx::test]
+async fn asking_for_many_small_draws_in_turn_does_not_push_a_large_one_out_of_memory(db: PgPool) {
+    let app = TestApp::builder(db).with_database_proxy().spawn().await;
+    let large = app
+        .create_concert_opening_at(Utc::now() + Span::seconds(2), 10)
+        .await;
+    app.set_queue(large.id, json!({"paused": true})).await;
+    app.line_up(large.id, 5).await;
+    let mut small = Vec::new();
+    for _ in 0..12 {
+        small.push(app.create_concert(1, 1).await.id);
+    }
+    let path = |concert: Uuid| format!("/api/v1/concerts/{concert}/fairness");
+    for concert in std::iter::once(large.id).chain(small.iter().copied()) {
+        eventually(Duration::from_secs(20), "the draw", || async {
+            let report: Value = app.get(&path(concert), None).await.json().await.unwrap();
+            (!report["seed"].is_null()).then_some(())
+        })
+        .await;
+    }
+
+    let first: Value = app.get(&path(large.id), None).await.json().await.unwrap();
+    assert_eq!(first["joiners_total"], 5, "{first}");
+    for &concert in &small {
+        assert_eq!(app.get(&path(concert), None).await.status(), StatusCode::OK);
+    }
+    // From memory still: PostgreSQL is not asked again.
+    app.database_proxy().cut();
+    let again = app.get(&path(large.id), None).await;
+    assert_eq!(again.status(), StatusCode::OK, "the large draw was dropped");
+    assert_eq!(again.json::<Value>().await.unwrap(), first);
+}
+
+/// Before the opening the fairness answer is the commitment and a countdown,
+/// asked for by everyone waiting, unauthenticated: it must cost PostgreSQL
+/// nothing each time (the seed never changes, and there is no draw to look
+/// for before the opening), or the endpoint is a way to tie up the pool that
+/// payments need.
+#[sqlx::test]
+async fn before_the_opening_the_fairness_answer_asks_postgresql_nothing(db: PgPool) {
+    let app = TestApp::builder(db).with_database_proxy().spawn().await;
+    let concert = app
+        .create_concert_opening_at(Utc::now() + Span::hours(1), 10)
+        .await;
+    let path = format!("/api/v1/concerts/{}/fairness", concert.id);
+    let first: Value = app.get(&path, None).await.json().await.unwrap();
+    assert!(first["seed"].is_null(), "{first}");
+
+    app.database_proxy().cut();
+    let again = app.get(&path, None).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["commitment"], first["commitment"]);
+    assert!(again["seed"].is_null());
+}

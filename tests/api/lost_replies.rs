@@ -96,6 +96,41 @@ async fn a_hold_whose_reply_is_lost_is_held_once_for_its_holder(db: PgPool) {
     assert_eq!(app.seats_in_state(&token, schedule, "held").await, [1, 2]);
 }
 
+/// A hold whose reply never comes (it and its re-send both lost) may have
+/// landed: the client is answered 503, but the seats may be theirs. The
+/// holding marker that keeps charges out stays until it lapses, so the
+/// balance is not charged while the seats are held.
+#[sqlx::test]
+async fn a_hold_never_answered_that_landed_still_keeps_charges_out(db: PgPool) {
+    let (app, concert, user, token) = behind_a_proxy(db).await;
+    let schedule = concert.schedules[0];
+    app.redis_proxy().lose_replies_to(sha(|s| &s.hold), 2);
+
+    assert_error(
+        app.hold(&token, schedule, &[3]).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+    )
+    .await;
+    assert_eq!(app.redis_proxy().replies_lost(), 2);
+    app.redis_proxy().restore();
+
+    // It landed: the seat is held, and the holder is told so when trying again.
+    assert_eq!(app.seats_in_state(&token, schedule, "held").await, [3]);
+    assert_error(
+        app.hold(&token, schedule, &[4]).await,
+        StatusCode::CONFLICT,
+        "reservation_exists",
+    )
+    .await;
+    assert_error(
+        app.charge(&user, 10_000).await,
+        StatusCode::CONFLICT,
+        "reservation_in_progress",
+    )
+    .await;
+}
+
 #[sqlx::test]
 async fn a_payment_whose_begin_reply_is_lost_is_paid_once_and_not_left_paying(db: PgPool) {
     let (app, concert, user, token) = behind_a_proxy(db).await;
@@ -278,4 +313,46 @@ async fn admit_ticks_whose_replies_are_lost_admit_no_faster_than_the_rate(db: Pg
         admitted as f64 <= 5.0 * (elapsed + 1.0),
         "{admitted} admitted in {elapsed:.1} s at 5 a second"
     );
+}
+
+/// The replies Redis keeps for re-sends (`once`) of one concert.
+async fn remembered_replies(app: &TestApp, concert: uuid::Uuid) -> usize {
+    let nil = uuid::Uuid::nil();
+    let pattern = app
+        .redis
+        .keys
+        .concert(ConcertId::from_uuid(concert))
+        .attempt(nil)
+        .replace(&nil.to_string(), "*");
+    let keys: Vec<String> = direct().await.keys(pattern).await.unwrap();
+    keys.len()
+}
+
+/// Leaving is not rate limited, and a spent token (left already) still
+/// passes its signature check until its `exp`: a client that sends the same
+/// leave again and again must not make Redis keep a reply of each for the
+/// re-sends that never come. A leave that changed nothing needs no memory:
+/// sent again, it answers the same, for a spent token never becomes current.
+#[sqlx::test]
+async fn leaving_again_and_again_with_a_spent_token_leaves_nothing_in_redis(db: PgPool) {
+    let app = spawn_app(db).await;
+    let concert = app.create_concert(1, 10).await;
+    let (_, token) = app.admitted_user(concert.id, 0).await;
+    assert_eq!(
+        app.delete("/api/v1/queue", Some(&token)).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    // The join and the leave that left are remembered, for their re-sends.
+    let after_leaving = remembered_replies(&app, concert.id).await;
+    assert_eq!(after_leaving, 2);
+
+    for _ in 0..20 {
+        assert_error(
+            app.delete("/api/v1/queue", Some(&token)).await,
+            StatusCode::FORBIDDEN,
+            "token_revoked",
+        )
+        .await;
+    }
+    assert_eq!(remembered_replies(&app, concert.id).await, after_leaving);
 }

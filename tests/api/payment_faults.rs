@@ -178,3 +178,71 @@ async fn a_refusal_that_cannot_be_stored_under_its_key_leaves_the_reservation_he
     assert_eq!(app.balance(&user).await, 10_000);
     assert_money_invariants(&db).await;
 }
+
+/// A server that dies between claiming a reservation for a payment (pay_begin)
+/// and deciding it leaves the claim behind: nobody will end it or hand it
+/// back. PostgreSQL rolled the dead attempt's transaction back, so once the
+/// claim has outlived the payment timeout its holder may pay again (the claim
+/// is taken over); until then the answer is `payment_in_progress`. Money stays
+/// safe whatever the dead attempt did: a reservation has one payment at most.
+#[sqlx::test]
+async fn a_claim_left_by_a_dead_server_lapses_after_the_payment_timeout(db: PgPool) {
+    use lineup::domain::{ConcertId, ReservationId, ScheduleId, SeatNo, UserId};
+    use lineup::store::scripts::{PayBeginReply, PaymentAttempt, ReservationSeats, pay_begin};
+
+    let timeout = Duration::from_secs(1);
+    let app = TestApp::builder(db)
+        .with_config(|config| config.payment_timeout = timeout)
+        .spawn()
+        .await;
+    let concert = app.create_concert(1, 10).await;
+    let (user, token) = app.admitted_user(concert.id, 100_000).await;
+    let held = app.hold_ok(&token, concert.schedules[0], &[2]).await;
+    let reservation = uuid(&held["reservation_id"]);
+
+    // The dead server's claim, as its pay_begin left it.
+    let cid = ConcertId::from_uuid(concert.id);
+    let jti: String = redis::AsyncCommands::hget(
+        &mut app.redis_conn(),
+        app.redis.keys.concert(cid).jti(),
+        user.id.to_string(),
+    )
+    .await
+    .unwrap();
+    let seats = [SeatNo::parse(2).unwrap()];
+    let claimed = pay_begin(
+        &mut app.redis_conn(),
+        &app.redis.admission_keys(cid),
+        UserId::from_uuid(user.id),
+        &jti,
+        ReservationSeats {
+            id: ReservationId::from_uuid(reservation),
+            schedule: ScheduleId::from_uuid(concert.schedules[0]),
+            seats: &seats,
+        },
+        timeout,
+        PaymentAttempt::fresh(),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(claimed, PayBeginReply::Paying), "{claimed:?}");
+
+    // Within the payment timeout the dead attempt may still be deciding.
+    assert_error(
+        app.pay(&token, reservation, 50_000).await,
+        StatusCode::CONFLICT,
+        "payment_in_progress",
+    )
+    .await;
+    // Past it, the claim is the holder's to take over, long before the hold ends.
+    let paid = eventually(Duration::from_secs(10), "the claim lapses", || async {
+        let response = app.pay(&token, reservation, 50_000).await;
+        (response.status() == StatusCode::CREATED)
+            .then_some(response.json::<serde_json::Value>().await.unwrap())
+    })
+    .await;
+    assert_eq!(paid["seat_nos"], json!([2]));
+    assert_eq!(app.balance(&user).await, 50_000);
+    assert_eq!(app.reservation_status(concert.id, reservation).await, None);
+    assert_money_invariants(&app.db).await;
+}

@@ -98,6 +98,48 @@ async fn polling_status_or_a_seat_map_far_faster_than_asked_is_refused_with_retr
     app.hold_ok(&token, concert.schedules[0], &[1]).await;
 }
 
+/// axum answers HEAD with the GET handler (the body dropped): a HEAD status
+/// poll or seat map asks Redis all the same, so it is a poll and counts.
+#[sqlx::test]
+async fn polling_with_head_instead_of_get_counts_against_the_same_limit(db: PgPool) {
+    let app = TestApp::builder(db)
+        .with_config(|c| c.abuse.per_token = Some(SLOW))
+        .spawn()
+        .await;
+    let concert = app.create_concert(1, 10).await;
+    let user = app.sign_up().await;
+    let token = app.join_token(&user, concert.id).await;
+    admitted_in_redis(&app, concert.id, user.id).await;
+
+    let seats = format!("/api/v1/schedules/{}/seats", concert.schedules[0]);
+    for path in ["/api/v1/queue/status", seats.as_str()] {
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            seen.push(
+                app.request(reqwest::Method::HEAD, path, Some(&token), None)
+                    .await
+                    .status(),
+            );
+        }
+        assert_eq!(
+            seen,
+            [
+                StatusCode::OK,
+                StatusCode::OK,
+                StatusCode::OK,
+                StatusCode::TOO_MANY_REQUESTS
+            ],
+            "{path}: HEAD spends the same budget"
+        );
+        // And a GET finds the budget spent.
+        assert_eq!(
+            app.get(path, Some(&token)).await.status(),
+            StatusCode::TOO_MANY_REQUESTS,
+            "{path}"
+        );
+    }
+}
+
 /// A bucket of this test's own prefix on the shared Redis.
 async fn redis_of_its_own() -> RedisStore {
     RedisStore::connect_to(
