@@ -95,7 +95,7 @@ impl ReservationService {
                 Duration::from_secs(u64::from(c.stored_settings.hold_ttl_seconds))
             });
         let id = ReservationId::new();
-        self.mark_holding(claims.sub, id, hold_ttl).await?;
+        let marked_until = self.mark_holding(claims.sub, id, hold_ttl).await?;
         // Refused: nothing is held. But a hold script Redis never answered
         // (its reply and the re-send's lost, or Redis gone) may have landed:
         // its marker stays, and lapses with the hold.
@@ -103,7 +103,18 @@ impl ReservationService {
             .run_hold(claims, &schedule, selection, id, amount, hold_ttl)
             .await
         {
-            Ok(reservation) => Ok(reservation),
+            Ok(reservation) => {
+                // The live hold time (Redis's) may be longer than this
+                // server's catalog knows: the marker lasts as long as the hold.
+                let until_ms = reservation.held_until.timestamp_millis();
+                if until_ms > marked_until {
+                    let hold_left = Duration::from_millis(
+                        u64::try_from(until_ms - Utc::now().timestamp_millis()).unwrap_or(0),
+                    );
+                    self.mark_holding(claims.sub, id, hold_left).await?;
+                }
+                Ok(reservation)
+            }
             Err(HoldFailure {
                 error,
                 may_have_landed,
@@ -176,24 +187,38 @@ impl ReservationService {
     /// Notes, under the user's own hash tag, that they hold seats: charging is
     /// refused until the hold ends (by this server's clock, plus a second for
     /// skew against Redis's). Set before the hold script runs and cleared if it
-    /// fails, so a charge racing a hold errs on the side of refusing.
+    /// fails, so a charge racing a hold errs on the side of refusing. Returns
+    /// when the marker ends (Unix ms, before the skew).
     async fn mark_holding(
         &self,
         user: UserId,
         id: ReservationId,
         hold_ttl: Duration,
-    ) -> Result<()> {
+    ) -> Result<i64> {
         let key = self.redis.keys.user_holding(user);
-        let until_ms = Utc::now().timestamp_millis() + (hold_ttl + HOLDING_SKEW).as_millis() as i64;
+        let hold_end_ms = Utc::now().timestamp_millis() + hold_ttl.as_millis() as i64;
+        let until_ms = hold_end_ms + HOLDING_SKEW.as_millis() as i64;
         let key_lifetime = hold_ttl + self.payment_timeout + HOLDING_SKEW;
+        let lifetime_ms = key_lifetime.as_millis() as i64;
+        // The key is the user's, across concerts: its lifetime only grows
+        // (NX gives a new key one, GT lengthens it), so a short hold in one
+        // concert never cuts the marker of a longer hold in another.
         let () = redis::pipe()
             .zadd(&key, id.to_string(), until_ms)
             .ignore()
-            .pexpire(&key, key_lifetime.as_millis() as i64)
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(lifetime_ms)
+            .arg("NX")
+            .ignore()
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(lifetime_ms)
+            .arg("GT")
             .ignore()
             .query_async(&mut self.redis.conn())
             .await?;
-        Ok(())
+        Ok(hold_end_ms)
     }
 
     /// Clears the marker of one reservation; a failure only delays charging until

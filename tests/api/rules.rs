@@ -3,6 +3,7 @@
 //! the others away (an expired hold, leaving, eviction, a re-join).
 
 use crate::support::*;
+use redis::AsyncCommands;
 use reqwest::StatusCode;
 use serde_json::Value;
 use sqlx::PgPool;
@@ -200,4 +201,100 @@ async fn an_evicted_holder_and_a_holder_who_left_and_joined_again_are_counted_as
     app.wait_for_status(&token(&people, 6), "active").await;
     app.wait_for_status(&newcomer.1, "active").await;
     assert_admitted_after_ticks(&app, concert.id, 3, "B admitted again as a shopper").await;
+}
+
+#[sqlx::test]
+async fn a_hold_longer_than_this_server_knows_keeps_charges_out_to_its_end(db: PgPool) {
+    // The hold script takes the live hold time from Redis; this server's
+    // catalog may still know the old one (another server changed it, or
+    // PostgreSQL has not caught up). The marker that keeps charges out must
+    // last as long as the hold Redis granted, not as long as the catalog says.
+    let app = TestApp::builder(db)
+        .with_config(|config| config.queue_defaults.hold_ttl_seconds = 2)
+        .spawn()
+        .await;
+    let concert = app.create_concert(1, 10).await;
+    let cid = lineup::domain::ConcertId::from_uuid(concert.id);
+    let () = app
+        .redis
+        .conn()
+        .hset(app.redis.keys.concert(cid).cfg(), "hold_ttl_ms", "600000")
+        .await
+        .unwrap();
+    let (user, token) = app.admitted_user(concert.id, 100_000).await;
+    let held = app.hold_ok(&token, concert.schedules[0], &[1]).await;
+    let held_until = chrono::DateTime::parse_from_rfc3339(held["held_until"].as_str().unwrap())
+        .unwrap()
+        .timestamp_millis();
+    assert!(
+        held_until > chrono::Utc::now().timestamp_millis() + 10_000,
+        "the live hold time applies: {held}"
+    );
+
+    let marker = app
+        .redis
+        .keys
+        .user_holding(lineup::domain::UserId::from_uuid(user.id));
+    let mut redis = app.redis.conn();
+    let until: i64 = redis
+        .zscore(&marker, held["reservation_id"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        until >= held_until,
+        "marker ends at {until}, the hold at {held_until}"
+    );
+    let lifetime_ms: i64 = redis.pttl(&marker).await.unwrap();
+    assert!(
+        chrono::Utc::now().timestamp_millis() + lifetime_ms >= held_until,
+        "the marker key outlives the hold"
+    );
+    assert_eq!(
+        app.charge(&user, 1_000).await.status(),
+        StatusCode::CONFLICT
+    );
+}
+
+#[sqlx::test]
+async fn a_short_hold_in_one_concert_does_not_cut_the_marker_of_a_long_one_in_another(db: PgPool) {
+    let app = TestApp::builder(db)
+        .with_config(|config| config.queue_defaults.hold_ttl_seconds = 2)
+        .spawn()
+        .await;
+    let long = app.create_concert(1, 10).await;
+    let short = app.create_concert(1, 10).await;
+    let () = app
+        .redis
+        .conn()
+        .hset(
+            app.redis
+                .keys
+                .concert(lineup::domain::ConcertId::from_uuid(long.id))
+                .cfg(),
+            "hold_ttl_ms",
+            "600000",
+        )
+        .await
+        .unwrap();
+    let user = app.sign_up().await;
+    assert_eq!(app.charge(&user, 100_000).await.status(), StatusCode::OK);
+    let long_token = app.join_token(&user, long.id).await;
+    app.wait_for_status(&long_token, "active").await;
+    let held = app.hold_ok(&long_token, long.schedules[0], &[1]).await;
+    let short_token = app.join_token(&user, short.id).await;
+    app.wait_for_status(&short_token, "active").await;
+    app.hold_ok(&short_token, short.schedules[0], &[1]).await;
+
+    let held_until = chrono::DateTime::parse_from_rfc3339(held["held_until"].as_str().unwrap())
+        .unwrap()
+        .timestamp_millis();
+    let marker = app
+        .redis
+        .keys
+        .user_holding(lineup::domain::UserId::from_uuid(user.id));
+    let lifetime_ms: i64 = app.redis.conn().pttl(&marker).await.unwrap();
+    assert!(
+        chrono::Utc::now().timestamp_millis() + lifetime_ms >= held_until,
+        "the marker key outlives the long hold"
+    );
 }
