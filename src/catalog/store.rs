@@ -213,25 +213,31 @@ impl Catalog {
         Ok(true)
     }
 
-    /// Marks a sale closed (once; a second close keeps the first time).
-    pub async fn close(&self, id: ConcertId) -> Result<DateTime<Utc>> {
-        let closed_at: DateTime<Utc> = sqlx::query_scalar(
-            "UPDATE concerts SET closed_at = COALESCE(closed_at, now()) WHERE concert_id = $1 RETURNING closed_at",
-        )
-        .bind(id.as_uuid())
-        .fetch_one(&self.pool)
-        .await?;
-        self.reload().await?;
-        Ok(closed_at)
-    }
-
-    /// Stores an operator's queue settings as the durable fallback.
-    pub async fn save_settings(&self, id: ConcertId, settings: QueueSettings) -> Result<()> {
-        sqlx::query(
-            "UPDATE concerts SET admit_per_second = $2, max_active = $3, max_waiting = $4,
-                 active_ttl_seconds = $5, paused = $6, hold_ttl_seconds = $7,
-                 idle_timeout_seconds = $8, admit_seat_factor = $9, poll_budget_per_second = $10
-             WHERE concert_id = $1",
+    /// Stores a line's live settings (and its closing, once) as the durable
+    /// copy, if `version` is newer than the stored one: a late or repeated
+    /// write, from any server, never puts older settings back. Returns whether
+    /// PostgreSQL now holds this version or a newer one (false only for an
+    /// unknown concert). Rereads the catalog after a change.
+    pub async fn save_settings(
+        &self,
+        id: ConcertId,
+        settings: QueueSettings,
+        closed_at: Option<DateTime<Utc>>,
+        version: u64,
+    ) -> Result<bool> {
+        let version = i64::try_from(version)
+            .map_err(|_| Error::internal(format!("settings version {version} is out of range")))?;
+        let stored: Option<bool> = sqlx::query_scalar(
+            "WITH changed AS (
+                 UPDATE concerts SET admit_per_second = $2, max_active = $3, max_waiting = $4,
+                     active_ttl_seconds = $5, paused = $6, hold_ttl_seconds = $7,
+                     idle_timeout_seconds = $8, admit_seat_factor = $9,
+                     poll_budget_per_second = $10, closed_at = COALESCE(closed_at, $11),
+                     settings_version = $12
+                 WHERE concert_id = $1 AND settings_version < $12
+                 RETURNING true AS changed)
+             SELECT EXISTS (SELECT 1 FROM changed)
+             FROM concerts WHERE concert_id = $1",
         )
         .bind(id.as_uuid())
         .bind(settings.admit_per_second as i32)
@@ -243,10 +249,14 @@ impl Catalog {
         .bind(settings.idle_timeout_seconds as i32)
         .bind(settings.admit_seat_factor)
         .bind(settings.poll_budget_per_second as i32)
-        .execute(&self.pool)
+        .bind(closed_at)
+        .bind(version)
+        .fetch_optional(&self.pool)
         .await?;
-        self.reload().await?;
-        Ok(())
+        if stored == Some(true) {
+            self.reload().await?;
+        }
+        Ok(stored.is_some())
     }
 
     /// The seats PostgreSQL has sold on one schedule: the truth Redis's sold sets copy.
