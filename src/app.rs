@@ -75,7 +75,7 @@ impl Application {
         // Before anything records a metric, so nothing is lost at start.
         crate::telemetry::metrics::recorder();
         let catalog = Arc::new(
-            Catalog::load(db.clone())
+            Catalog::load(db.clone(), config.retire_after)
                 .await
                 .context("cannot load the catalog")?,
         );
@@ -218,6 +218,12 @@ impl Application {
                 stop.clone(),
             )),
             tokio::spawn(refresh_catalog(self.state.catalog.clone(), stop.clone())),
+            tokio::spawn(crate::catalog::run_retirement(
+                self.state.redis.clone(),
+                self.state.catalog.clone(),
+                self.config.retire_after,
+                stop.clone(),
+            )),
             tokio::spawn(record_stats(self.state.clone(), stop.clone())),
         ];
 

@@ -29,6 +29,7 @@ mod queue;
 mod races;
 mod recovery;
 mod reservations;
+mod retirement;
 mod rules;
 mod settings_outage;
 mod token_attacks;

@@ -151,7 +151,9 @@ async fn the_runbook_works_with_postgres_cut(db: PgPool) {
 async fn an_older_settings_version_never_replaces_a_newer_one(db: PgPool) {
     let app = spawn_app(db.clone()).await;
     let concert = ConcertId::from_uuid(app.create_concert(1, 5).await.id);
-    let catalog = Catalog::load(db.clone()).await.unwrap();
+    let catalog = Catalog::load(db.clone(), app.config.retire_after)
+        .await
+        .unwrap();
     let with_rate = |rate| QueueSettings {
         admit_per_second: rate,
         ..app.config.queue_defaults

@@ -22,7 +22,8 @@
 //!   first did (`hold` finds its reservation id, `pay_begin` and `pay_abort`
 //!   their attempt id, `pay_finish` finds nothing left, `admit` is a later tick
 //!   of its token bucket, `settings_set` writes the same fields again,
-//!   `settings_synced` finds its marker gone; the read-only scripts change
+//!   `settings_synced` finds its marker gone, `retire` finds nothing left; the
+//!   read-only scripts change
 //!   nothing);
 //! - *sent once*: the script runs inside `once` (`_lib.lua`), and each call
 //!   carries an attempt key of its own, under which Redis keeps the first reply
@@ -49,6 +50,7 @@ mod pay_finish;
 mod prequeue;
 mod rate_limit;
 mod release;
+mod retire;
 mod seat_map;
 mod settings_set;
 mod settings_synced;
@@ -68,6 +70,7 @@ pub use pay_finish::{PayFinish, pay_finish};
 pub use prequeue::{PrequeueReply, prequeue};
 pub use rate_limit::{RateLimitArgs, rate_limit};
 pub use release::{ReleaseReply, release};
+pub use retire::retire;
 pub use seat_map::{SeatMapReply, seat_map};
 pub use settings_set::settings_set;
 pub use settings_synced::settings_synced;
@@ -129,7 +132,7 @@ macro_rules! scripts {
 scripts!(
     by_construction: [
         status, admit, hold, pay_begin, pay_finish, pay_abort, seat_map, load_sold, rate_limit,
-        close, prequeue, draw, settings_set, settings_synced,
+        close, prequeue, draw, settings_set, settings_synced, retire,
     ],
     sent_once: [join, release, leave, evict],
 );
