@@ -132,16 +132,9 @@ impl Catalog {
         settings: QueueSettings,
     ) -> Result<(ConcertId, Vec<(ScheduleId, DateTime<Utc>)>)> {
         let id = ConcertId::new();
-        self.insert(id, new, settings).await?;
-        let snapshot = self.snapshot();
-        let schedules = snapshot
-            .concert(id)
-            .map(|c| {
-                snapshot
-                    .schedules_of(c)
-                    .map(|s| (s.id, s.starts_at))
-                    .collect()
-            })
+        let schedules = self
+            .insert_dates(id, new, settings)
+            .await?
             .unwrap_or_default();
         Ok((id, schedules))
     }
@@ -154,6 +147,18 @@ impl Catalog {
         new: &NewConcert,
         settings: QueueSettings,
     ) -> Result<bool> {
+        Ok(self.insert_dates(id, new, settings).await?.is_some())
+    }
+
+    /// [`Catalog::insert`], answering the dates made (`None` if the concert
+    /// existed). From the insert itself, not the snapshot: a concert whose
+    /// dates are all long past is retired on arrival and never in memory.
+    async fn insert_dates(
+        &self,
+        id: ConcertId,
+        new: &NewConcert,
+        settings: QueueSettings,
+    ) -> Result<Option<Vec<(ScheduleId, DateTime<Utc>)>>> {
         let mut tx = postgres::begin(&self.pool).await?;
         let inserted = sqlx::query(
             "INSERT INTO concerts (concert_id, title, venue, opens_at, admit_per_second,
@@ -181,10 +186,12 @@ impl Catalog {
         .rows_affected()
             == 1;
         if !inserted {
-            return Ok(false);
+            return Ok(None);
         }
+        let mut dates = Vec::with_capacity(new.schedules.len());
         for schedule in &new.schedules {
             let schedule_id = ScheduleId::new();
+            dates.push((schedule_id, schedule.starts_at));
             sqlx::query(
                 "INSERT INTO schedules (schedule_id, concert_id, starts_at) VALUES ($1, $2, $3)",
             )
@@ -207,7 +214,9 @@ impl Catalog {
         }
         postgres::commit(tx).await?;
         self.reload().await?;
-        Ok(true)
+        // Earliest first, as the catalog lists them.
+        dates.sort_by_key(|(id, starts_at)| (*starts_at, id.as_uuid()));
+        Ok(Some(dates))
     }
 
     /// Stores a line's live settings (and its closing, once) as the durable
