@@ -10,7 +10,8 @@
 //! - [`abuse`]: per-address and per-user rate limits, trusted proxies.
 //! - [`redis`], [`database`]: the two stores.
 //! - [`tokens`]: the signing key and token lifetimes; [`admin`]: operators' tokens.
-//! - [`queue`]: a new concert's queue settings, the admission interval.
+//! - [`queue`]: a new concert's queue settings, the admission interval, the
+//!   retirement of finished sales.
 //! - [`payments`]: the charge policy, the payment timeout.
 //! - [`telemetry`]: log format, poll logging, the metrics listener.
 //!
