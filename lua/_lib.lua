@@ -172,3 +172,13 @@ local function once(script)
   end
   return reply
 end
+
+-- Marks the live settings in `cfg` as changed and not yet in PostgreSQL: a new
+-- version (Redis time in µs, above the last one), kept in `version` and in
+-- `pending` until a sync has written that version to PostgreSQL. Returns it.
+local function settings_changed(cfg_key)
+  local _, now_us = redis_now()
+  local version = math.max(now_us, (tonumber(redis.call('HGET', cfg_key, 'version')) or 0) + 1)
+  redis.call('HSET', cfg_key, 'version', int_str(version), 'pending', int_str(version))
+  return version
+end

@@ -14,7 +14,7 @@ use crate::config::{Config, Transport};
 use crate::http::connections::ConnectionCap;
 use crate::http::{AppState, Services};
 use crate::payment::PaymentService;
-use crate::queue::{QueueService, run_admission_loop};
+use crate::queue::{QueueService, run_admission_loop, run_settings_sync};
 use crate::reservation::ReservationService;
 use crate::store::{RedisStore, postgres};
 use crate::tokens::TokenKeys;
@@ -75,7 +75,7 @@ impl Application {
         // Before anything records a metric, so nothing is lost at start.
         crate::telemetry::metrics::recorder();
         let catalog = Arc::new(
-            Catalog::load(db.clone())
+            Catalog::load(db.clone(), config.retire_after)
                 .await
                 .context("cannot load the catalog")?,
         );
@@ -89,6 +89,7 @@ impl Application {
             catalog.clone(),
             tokens.clone(),
             config.queue_defaults,
+            config.database.timeout,
         );
         let reservations =
             ReservationService::new(redis.clone(), catalog.clone(), config.payment_timeout);
@@ -208,9 +209,21 @@ impl Application {
                 self.state.redis.clone(),
                 self.state.catalog.clone(),
                 self.config.admit_interval,
-                stop.clone().cancelled_owned(),
+                stop.clone(),
+            )),
+            tokio::spawn(run_settings_sync(
+                self.state.queue.clone(),
+                self.state.catalog.clone(),
+                self.config.database.timeout,
+                stop.clone(),
             )),
             tokio::spawn(refresh_catalog(self.state.catalog.clone(), stop.clone())),
+            tokio::spawn(crate::catalog::run_retirement(
+                self.state.redis.clone(),
+                self.state.catalog.clone(),
+                self.config.retire_after,
+                stop.clone(),
+            )),
             tokio::spawn(record_stats(self.state.clone(), stop.clone())),
         ];
 

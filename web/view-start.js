@@ -39,14 +39,20 @@ export function renderConcerts() {
       venue.textContent = c.venue;
       const opens = document.createElement('p');
       opens.className = 'muted';
-      opens.textContent = t('concert.opens', { when: dateTime(c.opens_at) });
+      // A sale that has opened reads as open, not as opening in the past.
+      opens.textContent = Date.parse(c.opens_at) <= Date.now()
+        ? t('concert.onSale')
+        : t('concert.opens', { when: dateTime(c.opens_at) });
+      const dates = document.createElement('p');
+      dates.className = 'dates';
+      dates.textContent = t('concert.dates', { dates: (c.dates || []).map(dateTime).join(', ') });
       const join = document.createElement('button');
       join.type = 'button';
       join.textContent = t('concert.join');
       join.setAttribute('aria-label', t('concert.joinLabel', { title: c.title }));
       join.disabled = !chosen || S.busy;
       join.addEventListener('click', () => joinLine(c.concert_id));
-      li.append(title, venue, opens, join);
+      li.append(title, venue, dates, opens, join);
       return li;
     }),
   );

@@ -19,12 +19,16 @@ pub fn created(answer: &Value) -> String {
 
 /// POST /admin/v1/concerts/{id}/close.
 pub fn closed(answer: &Value) -> String {
-    format!(
+    let mut out = format!(
         "closed concert {} at {}; {} dismissed from the line\n",
         text(&answer["concert_id"]),
         text(&answer["closed_at"]),
         text(&answer["dismissed"])
-    )
+    );
+    if answer["durable"] == json!(false) {
+        out.push_str("PostgreSQL is behind: the closing is in force, and is recorded once PostgreSQL answers\n");
+    }
+    out
 }
 
 /// DELETE /admin/v1/concerts/{id}/queue/users/{user_id}.

@@ -38,8 +38,8 @@ impl Schedule {
     }
 }
 
-/// The whole catalog at one moment; replaced as a whole when it changes.
-#[derive(Debug, Default)]
+/// The live catalog at one moment; replaced as a whole when it changes.
+#[derive(Clone, Debug, Default)]
 pub struct CatalogSnapshot {
     /// Earliest opening first.
     pub concerts: Vec<Arc<Concert>>,
@@ -54,6 +54,27 @@ impl CatalogSnapshot {
 
     pub fn schedule(&self, id: ScheduleId) -> Option<&Arc<Schedule>> {
         self.schedules.get(&id)
+    }
+
+    /// This snapshot with the concerts and dates of `more` added (or replaced).
+    pub fn with(&self, more: CatalogSnapshot) -> CatalogSnapshot {
+        let mut merged = self.clone();
+        merged
+            .concerts
+            .retain(|c| !more.concerts_by_id.contains_key(&c.id));
+        merged.concerts.extend(more.concerts);
+        merged
+            .concerts
+            .sort_by_key(|c| (c.opens_at, c.id.as_uuid()));
+        merged.concerts_by_id.extend(more.concerts_by_id);
+        merged.schedules.extend(more.schedules);
+        merged
+    }
+
+    /// Whether the concert's sale is open for joining now: not closed, and a
+    /// date still ahead.
+    pub fn on_sale(&self, concert: &Concert, now: DateTime<Utc>) -> bool {
+        concert.closed_at.is_none() && self.schedules_of(concert).any(|s| !s.has_started(now))
     }
 
     pub fn schedules_of(&self, concert: &Concert) -> impl Iterator<Item = &Arc<Schedule>> {

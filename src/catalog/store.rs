@@ -9,9 +9,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 use uuid::Uuid;
 
-/// The catalog: PostgreSQL behind an in-memory snapshot.
+/// The catalog: PostgreSQL behind an in-memory snapshot of the live concerts
+/// (those with a date that began less than `retire_after` ago, not retired).
 pub struct Catalog {
     pool: PgPool,
+    retire_after: std::time::Duration,
     snapshot: RwLock<Arc<CatalogSnapshot>>,
     /// Serializes reloads, so a burst of misses reads the catalog once at a time.
     reloading: tokio::sync::Mutex<()>,
@@ -50,10 +52,11 @@ struct SeatRow {
 }
 
 impl Catalog {
-    pub async fn load(pool: PgPool) -> Result<Self> {
-        let snapshot = Self::read_all(&pool).await?;
+    pub async fn load(pool: PgPool, retire_after: std::time::Duration) -> Result<Self> {
+        let snapshot = Self::read(&pool, retire_after, None).await?;
         Ok(Self {
             pool,
+            retire_after,
             snapshot: RwLock::new(Arc::new(snapshot)),
             reloading: tokio::sync::Mutex::new(()),
         })
@@ -69,44 +72,35 @@ impl Catalog {
         self.snapshot.read().expect("catalog lock poisoned").clone()
     }
 
-    /// Reads the whole catalog again and swaps it in.
+    /// Reads the live concerts again and swaps them in: a retired concert
+    /// leaves memory here.
     pub async fn reload(&self) -> Result<Arc<CatalogSnapshot>> {
         let _one_at_a_time = self.reloading.lock().await;
-        let fresh = Arc::new(Self::read_all(&self.pool).await?);
+        let fresh = Arc::new(Self::read(&self.pool, self.retire_after, None).await?);
         *self.snapshot.write().expect("catalog lock poisoned") = fresh.clone();
         Ok(fresh)
     }
 
-    /// An id this snapshot lacks: one primary-key lookup says whether it exists
-    /// (created on another server since the last reload), and only then is the
-    /// whole catalog read again. Random ids cost one indexed query, no reload.
-    async fn reload_if_exists(
-        &self,
-        exists_query: &'static str,
-        id: uuid::Uuid,
-    ) -> Result<Arc<CatalogSnapshot>> {
-        let exists: bool = sqlx::query_scalar(exists_query)
-            .bind(id)
-            .fetch_one(&self.pool)
-            .await?;
-        if exists {
-            self.reload().await
-        } else {
-            Ok(self.snapshot())
-        }
+    /// A concert this snapshot lacks (made on another server since the last
+    /// reload): that one concert is read, if it is live, and added to the
+    /// snapshot. One indexed query for an unknown or retired id; never a
+    /// reread of the whole catalog.
+    async fn load_missing(&self, id: ConcertId) -> Result<Option<Arc<Concert>>> {
+        let one = Self::read(&self.pool, self.retire_after, Some(id.as_uuid())).await?;
+        let Some(concert) = one.concert(id).cloned() else {
+            return Ok(None);
+        };
+        let _one_at_a_time = self.reloading.lock().await;
+        let merged = Arc::new(self.snapshot().with(one));
+        *self.snapshot.write().expect("catalog lock poisoned") = merged;
+        Ok(Some(concert))
     }
 
     pub async fn concert(&self, id: ConcertId) -> Result<Option<Arc<Concert>>> {
         if let Some(concert) = self.snapshot().concert(id) {
             return Ok(Some(concert.clone()));
         }
-        let snapshot = self
-            .reload_if_exists(
-                "SELECT EXISTS (SELECT 1 FROM concerts WHERE concert_id = $1)",
-                id.as_uuid(),
-            )
-            .await?;
-        Ok(snapshot.concert(id).cloned())
+        self.load_missing(id).await
     }
 
     /// The concert, or 404 `concert_not_found`: what every endpoint naming a
@@ -119,13 +113,16 @@ impl Catalog {
         if let Some(schedule) = self.snapshot().schedule(id) {
             return Ok(Some(schedule.clone()));
         }
-        let snapshot = self
-            .reload_if_exists(
-                "SELECT EXISTS (SELECT 1 FROM schedules WHERE schedule_id = $1)",
-                id.as_uuid(),
-            )
-            .await?;
-        Ok(snapshot.schedule(id).cloned())
+        let concert: Option<Uuid> =
+            sqlx::query_scalar("SELECT concert_id FROM schedules WHERE schedule_id = $1")
+                .bind(id.as_uuid())
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some(concert) = concert else {
+            return Ok(None);
+        };
+        self.load_missing(ConcertId::from_uuid(concert)).await?;
+        Ok(self.snapshot().schedule(id).cloned())
     }
 
     /// Creates a concert with its schedules and seats in one transaction.
@@ -135,16 +132,9 @@ impl Catalog {
         settings: QueueSettings,
     ) -> Result<(ConcertId, Vec<(ScheduleId, DateTime<Utc>)>)> {
         let id = ConcertId::new();
-        self.insert(id, new, settings).await?;
-        let snapshot = self.snapshot();
-        let schedules = snapshot
-            .concert(id)
-            .map(|c| {
-                snapshot
-                    .schedules_of(c)
-                    .map(|s| (s.id, s.starts_at))
-                    .collect()
-            })
+        let schedules = self
+            .insert_dates(id, new, settings)
+            .await?
             .unwrap_or_default();
         Ok((id, schedules))
     }
@@ -157,6 +147,18 @@ impl Catalog {
         new: &NewConcert,
         settings: QueueSettings,
     ) -> Result<bool> {
+        Ok(self.insert_dates(id, new, settings).await?.is_some())
+    }
+
+    /// [`Catalog::insert`], answering the dates made (`None` if the concert
+    /// existed). From the insert itself, not the snapshot: a concert whose
+    /// dates are all long past is retired on arrival and never in memory.
+    async fn insert_dates(
+        &self,
+        id: ConcertId,
+        new: &NewConcert,
+        settings: QueueSettings,
+    ) -> Result<Option<Vec<(ScheduleId, DateTime<Utc>)>>> {
         let mut tx = postgres::begin(&self.pool).await?;
         let inserted = sqlx::query(
             "INSERT INTO concerts (concert_id, title, venue, opens_at, admit_per_second,
@@ -184,10 +186,12 @@ impl Catalog {
         .rows_affected()
             == 1;
         if !inserted {
-            return Ok(false);
+            return Ok(None);
         }
+        let mut dates = Vec::with_capacity(new.schedules.len());
         for schedule in &new.schedules {
             let schedule_id = ScheduleId::new();
+            dates.push((schedule_id, schedule.starts_at));
             sqlx::query(
                 "INSERT INTO schedules (schedule_id, concert_id, starts_at) VALUES ($1, $2, $3)",
             )
@@ -210,28 +214,36 @@ impl Catalog {
         }
         postgres::commit(tx).await?;
         self.reload().await?;
-        Ok(true)
+        // Earliest first, as the catalog lists them.
+        dates.sort_by_key(|(id, starts_at)| (*starts_at, id.as_uuid()));
+        Ok(Some(dates))
     }
 
-    /// Marks a sale closed (once; a second close keeps the first time).
-    pub async fn close(&self, id: ConcertId) -> Result<DateTime<Utc>> {
-        let closed_at: DateTime<Utc> = sqlx::query_scalar(
-            "UPDATE concerts SET closed_at = COALESCE(closed_at, now()) WHERE concert_id = $1 RETURNING closed_at",
-        )
-        .bind(id.as_uuid())
-        .fetch_one(&self.pool)
-        .await?;
-        self.reload().await?;
-        Ok(closed_at)
-    }
-
-    /// Stores an operator's queue settings as the durable fallback.
-    pub async fn save_settings(&self, id: ConcertId, settings: QueueSettings) -> Result<()> {
-        sqlx::query(
-            "UPDATE concerts SET admit_per_second = $2, max_active = $3, max_waiting = $4,
-                 active_ttl_seconds = $5, paused = $6, hold_ttl_seconds = $7,
-                 idle_timeout_seconds = $8, admit_seat_factor = $9, poll_budget_per_second = $10
-             WHERE concert_id = $1",
+    /// Stores a line's live settings (and its closing, once) as the durable
+    /// copy, if `version` is newer than the stored one: a late or repeated
+    /// write, from any server, never puts older settings back. Returns whether
+    /// PostgreSQL now holds this version or a newer one (false only for an
+    /// unknown concert). Rereads the catalog after a change.
+    pub async fn save_settings(
+        &self,
+        id: ConcertId,
+        settings: QueueSettings,
+        closed_at: Option<DateTime<Utc>>,
+        version: u64,
+    ) -> Result<bool> {
+        let version = i64::try_from(version)
+            .map_err(|_| Error::internal(format!("settings version {version} is out of range")))?;
+        let stored: Option<bool> = sqlx::query_scalar(
+            "WITH changed AS (
+                 UPDATE concerts SET admit_per_second = $2, max_active = $3, max_waiting = $4,
+                     active_ttl_seconds = $5, paused = $6, hold_ttl_seconds = $7,
+                     idle_timeout_seconds = $8, admit_seat_factor = $9,
+                     poll_budget_per_second = $10, closed_at = COALESCE(closed_at, $11),
+                     settings_version = $12
+                 WHERE concert_id = $1 AND settings_version < $12
+                 RETURNING true AS changed)
+             SELECT EXISTS (SELECT 1 FROM changed)
+             FROM concerts WHERE concert_id = $1",
         )
         .bind(id.as_uuid())
         .bind(settings.admit_per_second as i32)
@@ -243,9 +255,48 @@ impl Catalog {
         .bind(settings.idle_timeout_seconds as i32)
         .bind(settings.admit_seat_factor)
         .bind(settings.poll_budget_per_second as i32)
+        .bind(closed_at)
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await?;
+        if stored == Some(true) {
+            self.reload().await?;
+        }
+        Ok(stored.is_some())
+    }
+
+    /// Concerts due for retirement: not retired yet, every date began at least
+    /// `retire_after` ago. With their dates, whose Redis keys are to go.
+    pub async fn due_for_retirement(&self) -> Result<Vec<(ConcertId, Vec<ScheduleId>)>> {
+        let rows: Vec<(Uuid, Vec<Uuid>)> = sqlx::query_as(
+            "SELECT c.concert_id, array_agg(s.schedule_id)
+             FROM concerts c JOIN schedules s ON s.concert_id = c.concert_id
+             WHERE c.retired_at IS NULL
+             GROUP BY c.concert_id
+             HAVING max(s.starts_at) <= now() - make_interval(secs => $1)",
+        )
+        .bind(self.retire_after.as_secs_f64())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(concert, schedules)| {
+                (
+                    ConcertId::from_uuid(concert),
+                    schedules.into_iter().map(ScheduleId::from_uuid).collect(),
+                )
+            })
+            .collect())
+    }
+
+    /// Records a concert as retired (its Redis keys deleted); its rows stay.
+    pub async fn mark_retired(&self, id: ConcertId) -> Result<()> {
+        sqlx::query(
+            "UPDATE concerts SET retired_at = COALESCE(retired_at, now()) WHERE concert_id = $1",
+        )
+        .bind(id.as_uuid())
         .execute(&self.pool)
         .await?;
-        self.reload().await?;
         Ok(())
     }
 
@@ -262,23 +313,43 @@ impl Catalog {
             .collect())
     }
 
-    async fn read_all(pool: &PgPool) -> Result<CatalogSnapshot> {
+    /// The live concerts (or the one `only` names, if live) with their dates
+    /// and seats: not retired, and a date that began less than `retire_after`
+    /// ago or is still ahead.
+    async fn read(
+        pool: &PgPool,
+        retire_after: std::time::Duration,
+        only: Option<Uuid>,
+    ) -> Result<CatalogSnapshot> {
         let concerts: Vec<ConcertRow> = sqlx::query_as(
             "SELECT concert_id, title, venue, opens_at, admit_per_second, max_active,
                     max_waiting, active_ttl_seconds, hold_ttl_seconds, paused, closed_at,
                     idle_timeout_seconds, admit_seat_factor, poll_budget_per_second
-             FROM concerts ORDER BY opens_at, concert_id",
+             FROM concerts c
+             WHERE retired_at IS NULL AND ($2::uuid IS NULL OR concert_id = $2)
+               AND EXISTS (SELECT 1 FROM schedules s WHERE s.concert_id = c.concert_id
+                           AND s.starts_at > now() - make_interval(secs => $1))
+             ORDER BY opens_at, concert_id",
         )
+        .bind(retire_after.as_secs_f64())
+        .bind(only)
         .fetch_all(pool)
         .await?;
+        let ids: Vec<Uuid> = concerts.iter().map(|c| c.concert_id).collect();
         let schedules: Vec<ScheduleRow> = sqlx::query_as(
-            "SELECT schedule_id, concert_id, starts_at FROM schedules ORDER BY starts_at, schedule_id",
+            "SELECT schedule_id, concert_id, starts_at FROM schedules
+             WHERE concert_id = ANY($1) ORDER BY starts_at, schedule_id",
         )
+        .bind(&ids)
         .fetch_all(pool)
         .await?;
-        let seats: Vec<SeatRow> = sqlx::query_as("SELECT schedule_id, seat_no, price FROM seats")
-            .fetch_all(pool)
-            .await?;
+        let schedule_ids: Vec<Uuid> = schedules.iter().map(|s| s.schedule_id).collect();
+        let seats: Vec<SeatRow> = sqlx::query_as(
+            "SELECT schedule_id, seat_no, price FROM seats WHERE schedule_id = ANY($1)",
+        )
+        .bind(&schedule_ids)
+        .fetch_all(pool)
+        .await?;
 
         let mut prices: HashMap<Uuid, BTreeMap<SeatNo, Money>> = HashMap::new();
         for seat in seats {

@@ -10,7 +10,8 @@
 //! - [`abuse`]: per-address and per-user rate limits, trusted proxies.
 //! - [`redis`], [`database`]: the two stores.
 //! - [`tokens`]: the signing key and token lifetimes; [`admin`]: operators' tokens.
-//! - [`queue`]: a new concert's queue settings, the admission interval.
+//! - [`queue`]: a new concert's queue settings, the admission interval, the
+//!   retirement of finished sales.
 //! - [`payments`]: the charge policy, the payment timeout.
 //! - [`telemetry`]: log format, poll logging, the metrics listener.
 //!
@@ -130,6 +131,8 @@ pub struct Config {
     /// Settings a new concert starts with.
     pub queue_defaults: QueueSettings,
     pub admit_interval: Duration,
+    /// How long after its last date began a concert is retired.
+    pub retire_after: Duration,
     pub payment_timeout: Duration,
     pub charge_policy: ChargePolicy,
     pub log_format: LogFormat,
@@ -155,6 +158,7 @@ impl Config {
             payment_timeout: args.payments.payment_timeout()?,
             queue_defaults: args.queue.defaults()?,
             admit_interval: args.queue.admit_interval()?,
+            retire_after: args.queue.retire_after()?,
             abuse: args.abuse.limits()?,
             trusted_proxies: args.abuse.trusted_proxies,
             log_format: args.telemetry.log_format,

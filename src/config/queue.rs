@@ -50,6 +50,12 @@ pub struct QueueArgs {
     /// unpaid (whole seconds; an operator changes it per concert).
     #[arg(long, env = "LINEUP_HOLD_TTL", default_value = "5m", value_parser = humantime::parse_duration)]
     pub hold_ttl: Duration,
+
+    /// How long after a concert's last date began its sale is retired: gone
+    /// from every server's memory and its Redis keys deleted (its PostgreSQL
+    /// records stay).
+    #[arg(long, env = "LINEUP_RETIRE_AFTER", default_value = "1day", value_parser = humantime::parse_duration)]
+    pub retire_after: Duration,
 }
 
 impl QueueArgs {
@@ -77,5 +83,9 @@ impl QueueArgs {
 
     pub fn admit_interval(&self) -> anyhow::Result<Duration> {
         super::nonzero("LINEUP_ADMIT_INTERVAL", self.admit_interval)
+    }
+
+    pub fn retire_after(&self) -> anyhow::Result<Duration> {
+        super::nonzero("LINEUP_RETIRE_AFTER", self.retire_after)
     }
 }

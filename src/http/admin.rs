@@ -170,6 +170,24 @@ pub(super) struct SettingsWithStats {
     settings: QueueSettings,
     #[serde(flatten)]
     stats: QueueStats,
+    /// Whether PostgreSQL holds these settings. False after a change made
+    /// while PostgreSQL was unreachable: the settings are in force on every
+    /// server (Redis) and each server's sync writes them to PostgreSQL once it
+    /// answers.
+    durable: bool,
+}
+
+/// The settings now in force, and whether PostgreSQL has them yet.
+#[derive(Serialize, ToSchema)]
+pub(super) struct SettingsChanged {
+    #[serde(flatten)]
+    settings: QueueSettings,
+    /// True once PostgreSQL holds the change. False when PostgreSQL did not
+    /// answer in time: the change is in force on every server all the same
+    /// (it lives in Redis), and is written to PostgreSQL by each server's
+    /// background sync as soon as PostgreSQL answers (`GET .../queue` reads
+    /// `durable: true` then).
+    durable: bool,
 }
 
 /// A concert's live queue settings and line.
@@ -193,11 +211,15 @@ pub(super) async fn queue_settings(
     ApiPath(concert_id): ApiPath<ConcertId>,
 ) -> Result<Json<SettingsWithStats>, Error> {
     let concert = state.catalog.existing_concert(concert_id).await?;
-    let (settings, stats) = tokio::try_join!(
-        state.queue.settings(&concert),
+    let (live, stats) = tokio::try_join!(
+        state.queue.live_settings(&concert),
         state.queue.stats(concert_id)
     )?;
-    Ok(Json(SettingsWithStats { settings, stats }))
+    Ok(Json(SettingsWithStats {
+        settings: live.settings,
+        stats,
+        durable: live.durable(),
+    }))
 }
 
 /// Changes any subset of a concert's queue settings, at once on every server.
@@ -209,7 +231,7 @@ pub(super) async fn queue_settings(
     params(("concert_id" = ConcertId, Path, description = "The concert")),
     request_body = QueueSettingsChange,
     responses(
-        (status = 200, description = "The settings now in force", body = QueueSettings),
+        (status = 200, description = "The settings now in force (on every server at once, whatever PostgreSQL's state), and whether PostgreSQL has them yet", body = SettingsChanged),
         (status = 400, description = "`invalid_settings` (a value out of range), `invalid_id`, `invalid_json`, `invalid_body` or `invalid_content_type`", body = ErrorBody),
         AdminTokenRefused,
         (status = 404, description = "`concert_not_found`", body = ErrorBody),
@@ -222,7 +244,7 @@ pub(super) async fn change_queue_settings(
     admin: Admin,
     ApiPath(concert_id): ApiPath<ConcertId>,
     ApiJson(change): ApiJson<QueueSettingsChange>,
-) -> Result<Json<QueueSettings>, Error> {
+) -> Result<Json<SettingsChanged>, Error> {
     change_settings(&state, &admin, concert_id, change, "change_settings").await
 }
 
@@ -234,7 +256,7 @@ pub(super) async fn change_queue_settings(
     security(("admin_token" = [])),
     params(("concert_id" = ConcertId, Path, description = "The concert")),
     responses(
-        (status = 200, description = "The settings now in force", body = QueueSettings),
+        (status = 200, description = "The settings now in force (on every server at once, whatever PostgreSQL's state), and whether PostgreSQL has them yet", body = SettingsChanged),
         (status = 400, description = "`invalid_id`: the concert id is not a UUID", body = ErrorBody),
         AdminTokenRefused,
         (status = 404, description = "`concert_not_found`", body = ErrorBody),
@@ -245,7 +267,7 @@ pub(super) async fn pause(
     State(state): State<AppState>,
     admin: Admin,
     ApiPath(concert_id): ApiPath<ConcertId>,
-) -> Result<Json<QueueSettings>, Error> {
+) -> Result<Json<SettingsChanged>, Error> {
     let change = QueueSettingsChange {
         paused: Some(true),
         ..Default::default()
@@ -261,7 +283,7 @@ pub(super) async fn pause(
     security(("admin_token" = [])),
     params(("concert_id" = ConcertId, Path, description = "The concert")),
     responses(
-        (status = 200, description = "The settings now in force", body = QueueSettings),
+        (status = 200, description = "The settings now in force (on every server at once, whatever PostgreSQL's state), and whether PostgreSQL has them yet", body = SettingsChanged),
         (status = 400, description = "`invalid_id`: the concert id is not a UUID", body = ErrorBody),
         AdminTokenRefused,
         (status = 404, description = "`concert_not_found`", body = ErrorBody),
@@ -272,7 +294,7 @@ pub(super) async fn resume(
     State(state): State<AppState>,
     admin: Admin,
     ApiPath(concert_id): ApiPath<ConcertId>,
-) -> Result<Json<QueueSettings>, Error> {
+) -> Result<Json<SettingsChanged>, Error> {
     let change = QueueSettingsChange {
         paused: Some(false),
         ..Default::default()
@@ -286,11 +308,11 @@ async fn change_settings(
     concert_id: ConcertId,
     change: QueueSettingsChange,
     action: &'static str,
-) -> Result<Json<QueueSettings>, Error> {
+) -> Result<Json<SettingsChanged>, Error> {
     let concert = state.catalog.existing_concert(concert_id).await?;
-    let settings = state.queue.update_settings(&concert, &change).await?;
-    tracing::info!(target: AUDIT, operator = %admin.name, action, %concert_id, ?change, ?settings, "queue settings changed");
-    Ok(Json(settings))
+    let (settings, durable) = state.queue.update_settings(&concert, &change).await?;
+    tracing::info!(target: AUDIT, operator = %admin.name, action, %concert_id, ?change, ?settings, durable, "queue settings changed");
+    Ok(Json(SettingsChanged { settings, durable }))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -299,6 +321,10 @@ pub(super) struct Closed {
     closed_at: DateTime<Utc>,
     /// People still waiting when the sale closed; their tickets read `expired`.
     dismissed: u64,
+    /// True once PostgreSQL records the closing; false when it did not answer
+    /// in time (the sale is closed on every server all the same, and each
+    /// server's sync records it once PostgreSQL answers).
+    durable: bool,
 }
 
 /// Ends the sale: no more joins, admissions or holds; the line is dismissed.
@@ -321,13 +347,14 @@ pub(super) async fn close_sale(
     admin: Admin,
     ApiPath(concert_id): ApiPath<ConcertId>,
 ) -> Result<Json<Closed>, Error> {
-    state.catalog.existing_concert(concert_id).await?;
-    let (closed_at, dismissed) = state.queue.close(concert_id).await?;
-    tracing::info!(target: AUDIT, operator = %admin.name, action = "close", %concert_id, dismissed, "sale closed");
+    let concert = state.catalog.existing_concert(concert_id).await?;
+    let (closed_at, dismissed, durable) = state.queue.close(&concert).await?;
+    tracing::info!(target: AUDIT, operator = %admin.name, action = "close", %concert_id, dismissed, durable, "sale closed");
     Ok(Json(Closed {
         concert_id,
         closed_at,
         dismissed,
+        durable,
     }))
 }
 

@@ -26,7 +26,10 @@ pub(super) struct ConcertView {
     concert_id: ConcertId,
     title: String,
     venue: String,
+    /// When the sale opens (or opened: then it is on sale now).
     opens_at: DateTime<Utc>,
+    /// The start of each date not yet begun, earliest first.
+    dates: Vec<DateTime<Utc>>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -34,26 +37,34 @@ pub(super) struct Concerts {
     concerts: Vec<ConcertView>,
 }
 
-/// Every concert on sale or announced.
+/// The concerts still on sale or announced: not closed, with a date not yet
+/// begun. Finished, closed and retired sales are not listed.
 #[utoipa::path(
     get,
     path = "/api/v1/concerts",
     tag = "concerts",
     responses(
-        (status = 200, description = "Every concert", body = Concerts),
+        (status = 200, description = "The concerts still on sale, with their dates to come", body = Concerts),
         TimedOut,
     )
 )]
 pub(super) async fn list(State(state): State<AppState>) -> Json<Concerts> {
     let snapshot = state.catalog.snapshot();
+    let now = Utc::now();
     let concerts = snapshot
         .concerts
         .iter()
+        .filter(|c| snapshot.on_sale(c, now))
         .map(|c| ConcertView {
             concert_id: c.id,
             title: c.title.clone(),
             venue: c.venue.clone(),
             opens_at: c.opens_at,
+            dates: snapshot
+                .schedules_of(c)
+                .filter(|s| !s.has_started(now))
+                .map(|s| s.starts_at)
+                .collect(),
         })
         .collect();
     Json(Concerts { concerts })

@@ -3,12 +3,14 @@
 //! [`crate::fairness`]'s.
 
 mod admission;
+mod durability;
 mod estimate;
 mod polling;
 mod service;
 mod settings;
 
 pub use admission::{AdmitOutcome, admit_tick, run_admission_loop};
+pub use durability::{LiveSettings, SETTINGS_SYNC_INTERVAL, run_settings_sync};
 pub use service::{QueueService, QueueStats, QueueTicket, TicketStatus};
 pub use settings::{
     DEFAULT_ADMIT_SEAT_FACTOR, DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_POLL_BUDGET_PER_SECOND,

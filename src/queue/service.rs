@@ -1,7 +1,7 @@
-use super::{QueueSettings, QueueSettingsChange, estimate, polling};
-use crate::catalog::{Catalog, Concert};
+use super::{QueueSettings, estimate, polling};
+use crate::catalog::Catalog;
 use crate::domain::{ConcertId, ReservationId, UserId};
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, Result};
 use crate::store::RedisStore;
 use crate::store::scripts::{
     self, JoinArgs, JoinReply, LeaveReply, LineDefaults, LineFacts, NotAdmitted, Place, StatusArgs,
@@ -9,7 +9,6 @@ use crate::store::scripts::{
 };
 use crate::tokens::{QueueClaims, TokenKeys};
 use chrono::{DateTime, Utc};
-use redis::AsyncCommands;
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,10 +71,13 @@ const QUEUE_FULL_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 #[derive(Clone)]
 pub struct QueueService {
-    redis: RedisStore,
-    catalog: Arc<Catalog>,
+    pub(super) redis: RedisStore,
+    pub(super) catalog: Arc<Catalog>,
     tokens: Arc<TokenKeys>,
     defaults: QueueSettings,
+    /// How long an operator's change waits for PostgreSQL before answering
+    /// `durable: false` (the server's `LINEUP_DATABASE_TIMEOUT`).
+    pub(super) durable_within: Duration,
 }
 
 impl QueueService {
@@ -84,12 +86,14 @@ impl QueueService {
         catalog: Arc<Catalog>,
         tokens: Arc<TokenKeys>,
         defaults: QueueSettings,
+        durable_within: Duration,
     ) -> Self {
         Self {
             redis,
             catalog,
             tokens,
             defaults,
+            durable_within,
         }
     }
 
@@ -177,63 +181,6 @@ impl QueueService {
             LeaveReply::Left => Ok(()),
             LeaveReply::Expired => Err(NotAdmitted::Expired.into()),
         }
-    }
-
-    /// The live settings of a concert: Redis's copy, any missing field from PostgreSQL's.
-    pub async fn settings(&self, concert: &Concert) -> Result<QueueSettings> {
-        let fields: Vec<(String, String)> = self
-            .redis
-            .conn()
-            .hgetall(self.redis.keys.concert(concert.id).cfg())
-            .await?;
-        Ok(QueueSettings::from_redis_fields(
-            &fields,
-            concert.stored_settings,
-        ))
-    }
-
-    /// Applies an operator's change: PostgreSQL first (the durable copy), then Redis
-    /// (the live copy every server reads).
-    pub async fn update_settings(
-        &self,
-        concert: &Concert,
-        change: &QueueSettingsChange,
-    ) -> Result<QueueSettings> {
-        let updated = self
-            .settings(concert)
-            .await?
-            .apply(change)
-            .map_err(|message| Error::invalid(ErrorCode::InvalidSettings, message))?;
-        self.catalog.save_settings(concert.id, updated).await?;
-        self.publish_settings(concert.id, updated).await?;
-        Ok(updated)
-    }
-
-    /// Writes settings to the concert's Redis `cfg` hash.
-    pub async fn publish_settings(
-        &self,
-        concert: ConcertId,
-        settings: QueueSettings,
-    ) -> Result<()> {
-        let _: () = self
-            .redis
-            .conn()
-            .hset_multiple(
-                self.redis.keys.concert(concert).cfg(),
-                &settings.to_redis_fields(),
-            )
-            .await?;
-        Ok(())
-    }
-
-    /// Ends a sale: PostgreSQL records when, Redis stops joins, admissions and
-    /// holds and dismisses the line. Returns when it closed and how many were
-    /// still waiting.
-    pub async fn close(&self, concert: ConcertId) -> Result<(DateTime<Utc>, u64)> {
-        let closed_at = self.catalog.close(concert).await?;
-        let keys = self.redis.admission_keys(concert);
-        let dismissed = scripts::close(&mut self.redis.conn(), &keys).await?;
-        Ok((closed_at, dismissed))
     }
 
     /// Removes one person from the line or their admission. Returns where they

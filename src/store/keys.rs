@@ -56,6 +56,35 @@ impl ConcertKeys {
         format!("{}:{suffix}", self.base)
     }
 
+    /// Every key of the concert that lives until deleted: the line's keys and
+    /// each date's hold index and sold copy. (A reservation, a seat's hold and
+    /// an attempt's reply expire on their own.) What retiring a concert deletes.
+    pub fn lasting(&self, schedules: &[ScheduleId]) -> Vec<String> {
+        let mut keys = vec![
+            self.wait(),
+            self.active(),
+            self.jti(),
+            self.seq(),
+            self.cfg(),
+            self.bucket(),
+            self.seen(),
+            self.line_stats(),
+            self.draw(),
+            self.drawn(),
+            self.user_res(),
+            self.holders(),
+            self.deadlines(),
+        ];
+        for &schedule in schedules {
+            keys.extend([
+                self.held(schedule),
+                self.sold(schedule),
+                self.sold_loaded(schedule),
+            ]);
+        }
+        keys
+    }
+
     /// ZSET user -> order number: the line.
     pub fn wait(&self) -> String {
         self.key("wait")

@@ -19,6 +19,7 @@ pub const QUEUE_MAX_ACTIVE: &str = "lineup_queue_max_active_setting";
 pub const QUEUE_PAUSED: &str = "lineup_queue_paused";
 pub const QUEUE_IDLE_DROPPED: &str = "lineup_queue_idle_dropped_total";
 pub const QUEUE_SOLD_OUT: &str = "lineup_queue_sold_out";
+pub const QUEUE_ADMIT_TICK_FAILURES: &str = "lineup_queue_admit_tick_failures_total";
 pub const SEATS_SOLD: &str = "lineup_seats_sold";
 pub const SEATS_HELD: &str = "lineup_seats_held";
 pub const SEATS_AVAILABLE: &str = "lineup_seats_available";
@@ -88,6 +89,10 @@ fn describe() {
     describe_gauge!(
         QUEUE_SOLD_OUT,
         "1 while no seat of the concert is neither sold nor held: nobody is admitted."
+    );
+    describe_counter!(
+        QUEUE_ADMIT_TICK_FAILURES,
+        "Admit ticks of one concert that failed or ran past their time limit, on this server."
     );
     describe_gauge!(SEATS_SOLD, "Seats sold, per date.");
     describe_gauge!(SEATS_HELD, "Seats held and not yet paid, per date.");

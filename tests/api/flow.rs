@@ -150,7 +150,7 @@ async fn operators_change_queue_settings_and_they_persist(db: PgPool) {
         json!({"admit_per_second": 100000, "max_active": 100000, "max_waiting": 0,
                "active_ttl_seconds": 600, "hold_ttl_seconds": 300, "paused": false,
                "idle_timeout_seconds": 120, "admit_seat_factor": 100.0, "poll_budget_per_second": 20000,
-               "waiting": 0, "active": 0})
+               "waiting": 0, "active": 0, "durable": true})
     );
     let response = app
         .request(
@@ -164,7 +164,8 @@ async fn operators_change_queue_settings_and_they_persist(db: PgPool) {
     assert_eq!(
         response.json::<Value>().await.unwrap(),
         json!({"admit_per_second": 7, "max_active": 100000, "max_waiting": 0, "active_ttl_seconds": 600, "hold_ttl_seconds": 300, "paused": true,
-               "idle_timeout_seconds": 120, "admit_seat_factor": 100.0, "poll_budget_per_second": 20000})
+               "idle_timeout_seconds": 120, "admit_seat_factor": 100.0, "poll_budget_per_second": 20000,
+               "durable": true})
     );
     let stored: (i32, bool) =
         sqlx::query_as("SELECT admit_per_second, paused FROM concerts WHERE concert_id = $1")

@@ -92,27 +92,40 @@ async fn a_line_cap_past_what_postgresql_holds_is_refused_not_a_500(db: PgPool) 
 #[sqlx::test]
 async fn a_concert_whose_dates_have_all_started_lists_no_bookable_date(db: PgPool) {
     let app = spawn_app(db).await;
-    let created = app
-        .post(
-            "/admin/v1/concerts",
-            Some(ADMIN_TOKEN),
-            concert_body("2000-01-01T00:00:00Z".parse().unwrap(), 1),
-        )
-        .await;
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let concert: Value = created.json().await.unwrap();
-    let listed = app
-        .get(
-            &format!(
-                "/api/v1/concerts/{}/schedules",
-                concert["concert_id"].as_str().unwrap()
-            ),
-            None,
-        )
-        .await;
-    assert_eq!(listed.status(), StatusCode::OK);
-    let body: Value = listed.json().await.unwrap();
-    assert_eq!(body, json!({"schedules": []}));
+    // Begun an hour ago: still served (within LINEUP_RETIRE_AFTER), no date bookable.
+    let begun = chrono::Utc::now() - chrono::Duration::hours(1);
+    // Begun in 2000: finished long ago, so never loaded: a clean 404.
+    let finished = "2000-01-01T00:00:00Z".parse().unwrap();
+    for (starts_at, status, want) in [
+        (begun, StatusCode::OK, json!({"schedules": []})),
+        (finished, StatusCode::NOT_FOUND, json!("concert_not_found")),
+    ] {
+        let created = app
+            .post(
+                "/admin/v1/concerts",
+                Some(ADMIN_TOKEN),
+                concert_body(starts_at, 1),
+            )
+            .await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+        let concert: Value = created.json().await.unwrap();
+        let listed = app
+            .get(
+                &format!(
+                    "/api/v1/concerts/{}/schedules",
+                    concert["concert_id"].as_str().unwrap()
+                ),
+                None,
+            )
+            .await;
+        assert_eq!(listed.status(), status);
+        let body: Value = listed.json().await.unwrap();
+        if status == StatusCode::OK {
+            assert_eq!(body, want);
+        } else {
+            assert_eq!(body["error"]["code"], want);
+        }
+    }
 }
 
 #[sqlx::test]

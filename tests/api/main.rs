@@ -7,6 +7,7 @@ mod support;
 
 mod admin;
 mod admin_cli;
+mod admission_isolation;
 mod bad_input;
 mod database_guards;
 mod dependency_outage;
@@ -28,5 +29,7 @@ mod queue;
 mod races;
 mod recovery;
 mod reservations;
+mod retirement;
 mod rules;
+mod settings_outage;
 mod token_attacks;

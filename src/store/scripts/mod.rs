@@ -21,7 +21,10 @@
 //! - *by construction*: a second run finds its own work done and answers as the
 //!   first did (`hold` finds its reservation id, `pay_begin` and `pay_abort`
 //!   their attempt id, `pay_finish` finds nothing left, `admit` is a later tick
-//!   of its token bucket; the read-only scripts change nothing);
+//!   of its token bucket, `settings_set` writes the same fields again,
+//!   `settings_synced` finds its marker gone, `retire` finds nothing left; the
+//!   read-only scripts change
+//!   nothing);
 //! - *sent once*: the script runs inside `once` (`_lib.lua`), and each call
 //!   carries an attempt key of its own, under which Redis keeps the first reply
 //!   for [`REMEMBERED`]; a re-send of that call gets it back (`join`, `leave`,
@@ -47,11 +50,14 @@ mod pay_finish;
 mod prequeue;
 mod rate_limit;
 mod release;
+mod retire;
 mod seat_map;
+mod settings_set;
+mod settings_synced;
 mod status;
 
 pub use admit::{AdmitArgs, AdmitDefaults, AdmitOutcome, AdmitReply, DateSeats, admit};
-pub use close::close;
+pub use close::{Closed, close};
 pub use draw::{DrawReply, draw};
 pub use evict::{EvictReply, Place, evict};
 pub use hold::{HoldArgs, HoldReply, hold};
@@ -64,7 +70,10 @@ pub use pay_finish::{PayFinish, pay_finish};
 pub use prequeue::{PrequeueReply, prequeue};
 pub use rate_limit::{RateLimitArgs, rate_limit};
 pub use release::{ReleaseReply, release};
+pub use retire::retire;
 pub use seat_map::{SeatMapReply, seat_map};
+pub use settings_set::settings_set;
+pub use settings_synced::settings_synced;
 pub use shared::{
     AdmissionKeys, LineDefaults, LineFacts, NotAdmitted, PaymentAttempt, ReservationRefusal,
     ReservationSeats,
@@ -123,7 +132,7 @@ macro_rules! scripts {
 scripts!(
     by_construction: [
         status, admit, hold, pay_begin, pay_finish, pay_abort, seat_map, load_sold, rate_limit,
-        close, prequeue, draw,
+        close, prequeue, draw, settings_set, settings_synced, retire,
     ],
     sent_once: [join, release, leave, evict],
 );
