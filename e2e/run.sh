@@ -32,6 +32,10 @@ psql -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 # (tests/outage.test.mjs kills and restarts one).
 export LINEUP_DATABASE_URL="postgres://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT/$db"
 export LINEUP_TOKEN_KEY="e2e-token-key-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+# A fresh Ed25519 key for queue and admission tokens (`lineup keys generate`).
+export LINEUP_SIGNING_KEY_FILES="/tmp/lineup-e2e-$$.pem"
+rm -f "$LINEUP_SIGNING_KEY_FILES"
+target/debug/lineup keys generate --out "$LINEUP_SIGNING_KEY_FILES" >/dev/null 2>&1
 export LINEUP_ADMIN_TOKEN="$admin_token"
 export LINEUP_REDIS_PREFIX="$prefix"
 export LINEUP_LOG_FORMAT=json RUST_LOG=warn
@@ -46,6 +50,7 @@ cleanup() {
   wait "$server" 2>/dev/null || true
   redis-cli -h 127.0.0.1 --scan --pattern "$prefix:*" | xargs -r -n 500 redis-cli -h 127.0.0.1 del >/dev/null
   psql -q -d postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+  rm -f "$LINEUP_SIGNING_KEY_FILES"
 }
 trap cleanup EXIT
 

@@ -16,7 +16,7 @@ fn operators_server(db: &PgPool) -> ServerBuilder {
 
 #[test]
 fn bad_settings_stop_the_boot_with_the_setting_named() {
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 6] = [
         (&["serve", "--token-key", "too-short"], "LINEUP_TOKEN_KEY"),
         (&["serve"], "LINEUP_TOKEN_KEY"),
         (
@@ -24,7 +24,29 @@ fn bad_settings_stop_the_boot_with_the_setting_named() {
             "--hold-ttl",
         ),
         (
-            &["serve", "--token-key", TOKEN_KEY, "--charge-min", "0"],
+            &["serve", "--token-key", TOKEN_KEY],
+            "LINEUP_SIGNING_KEY_FILES",
+        ),
+        (
+            &[
+                "serve",
+                "--token-key",
+                TOKEN_KEY,
+                "--signing-key-files",
+                TOKEN_KEY,
+            ],
+            "LINEUP_SIGNING_KEY_FILES",
+        ),
+        (
+            &[
+                "serve",
+                "--token-key",
+                TOKEN_KEY,
+                "--signing-key-files",
+                SIGNING_KEY_FILE,
+                "--charge-min",
+                "0",
+            ],
             "LINEUP_CHARGE_MIN",
         ),
     ];

@@ -9,7 +9,8 @@
 //! - [`http`]: body, time and connection bounds of one request or client.
 //! - [`abuse`]: per-address and per-user rate limits, trusted proxies.
 //! - [`redis`], [`database`]: the two stores.
-//! - [`tokens`]: the signing key and token lifetimes; [`admin`]: operators' tokens.
+//! - [`tokens`]: the signing keys, issuer, audience and token lifetimes;
+//! - [`gate`]: the admission cookie, the `return_to` allow-list, the gate's cache; [`admin`]: operators' tokens.
 //! - [`queue`]: a new concert's queue settings, the admission interval.
 //! - [`payments`]: the charge policy, the payment timeout.
 //! - [`telemetry`]: log format, poll logging, the metrics listener.
@@ -19,6 +20,7 @@
 pub mod abuse;
 pub mod admin;
 pub mod database;
+pub mod gate;
 pub mod http;
 pub mod payments;
 pub mod queue;
@@ -33,11 +35,12 @@ mod help_table;
 pub use abuse::{AbuseLimits, RateLimit};
 pub use admin::{AdminConfig, DEMO_ADMIN_TOKEN, NamedToken};
 pub use database::{DatabaseArgs, DatabaseConfig};
+pub use gate::GateConfig;
 pub use http::HttpLimits;
 pub use redis::RedisConfig;
 pub use telemetry::LogFormat;
 pub use tls::{TlsConfig, Transport};
-pub use tokens::{DEMO_TOKEN_KEY, MIN_TOKEN_KEY_BYTES, TokenConfig};
+pub use tokens::{DEMO_SIGNING_SEED, DEMO_TOKEN_KEY, MIN_TOKEN_KEY_BYTES, TokenConfig};
 
 use crate::domain::ChargePolicy;
 use crate::queue::QueueSettings;
@@ -67,6 +70,8 @@ pub enum Command {
     Openapi,
     /// Operate a running server: create concerts, read the line, change settings.
     Admin(crate::admin_cli::AdminArgs),
+    /// Signing keys of queue and admission tokens: `lineup keys generate`.
+    Keys(crate::tokens::KeysArgs),
     /// Recompute a pre-queue's drawn order from its published seed and joiners.
     VerifyShuffle(crate::fairness::VerifyShuffleArgs),
 }
@@ -101,6 +106,9 @@ pub struct ServeArgs {
     #[command(flatten, next_help_heading = "Tokens")]
     pub tokens: tokens::TokenArgs,
 
+    #[command(flatten, next_help_heading = "Gate for reverse proxies")]
+    pub gate: gate::GateArgs,
+
     #[command(flatten, next_help_heading = "Admin API")]
     pub admin: admin::AdminTokenArgs,
 
@@ -126,6 +134,7 @@ pub struct Config {
     pub redis: RedisConfig,
     pub database: DatabaseConfig,
     pub tokens: TokenConfig,
+    pub gate: GateConfig,
     pub admin: AdminConfig,
     /// Settings a new concert starts with.
     pub queue_defaults: QueueSettings,
@@ -147,6 +156,7 @@ impl Config {
             demo,
             tls: args.tls.into_config()?,
             tokens: args.tokens.into_config(demo)?,
+            gate: args.gate.into_config()?,
             admin: args.admin.into_config(demo)?,
             redis: args.redis.into_config()?,
             database: args.database.into_config()?,
@@ -175,6 +185,13 @@ mod tests {
     use super::*;
     use secrecy::ExposeSecret;
 
+    /// The test suite's signing keys (tests/support/keys/).
+    const SIGNING: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/support/keys/signing.pem"
+    );
+    const NEXT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/keys/next.pem");
+
     fn parse(extra: &[&str]) -> anyhow::Result<Config> {
         let mut argv = vec![
             "lineup",
@@ -182,6 +199,9 @@ mod tests {
             "--token-key",
             "0123456789abcdef0123456789abcdef",
         ];
+        if !extra.contains(&"--signing-key-files") {
+            argv.extend_from_slice(&["--signing-key-files", SIGNING]);
+        }
         argv.extend_from_slice(extra);
         match Cli::try_parse_from(argv)?.command {
             Command::Serve(args) => Config::from_args(*args),
@@ -261,6 +281,57 @@ mod tests {
     }
 
     #[test]
+    fn signing_keys_are_required_outside_the_demo_and_the_first_signs() {
+        let bare =
+            Cli::try_parse_from(["lineup", "serve", "--token-key", &"k".repeat(32)]).unwrap();
+        let Command::Serve(args) = bare.command else {
+            unreachable!()
+        };
+        let err = Config::from_args(*args).unwrap_err().to_string();
+        assert!(err.contains("LINEUP_SIGNING_KEY_FILES"), "{err}");
+
+        let both = format!("{NEXT},{SIGNING}");
+        let config = parse(&["--signing-key-files", &both]).unwrap();
+        let kids: Vec<&str> = config.tokens.signing_keys.iter().map(|k| k.kid()).collect();
+        let read = |path| {
+            crate::tokens::keys::SigningKey::from_pem(&std::fs::read_to_string(path).unwrap())
+                .unwrap()
+        };
+        assert_eq!(kids, [read(NEXT).kid(), read(SIGNING).kid()]);
+
+        let twice = format!("{SIGNING},{SIGNING}");
+        let err = parse(&["--signing-key-files", &twice])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("twice"), "{err}");
+        let err = parse(&["--signing-key-files", "/nonexistent/key.pem"]).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("LINEUP_SIGNING_KEY_FILES"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn the_demo_derives_its_signing_key_and_only_the_demo_accepts_it() {
+        let demo = Cli::try_parse_from(["lineup", "serve", "--demo"]).unwrap();
+        let Command::Serve(args) = demo.command else {
+            unreachable!()
+        };
+        let config = Config::from_args(*args).unwrap();
+        let demo_key = crate::tokens::keys::SigningKey::from_public_seed(DEMO_SIGNING_SEED);
+        assert_eq!(config.tokens.signing_keys.len(), 1);
+        assert_eq!(config.tokens.signing_keys[0].kid(), demo_key.kid());
+
+        let path = std::env::temp_dir().join(format!("lineup-demo-key-{}.pem", std::process::id()));
+        std::fs::write(&path, demo_key.to_pem()).unwrap();
+        let err = parse(&["--signing-key-files", path.to_str().unwrap()])
+            .unwrap_err()
+            .to_string();
+        std::fs::remove_file(&path).unwrap();
+        assert!(err.contains("public demo key"), "{err}");
+    }
+
+    #[test]
     fn the_token_key_can_come_from_a_file() {
         let path = std::env::temp_dir().join(format!("lineup-key-{}", std::process::id()));
         std::fs::write(&path, "  file-key-0123456789abcdef-0123456789abcdef\n").unwrap();
@@ -269,6 +340,8 @@ mod tests {
             "serve",
             "--token-key-file",
             path.to_str().unwrap(),
+            "--signing-key-files",
+            SIGNING,
         ])
         .unwrap();
         let Command::Serve(args) = cli.command else {

@@ -1,8 +1,13 @@
-//! The key that signs access and queue tokens, and their lifetimes.
+//! The keys that sign tokens, the issuer and audience they name, and their
+//! lifetimes. Access tokens: one HS256 secret. Queue and admission tokens: a
+//! list of Ed25519 PEM files, the first signs and all verify (see
+//! `crate::tokens::keys`).
 //!
-//! Reads `LINEUP_TOKEN_KEY`, `LINEUP_TOKEN_KEY_FILE`, `LINEUP_ACCESS_TOKEN_TTL`,
+//! Reads `LINEUP_TOKEN_KEY`, `LINEUP_TOKEN_KEY_FILE`, `LINEUP_SIGNING_KEY_FILES`,
+//! `LINEUP_TOKEN_ISSUER`, `LINEUP_TOKEN_AUDIENCE`, `LINEUP_ACCESS_TOKEN_TTL`,
 //! `LINEUP_QUEUE_TOKEN_TTL`.
 
+use crate::tokens::keys::SigningKey;
 use anyhow::{Context, bail, ensure};
 use clap::Args;
 use secrecy::{ExposeSecret, SecretString};
@@ -11,6 +16,8 @@ use std::time::Duration;
 
 /// Token signing key of `--demo` runs only; a real deployment must set its own.
 pub const DEMO_TOKEN_KEY: &str = "lineup-demo-token-key-do-not-use-in-production";
+/// The public seed of the Ed25519 key `--demo` signs with when no key file is given.
+pub const DEMO_SIGNING_SEED: &str = "lineup-demo-signing-key-do-not-use-in-production";
 /// Shortest accepted token signing key, in bytes (HS256 wants 256 bits).
 pub const MIN_TOKEN_KEY_BYTES: usize = 32;
 
@@ -31,6 +38,24 @@ pub struct TokenArgs {
     #[arg(long, env = "LINEUP_TOKEN_KEY_FILE")]
     pub token_key_file: Option<PathBuf>,
 
+    /// Ed25519 private keys (PKCS#8 PEM files, comma-separated) of queue and
+    /// admission tokens, shared by every server. The first signs; every one
+    /// verifies and is published at /.well-known/jwks.json. Rotate by adding the
+    /// next key last, then moving it first, then dropping the old one once the
+    /// last token it signed has expired. Required unless --demo.
+    #[arg(long, env = "LINEUP_SIGNING_KEY_FILES", value_delimiter = ',')]
+    pub signing_key_files: Vec<PathBuf>,
+
+    /// The `iss` of queue and admission tokens, which verifiers check: the
+    /// line's public URL is a good choice.
+    #[arg(long, env = "LINEUP_TOKEN_ISSUER", default_value = "lineup")]
+    pub token_issuer: String,
+
+    /// The `aud` of queue and admission tokens, which verifiers check: who the
+    /// admission is for (the protected site).
+    #[arg(long, env = "LINEUP_TOKEN_AUDIENCE", default_value = "lineup")]
+    pub token_audience: String,
+
     /// Lifetime of access tokens issued by POST /api/v1/users.
     #[arg(long, env = "LINEUP_ACCESS_TOKEN_TTL", default_value = "30days", value_parser = humantime::parse_duration)]
     pub access_token_ttl: Duration,
@@ -43,7 +68,12 @@ pub struct TokenArgs {
 /// The checked token settings.
 #[derive(Debug, Clone)]
 pub struct TokenConfig {
+    /// The HS256 secret of access tokens.
     pub key: SecretString,
+    /// Queue and admission token keys: the first signs, all verify.
+    pub signing_keys: Vec<SigningKey>,
+    pub issuer: String,
+    pub audience: String,
     pub access_ttl: Duration,
     pub queue_ttl: Duration,
 }
@@ -77,10 +107,49 @@ impl TokenArgs {
             demo || key.expose_secret() != DEMO_TOKEN_KEY,
             "LINEUP_TOKEN_KEY is the public demo key: outside --demo, set a secret of your own"
         );
+        let signing_keys = signing_keys(&self.signing_key_files, demo)?;
+        ensure!(
+            !self.token_issuer.trim().is_empty() && !self.token_audience.trim().is_empty(),
+            "LINEUP_TOKEN_ISSUER and LINEUP_TOKEN_AUDIENCE must not be empty"
+        );
         Ok(TokenConfig {
             key,
+            signing_keys,
+            issuer: self.token_issuer,
+            audience: self.token_audience,
             access_ttl: super::nonzero("LINEUP_ACCESS_TOKEN_TTL", self.access_token_ttl)?,
             queue_ttl: super::nonzero("LINEUP_QUEUE_TOKEN_TTL", self.queue_token_ttl)?,
         })
     }
+}
+
+/// The key files read in order, or the demo key under `--demo` when none is given.
+fn signing_keys(files: &[PathBuf], demo: bool) -> anyhow::Result<Vec<SigningKey>> {
+    let demo_key = SigningKey::from_public_seed(DEMO_SIGNING_SEED);
+    if files.is_empty() {
+        ensure!(
+            demo,
+            "LINEUP_SIGNING_KEY_FILES (--signing-key-files) is required: Ed25519 PEM files shared by every server (`lineup keys generate` writes one)"
+        );
+        return Ok(vec![demo_key]);
+    }
+    let mut keys: Vec<SigningKey> = Vec::with_capacity(files.len());
+    for path in files {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read LINEUP_SIGNING_KEY_FILES {}", path.display()))?;
+        let key = SigningKey::from_pem(&text)
+            .with_context(|| format!("LINEUP_SIGNING_KEY_FILES {}", path.display()))?;
+        ensure!(
+            demo || key.kid() != demo_key.kid(),
+            "LINEUP_SIGNING_KEY_FILES {} is the public demo key: outside --demo, generate your own",
+            path.display()
+        );
+        ensure!(
+            keys.iter().all(|k| k.kid() != key.kid()),
+            "LINEUP_SIGNING_KEY_FILES lists the key {} twice",
+            path.display()
+        );
+        keys.push(key);
+    }
+    Ok(keys)
 }
