@@ -153,3 +153,79 @@ fn signing_keys(files: &[PathBuf], demo: bool) -> anyhow::Result<Vec<SigningKey>
     }
     Ok(keys)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Cli, Command, Config, DEMO_SIGNING_SEED};
+    use super::*;
+    use clap::Parser;
+
+    /// The test suite's signing keys (tests/support/keys/).
+    const SIGNING: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/support/keys/signing.pem"
+    );
+    const NEXT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/keys/next.pem");
+
+    fn parse(extra: &[&str]) -> anyhow::Result<Config> {
+        let mut argv = vec![
+            "lineup",
+            "serve",
+            "--token-key",
+            "0123456789abcdef0123456789abcdef",
+        ];
+        argv.extend_from_slice(extra);
+        match Cli::try_parse_from(argv)?.command {
+            Command::Serve(args) => Config::from_args(*args),
+            _ => unreachable!("only serve is parsed here"),
+        }
+    }
+
+    #[test]
+    fn signing_keys_are_required_outside_the_demo_and_the_first_signs() {
+        let bare =
+            Cli::try_parse_from(["lineup", "serve", "--token-key", &"k".repeat(32)]).unwrap();
+        let Command::Serve(args) = bare.command else {
+            unreachable!()
+        };
+        let err = Config::from_args(*args).unwrap_err().to_string();
+        assert!(err.contains("LINEUP_SIGNING_KEY_FILES"), "{err}");
+
+        let both = format!("{NEXT},{SIGNING}");
+        let config = parse(&["--signing-key-files", &both]).unwrap();
+        let kids: Vec<&str> = config.tokens.signing_keys.iter().map(|k| k.kid()).collect();
+        let read = |path| SigningKey::from_pem(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_eq!(kids, [read(NEXT).kid(), read(SIGNING).kid()]);
+
+        let twice = format!("{SIGNING},{SIGNING}");
+        let err = parse(&["--signing-key-files", &twice])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("twice"), "{err}");
+        let err = parse(&["--signing-key-files", "/nonexistent/key.pem"]).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("LINEUP_SIGNING_KEY_FILES"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn the_demo_derives_its_signing_key_and_only_the_demo_accepts_it() {
+        let demo = Cli::try_parse_from(["lineup", "serve", "--demo"]).unwrap();
+        let Command::Serve(args) = demo.command else {
+            unreachable!()
+        };
+        let config = Config::from_args(*args).unwrap();
+        let demo_key = SigningKey::from_public_seed(DEMO_SIGNING_SEED);
+        assert_eq!(config.tokens.signing_keys.len(), 1);
+        assert_eq!(config.tokens.signing_keys[0].kid(), demo_key.kid());
+
+        let path = std::env::temp_dir().join(format!("lineup-demo-key-{}.pem", std::process::id()));
+        std::fs::write(&path, demo_key.to_pem()).unwrap();
+        let err = parse(&["--signing-key-files", path.to_str().unwrap()])
+            .unwrap_err()
+            .to_string();
+        std::fs::remove_file(&path).unwrap();
+        assert!(err.contains("public demo key"), "{err}");
+    }
+}
