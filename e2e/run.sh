@@ -9,8 +9,10 @@
 # `lineup_e2e` and a Redis key prefix of its own (the outage test also uses
 # $E2E_PORT + 2 for a server it kills), then runs e2e/tests/*.test.mjs
 # with node's test runner. Screenshots of each state land in e2e/screenshots/.
-# Needs /usr/bin/chromium (scripts/browser.sh), `npm ci` done in e2e/, and the
-# services of scripts/services.sh.
+# The gate test puts nginx (deploy/nginx/) on $E2E_PORT + 3 in front of a
+# stand-in origin on $E2E_PORT + 4.
+# Needs /usr/bin/chromium (scripts/browser.sh), nginx (scripts/nginx.sh), `npm ci`
+# done in e2e/, and the services of scripts/services.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +25,8 @@ admin_token="e2e-admin-token-$$-0123456789"
 log="/tmp/lineup-e2e-$$.log"
 
 [ -x /usr/bin/chromium ] || { echo "e2e: /usr/bin/chromium is missing: scripts/browser.sh installs it" >&2; exit 1; }
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+[ -x "$NGINX" ] || { echo "e2e: nginx is missing: scripts/nginx.sh installs it" >&2; exit 1; }
 [ -d e2e/node_modules/playwright-core ] || { echo "e2e: run 'npm ci' in e2e/ first" >&2; exit 1; }
 
 cargo build --quiet
@@ -37,6 +41,12 @@ export LINEUP_SIGNING_KEY_FILES="/tmp/lineup-e2e-$$.pem"
 rm -f "$LINEUP_SIGNING_KEY_FILES"
 target/debug/lineup keys generate --out "$LINEUP_SIGNING_KEY_FILES" >/dev/null 2>&1
 export LINEUP_ADMIN_TOKEN="$admin_token"
+# The protected site of tests/gate.test.mjs: nginx on SHOP_PORT in front of a
+# stand-in origin on ORIGIN_PORT, sending people back only there.
+SHOP_PORT=$((PORT + 3))
+ORIGIN_PORT=$((PORT + 4))
+export LINEUP_RETURN_TO_ORIGINS="http://localhost:$SHOP_PORT"
+export LINEUP_TOKEN_ISSUER="https://localhost:$PORT" LINEUP_TOKEN_AUDIENCE="http://localhost:$SHOP_PORT"
 export LINEUP_REDIS_PREFIX="$prefix"
 export LINEUP_LOG_FORMAT=json RUST_LOG=warn
 # lineup's default abuse limits, whatever the caller's environment says (busy.test.mjs
@@ -65,6 +75,7 @@ status=0
 if [ "$#" -eq 0 ]; then set -- e2e/tests/*.test.mjs; fi
 E2E_BASE_URL="https://localhost:$PORT" E2E_ADMIN_TOKEN="$admin_token" E2E_SCREENSHOTS="$PWD/e2e/screenshots" \
 E2E_BINARY="$PWD/target/debug/lineup" E2E_SPARE_PORT=$((PORT + 2)) \
+E2E_NGINX="$NGINX" E2E_SHOP_PORT="$SHOP_PORT" E2E_ORIGIN_PORT="$ORIGIN_PORT" \
   node --test --test-concurrency=1 --test-reporter=spec "$@" || status=$?
 if [ "$status" -ne 0 ]; then
   echo "e2e: server log follows" >&2
