@@ -99,9 +99,15 @@ impl SigningKey {
         &self.pkcs8
     }
 
-    /// The private key as a PEM file's text, what `lineup keys generate` writes.
+    /// The private key as a PEM file's text, what `lineup keys generate` writes:
+    /// PKCS#8 v1 (RFC 8410), as `openssl genpkey` writes it and every library
+    /// reads it (OpenSSL 3 refuses the v2 document aws-lc produces).
     pub fn to_pem(&self) -> String {
-        let body = STANDARD.encode(&self.pkcs8);
+        let v1 = Ed25519KeyPair::from_pkcs8(&self.pkcs8)
+            .ok()
+            .and_then(|pair| pair.to_pkcs8v1().ok())
+            .expect("a checked key serialises as PKCS#8 v1");
+        let body = STANDARD.encode(v1.as_ref());
         let mut pem = format!("-----BEGIN {PEM_LABEL}-----\n");
         for line in body.as_bytes().chunks(64) {
             pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
@@ -181,6 +187,10 @@ mod tests {
         let key = SigningKey::generate().unwrap();
         let pem = key.to_pem();
         assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"), "{pem}");
+        // RFC 8410's PKCS#8 v1: version 0, id-Ed25519, the 32-byte seed.
+        let der = pem_body(&pem).unwrap();
+        assert_eq!(hex::encode(&der[..16]), "302e020100300506032b657004220420");
+        assert_eq!(der.len(), 48);
         let again = SigningKey::from_pem(&pem).unwrap();
         assert_eq!(again.kid(), key.kid());
         assert_eq!(again.public_key(), key.public_key());
