@@ -6,7 +6,7 @@
 #
 # Starts the debug build (`target/debug/lineup serve`) on https://localhost:$E2E_PORT
 # (9560) with its metrics on $E2E_METRICS_PORT (9561), against a fresh database
-# `lineup_e2e` and a Redis key prefix of its own (the outage test also uses
+# `lineup_e2e` ($E2E_DB) and a Redis key prefix of its own (the outage test also uses
 # $E2E_PORT + 2 for a server it kills), then runs e2e/tests/*.test.mjs
 # with node's test runner. Screenshots of each state land in e2e/screenshots/.
 # The gate test puts nginx (deploy/nginx/) on $E2E_PORT + 3 in front of a
@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 PORT=${E2E_PORT:-9560}
 METRICS_PORT=${E2E_METRICS_PORT:-9561}
 export PGHOST=127.0.0.1 PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres} PGPASSWORD=${PGPASSWORD:-postgres}
-db=lineup_e2e
+db=${E2E_DB:-lineup_e2e}
 prefix="e2e-$$"
 admin_token="e2e-admin-token-$$-0123456789"
 log="/tmp/lineup-e2e-$$.log"

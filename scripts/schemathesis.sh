@@ -113,6 +113,8 @@ admitted_holder() {
 }
 holder=$(admitted_holder 1)
 read -r user_id access_token queue_token reservation_id <<<"$holder"
+# The holder's admission token, for the gate.
+admission_token=$(api -X POST -H "Authorization: Bearer $queue_token" -d '{}' "$base/api/v1/queue/admission" | json '["admission_token"]')
 
 cat >"$work/schemathesis.toml" <<EOF
 tls-verify = false
@@ -130,6 +132,8 @@ directory = "$PWD/target/schemathesis-cache"
 bearer = "$access_token"
 [auth.openapi.queue_token]
 bearer = "$queue_token"
+[auth.openapi.admission_token]
+bearer = "$admission_token"
 [auth.openapi.admin_token]
 bearer = "$admin_token"
 
