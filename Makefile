@@ -25,14 +25,15 @@ run: services
 ## so none of them rots; then the integration and multi-server tests again on a
 ## local three-primary Redis Cluster (scripts/redis-cluster.sh); then the pages'
 ## end-to-end tests in headless Chromium (installed with apt where missing, with
-## playwright-core from npm); then schemathesis fuzzes every documented operation.
+## playwright-core from npm), the gate behind real nginx (apt) among them; then
+## schemathesis fuzzes every documented operation.
 test: services
 	DATABASE_URL=$(TEST_DATABASE_URL) cargo test --lib --bins --tests -- --test-threads=$(TEST_THREADS)
 	cargo test --benches
 	loadtest/smoke.sh
 	scripts/redis-cluster.sh
 	LINEUP_TEST_REDIS_CLUSTER=$(TEST_REDIS_CLUSTER) DATABASE_URL=$(TEST_DATABASE_URL) cargo test --test api --test multi_server -- --test-threads=$(TEST_THREADS)
-	scripts/browser.sh && (cd e2e && npm ci --no-audit --no-fund) && e2e/run.sh
+	scripts/browser.sh && scripts/nginx.sh && (cd e2e && npm ci --no-audit --no-fund) && e2e/run.sh
 	scripts/schemathesis.sh
 
 ## Make Redis and PostgreSQL available (installs them with apt where missing).

@@ -3,14 +3,16 @@
 //! `lineup_bench`, made when missing). Run: `cargo bench --bench hot_paths`.
 //!
 //! Measures token signing and verification, each queue and hold script through
-//! its service (one Redis round trip each), and the admit tick moving a batch of
-//! 1,000 users from the line to the active set.
+//! its service (one Redis round trip each), the gate's check of an admission
+//! (from Redis, and from its one-second memory), and the admit tick moving a
+//! batch of 1,000 users from the line to the active set.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use lineup::app::Application;
 use lineup::catalog::NewConcert;
-use lineup::config::{Cli, Command, Config};
+use lineup::config::{Cli, Command, Config, GateConfig};
 use lineup::domain::{ConcertId, ScheduleId, SeatSelection, UserId};
+use lineup::gate::GateService;
 use lineup::http::AppState;
 use lineup::queue::{QueueSettings, admit_tick};
 use lineup::store::{RedisStore, postgres};
@@ -29,6 +31,11 @@ fn config() -> Config {
         "127.0.0.1:0",
         "--token-key",
         "bench-token-key-0123456789abcdef-0123456789",
+        "--signing-key-files",
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/keys/signing.pem"
+        ),
         "--plain-http",
     ]);
     let Command::Serve(args) = cli.command else {
@@ -205,6 +212,47 @@ fn queue_scripts(c: &mut Criterion) {
     });
 }
 
+/// What one gate check costs (GET /api/v1/gate/{concert} without the HTTP):
+/// the token verified and the line read in Redis, or a remembered yes.
+fn gate(c: &mut Criterion) {
+    let rt = Runtime::new().unwrap();
+    let bench = rt.block_on(setup());
+    let claims = rt.block_on(async {
+        let claims = bench.join().await;
+        bench.tick().await;
+        claims
+    });
+    let admission = rt
+        .block_on(bench.state.gate.admit(&claims, None))
+        .expect("admitted after a tick");
+    let uncached = GateService::new(
+        bench.state.redis.clone(),
+        bench.state.tokens.clone(),
+        GateConfig {
+            cache_for: Duration::ZERO,
+            ..config().gate
+        },
+    );
+    let token = admission.token.as_str();
+    c.bench_function("token/verify_admission", |b| {
+        b.iter(|| bench.state.tokens.verify_admission(token).unwrap())
+    });
+    c.bench_function("gate/check (verify + gate script, no cache)", |b| {
+        b.to_async(&rt)
+            .iter(|| async { uncached.check(Some(token), bench.concert).await.unwrap() })
+    });
+    c.bench_function("gate/check (a yes remembered, LINEUP_GATE_CACHE=1s)", |b| {
+        b.to_async(&rt).iter(|| async {
+            bench
+                .state
+                .gate
+                .check(Some(token), bench.concert)
+                .await
+                .unwrap()
+        })
+    });
+}
+
 fn admit(c: &mut Criterion) {
     let rt = Runtime::new().unwrap();
     let bench = rt.block_on(setup());
@@ -277,5 +325,5 @@ fn holds(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, tokens, queue_scripts, admit, holds);
+criterion_group!(benches, tokens, queue_scripts, gate, admit, holds);
 criterion_main!(benches);

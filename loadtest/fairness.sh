@@ -32,9 +32,14 @@ else
 fi
 
 psql -q -d postgres -c "CREATE DATABASE $db"
+# A fresh Ed25519 key for queue tokens.
+signing_key=$(mktemp /tmp/lineup-fairness-XXXXXX.pem)
+rm -f "$signing_key"
+"$binary" keys generate --out "$signing_key" >/dev/null 2>&1
 # The run is about order, not abuse: the per-address, per-user and per-token limits are off.
 LINEUP_DATABASE_URL="postgres://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT/$db" \
 LINEUP_TOKEN_KEY="fairness-token-key-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
+LINEUP_SIGNING_KEY_FILES="$signing_key" \
 LINEUP_ADMIN_TOKEN="$admin_token" \
 LINEUP_LISTEN="127.0.0.1:$PORT" \
 LINEUP_METRICS_LISTEN="127.0.0.1:${METRICS_PORT:-9665}" \
@@ -51,6 +56,7 @@ cleanup() {
   wait "$server" 2>/dev/null || true
   redis-cli -h 127.0.0.1 --scan --pattern "$prefix:*" | xargs -r -n 500 redis-cli -h 127.0.0.1 del >/dev/null
   psql -q -d postgres -c "DROP DATABASE IF EXISTS $db" || true
+  rm -f "$signing_key"
 }
 trap cleanup EXIT
 

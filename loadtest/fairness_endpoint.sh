@@ -34,8 +34,13 @@ else
 fi
 
 psql -q -d postgres -c "CREATE DATABASE $db"
+# A fresh Ed25519 key for queue tokens.
+signing_key=$(mktemp /tmp/lineup-fairness-XXXXXX.pem)
+rm -f "$signing_key"
+"$binary" keys generate --out "$signing_key" >/dev/null 2>&1
 LINEUP_DATABASE_URL="postgres://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT/$db" \
 LINEUP_TOKEN_KEY="fairness-token-key-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
+LINEUP_SIGNING_KEY_FILES="$signing_key" \
 LINEUP_ADMIN_TOKEN="$admin_token" \
 LINEUP_LISTEN="127.0.0.1:$PORT" \
 LINEUP_METRICS_LISTEN="127.0.0.1:${METRICS_PORT:-9666}" \
@@ -50,6 +55,7 @@ cleanup() {
   redis-cli -h 127.0.0.1 --scan --pattern "$prefix:*" | xargs -r -n 500 redis-cli -h 127.0.0.1 del >/dev/null
   psql -q -d postgres -c "DROP DATABASE IF EXISTS $db" || true
   rm -rf "${pages_dir:-}"
+  rm -f "$signing_key"
 }
 trap cleanup EXIT
 

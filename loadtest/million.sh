@@ -42,7 +42,7 @@ admin PUT "/admin/v1/concerts/$concert/queue" '{"paused": true}' >/dev/null
 rss_start=$(rss_kib)
 redis_before=$(redis_used)
 echo "loading $PEOPLE people into one line..."
-loaded=$(LINEUP_DATABASE_URL="$db_url" LINEUP_REDIS_PREFIX="$prefix" LINEUP_TOKEN_KEY="$token_key" \
+loaded=$(LINEUP_DATABASE_URL="$db_url" LINEUP_REDIS_PREFIX="$prefix" LINEUP_TOKEN_KEY="$token_key" LINEUP_SIGNING_KEY_FILES="$signing_key" \
   RUST_LOG=warn "$profile_dir/examples/load_line" "$concert" "$PEOPLE")
 redis_after=$(redis_used)
 middle_token=$(echo "$loaded" | jq -r .middle_token)

@@ -3,7 +3,7 @@
 #
 # In:  PORT (9443), METRICS_PORT (9465), PROFILE (release; dev for the debug
 #      build), DB (the database, made anew), EXTRA_ENV (more VAR=value words)
-# Out: $profile_dir, $server (pid), $prefix, $admin_token, $token_key, $base, $db_url, $server_log;
+# Out: $profile_dir, $server (pid), $prefix, $admin_token, $token_key, $signing_key, $base, $db_url, $server_log;
 #      the functions start_server, api and create_concert
 
 PORT=${PORT:-9443}
@@ -17,14 +17,19 @@ admin_token="loadtest-admin-token-$$-0123456789"
 token_key="loadtest-token-key-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 base="https://localhost:$PORT"
 server_log="/tmp/lineup-loadtest-$$.log"
+# The Ed25519 key of queue tokens, made anew by `lineup keys generate`.
+signing_key="/tmp/lineup-loadtest-$$.pem"
 
 start_server() {
   cargo build --quiet --profile "$PROFILE"
+  rm -f "$signing_key"
+  "$profile_dir/lineup" keys generate --out "$signing_key" >/dev/null 2>&1
   psql -q -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
   db_url="postgres://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT/$DB"
   # shellcheck disable=SC2086 # EXTRA_ENV is a list of VAR=value words
   env LINEUP_DATABASE_URL="$db_url" \
     LINEUP_TOKEN_KEY="$token_key" \
+    LINEUP_SIGNING_KEY_FILES="$signing_key" \
     LINEUP_ADMIN_TOKEN="$admin_token" \
     LINEUP_LISTEN="127.0.0.1:$PORT" \
     LINEUP_METRICS_LISTEN="127.0.0.1:$METRICS_PORT" \
@@ -47,6 +52,7 @@ stop_server() {
   kill "$server" 2>/dev/null || true
   wait "$server" 2>/dev/null || true
   redis-cli -h 127.0.0.1 --scan --pattern "$prefix:*" | xargs -r -n 500 redis-cli -h 127.0.0.1 del >/dev/null
+  rm -f "$signing_key"
 }
 
 # One API call on the server: prints the answer's body, fails on a 4xx/5xx (printing it).

@@ -43,9 +43,13 @@ if [ ! -x "$VENV/bin/st" ]; then
 fi
 cargo build --quiet
 binary=target/debug/lineup
+# A fresh Ed25519 key for queue tokens, in the run's own folder.
+signing_key="$work/signing.pem"
+"$binary" keys generate --out "$signing_key" >/dev/null 2>&1
 
 psql -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 LINEUP_DATABASE_URL="postgres://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT/$db" \
+LINEUP_SIGNING_KEY_FILES="$signing_key" \
 LINEUP_TOKEN_KEY="schemathesis-token-key-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
 LINEUP_ADMIN_TOKEN="$admin_token" \
 LINEUP_LISTEN="127.0.0.1:$PORT" \
@@ -109,6 +113,8 @@ admitted_holder() {
 }
 holder=$(admitted_holder 1)
 read -r user_id access_token queue_token reservation_id <<<"$holder"
+# The holder's admission token, for the gate.
+admission_token=$(api -X POST -H "Authorization: Bearer $queue_token" -d '{}' "$base/api/v1/queue/admission" | json '["admission_token"]')
 
 cat >"$work/schemathesis.toml" <<EOF
 tls-verify = false
@@ -126,6 +132,8 @@ directory = "$PWD/target/schemathesis-cache"
 bearer = "$access_token"
 [auth.openapi.queue_token]
 bearer = "$queue_token"
+[auth.openapi.admission_token]
+bearer = "$admission_token"
 [auth.openapi.admin_token]
 bearer = "$admin_token"
 

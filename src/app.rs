@@ -11,6 +11,7 @@
 use crate::abuse::AbuseLimiter;
 use crate::catalog::Catalog;
 use crate::config::{Config, Transport};
+use crate::gate::GateService;
 use crate::http::connections::ConnectionCap;
 use crate::http::{AppState, Services};
 use crate::payment::PaymentService;
@@ -79,11 +80,7 @@ impl Application {
                 .await
                 .context("cannot load the catalog")?,
         );
-        let tokens = Arc::new(TokenKeys::new(
-            &config.tokens.key,
-            config.tokens.access_ttl,
-            config.tokens.queue_ttl,
-        ));
+        let tokens = Arc::new(TokenKeys::new(&config.tokens));
         let queue = QueueService::new(
             redis.clone(),
             catalog.clone(),
@@ -158,6 +155,7 @@ impl Application {
                 wallet,
                 payments,
                 catalog,
+                gate: GateService::new(redis.clone(), tokens.clone(), config.gate.clone()),
                 tokens,
                 admins: Arc::new(config.admin.operators()),
                 queue_defaults: config.queue_defaults,

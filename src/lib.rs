@@ -14,7 +14,7 @@
 //! contract, and the walk of a status poll and of a payment through the code. In short: [`http`]
 //! is the only module that imports axum and builds no key and no SQL; the services ([`queue`],
 //! [`reservation`], [`payment`], [`wallet`], [`catalog`], [`fairness`], [`abuse`],
-//! [`idempotency`], [`tokens`]) return [`error::Error`]; [`store`] owns the connections, the key
+//! [`idempotency`], [`tokens`], [`gate`]) return [`error::Error`]; [`store`] owns the connections, the key
 //! names and one typed wrapper per Lua script; [`config`] reads every setting; [`app`] builds it
 //! all and runs it until shutdown.
 
@@ -27,6 +27,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod fairness;
+pub mod gate;
 pub mod http;
 pub mod idempotency;
 pub mod payment;

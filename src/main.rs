@@ -23,6 +23,7 @@ async fn main() -> ExitCode {
             print!("{}", lineup::http::openapi::spec_json());
             Ok(())
         }
+        Command::Keys(args) => lineup::tokens::run_keys_command(&args),
         Command::VerifyShuffle(args) => lineup::fairness::verify_shuffle(&args),
     };
     match result {

@@ -16,7 +16,7 @@ fn operators_server(db: &PgPool) -> ServerBuilder {
 
 #[test]
 fn bad_settings_stop_the_boot_with_the_setting_named() {
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 6] = [
         (&["serve", "--token-key", "too-short"], "LINEUP_TOKEN_KEY"),
         (&["serve"], "LINEUP_TOKEN_KEY"),
         (
@@ -24,7 +24,29 @@ fn bad_settings_stop_the_boot_with_the_setting_named() {
             "--hold-ttl",
         ),
         (
-            &["serve", "--token-key", TOKEN_KEY, "--charge-min", "0"],
+            &["serve", "--token-key", TOKEN_KEY],
+            "LINEUP_SIGNING_KEY_FILES",
+        ),
+        (
+            &[
+                "serve",
+                "--token-key",
+                TOKEN_KEY,
+                "--signing-key-files",
+                TOKEN_KEY,
+            ],
+            "LINEUP_SIGNING_KEY_FILES",
+        ),
+        (
+            &[
+                "serve",
+                "--token-key",
+                TOKEN_KEY,
+                "--signing-key-files",
+                SIGNING_KEY_FILE,
+                "--charge-min",
+                "0",
+            ],
             "LINEUP_CHARGE_MIN",
         ),
     ];
@@ -198,4 +220,42 @@ async fn lineup_admin_trusts_the_operator_certificate_it_is_given(db: PgPool) {
     assert!(String::from_utf8_lossy(&untrusted.stderr).contains("--ca-cert"));
     assert!(server.stop_with("-TERM").await.success());
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn keys_generate_writes_a_private_key_once_and_prints_its_kid() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("signing.pem");
+    let output = lineup_command()
+        .args(["keys", "generate", "--out", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let kid = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    let pem = std::fs::read_to_string(&path).unwrap();
+    let key = lineup::tokens::keys::SigningKey::from_pem(&pem).unwrap();
+    assert_eq!(key.kid(), kid);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "readable by its owner only");
+    }
+    // Never over a file that exists.
+    let again = lineup_command()
+        .args(["keys", "generate", "--out", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), pem);
+    // Without --out, the PEM goes to standard output.
+    let printed = lineup_command()
+        .args(["keys", "generate"])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8(printed.stdout).unwrap();
+    assert!(
+        lineup::tokens::keys::SigningKey::from_pem(&printed).is_ok(),
+        "{printed}"
+    );
 }

@@ -68,6 +68,8 @@ export const api = {
     call('POST', `/api/v1/concerts/${encodeURIComponent(concertId)}/queue`, { token: accessToken }),
   status: (queueToken) => call('GET', '/api/v1/queue/status', { token: queueToken }),
   leave: (queueToken) => call('DELETE', '/api/v1/queue', { token: queueToken }),
+  admission: (queueToken, returnTo) =>
+    call('POST', '/api/v1/queue/admission', { token: queueToken, body: returnTo ? { return_to: returnTo } : {} }),
   seats: (scheduleId, queueToken) =>
     call('GET', `/api/v1/schedules/${encodeURIComponent(scheduleId)}/seats`, { token: queueToken }),
   hold: (scheduleId, seatNos, queueToken) =>

@@ -7,6 +7,7 @@ import { clearMessage, genericError, showMessage, showView } from './page.js';
 import { renderAll } from './views.js';
 import { endLine } from './line.js';
 import { loadBalance } from './wallet.js';
+import { joinIfAsked } from './return.js';
 
 export async function signUp() {
   if (S.busy) return;
@@ -26,12 +27,14 @@ export async function signUp() {
     S.busy = false;
   }
   renderAll();
+  joinIfAsked();
 }
 
 export function continueUser() {
   S.userChosen = true;
   renderAll();
   loadBalance();
+  joinIfAsked();
 }
 
 export function signInExpired() {

@@ -12,6 +12,7 @@ import { renderTimers } from './view-admitted.js';
 import { renderAll } from './views.js';
 import { enterAdmitted } from './admitted.js';
 import { signInExpired } from './identity.js';
+import { sendBackIfAsked } from './return.js';
 
 function rememberLine(ticket) {
   const first = S.line?.concert_id === ticket.concert_id ? S.line.first_position : 0;
@@ -80,6 +81,7 @@ function onTicket(ticket) {
       renderWaiting();
       break;
     case 'active': {
+      sendBackIfAsked(ticket);
       S.admissionDeadline = Date.now() + ticket.active_remaining_seconds * 1000;
       if (S.view !== 'admitted') enterAdmitted();
       else renderTimers();

@@ -9,7 +9,9 @@
 //! - [`http`]: body, time and connection bounds of one request or client.
 //! - [`abuse`]: per-address and per-user rate limits, trusted proxies.
 //! - [`redis`], [`database`]: the two stores.
-//! - [`tokens`]: the signing key and token lifetimes; [`admin`]: operators' tokens.
+//! - [`tokens`]: the signing keys, issuer, audience and token lifetimes;
+//!   [`admin`]: operators' tokens.
+//! - [`gate`]: the admission cookie, the `return_to` allow-list, the gate's cache.
 //! - [`queue`]: a new concert's queue settings, the admission interval, the
 //!   retirement of finished sales.
 //! - [`payments`]: the charge policy, the payment timeout.
@@ -20,6 +22,7 @@
 pub mod abuse;
 pub mod admin;
 pub mod database;
+pub mod gate;
 pub mod http;
 pub mod payments;
 pub mod queue;
@@ -34,11 +37,12 @@ mod help_table;
 pub use abuse::{AbuseLimits, RateLimit};
 pub use admin::{AdminConfig, DEMO_ADMIN_TOKEN, NamedToken};
 pub use database::{DatabaseArgs, DatabaseConfig};
+pub use gate::GateConfig;
 pub use http::HttpLimits;
 pub use redis::RedisConfig;
 pub use telemetry::LogFormat;
 pub use tls::{TlsConfig, Transport};
-pub use tokens::{DEMO_TOKEN_KEY, MIN_TOKEN_KEY_BYTES, TokenConfig};
+pub use tokens::{DEMO_SIGNING_SEED, DEMO_TOKEN_KEY, MIN_TOKEN_KEY_BYTES, TokenConfig};
 
 use crate::domain::ChargePolicy;
 use crate::queue::QueueSettings;
@@ -68,6 +72,8 @@ pub enum Command {
     Openapi,
     /// Operate a running server: create concerts, read the line, change settings.
     Admin(crate::admin_cli::AdminArgs),
+    /// Signing keys of queue and admission tokens: `lineup keys generate`.
+    Keys(crate::tokens::KeysArgs),
     /// Recompute a pre-queue's drawn order from its published seed and joiners.
     VerifyShuffle(crate::fairness::VerifyShuffleArgs),
 }
@@ -102,6 +108,9 @@ pub struct ServeArgs {
     #[command(flatten, next_help_heading = "Tokens")]
     pub tokens: tokens::TokenArgs,
 
+    #[command(flatten, next_help_heading = "Gate for reverse proxies")]
+    pub gate: gate::GateArgs,
+
     #[command(flatten, next_help_heading = "Admin API")]
     pub admin: admin::AdminTokenArgs,
 
@@ -127,6 +136,7 @@ pub struct Config {
     pub redis: RedisConfig,
     pub database: DatabaseConfig,
     pub tokens: TokenConfig,
+    pub gate: GateConfig,
     pub admin: AdminConfig,
     /// Settings a new concert starts with.
     pub queue_defaults: QueueSettings,
@@ -150,6 +160,7 @@ impl Config {
             demo,
             tls: args.tls.into_config()?,
             tokens: args.tokens.into_config(demo)?,
+            gate: args.gate.into_config()?,
             admin: args.admin.into_config(demo)?,
             redis: args.redis.into_config()?,
             database: args.database.into_config()?,
@@ -179,6 +190,12 @@ mod tests {
     use super::*;
     use secrecy::ExposeSecret;
 
+    /// The test suite's signing key (tests/support/keys/).
+    const SIGNING: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/support/keys/signing.pem"
+    );
+
     fn parse(extra: &[&str]) -> anyhow::Result<Config> {
         let mut argv = vec![
             "lineup",
@@ -186,6 +203,9 @@ mod tests {
             "--token-key",
             "0123456789abcdef0123456789abcdef",
         ];
+        if !extra.contains(&"--signing-key-files") {
+            argv.extend_from_slice(&["--signing-key-files", SIGNING]);
+        }
         argv.extend_from_slice(extra);
         match Cli::try_parse_from(argv)?.command {
             Command::Serve(args) => Config::from_args(*args),
@@ -273,6 +293,8 @@ mod tests {
             "serve",
             "--token-key-file",
             path.to_str().unwrap(),
+            "--signing-key-files",
+            SIGNING,
         ])
         .unwrap();
         let Command::Serve(args) = cli.command else {

@@ -55,6 +55,9 @@ error_codes! {
     InvalidSettings = (400, "invalid_settings"),
     /// An `Idempotency-Key` header that is not 1 to 255 visible ASCII characters.
     InvalidIdempotencyKey = (400, "invalid_idempotency_key"),
+    /// A `return_to` URL whose origin is not on `LINEUP_RETURN_TO_ORIGINS`,
+    /// or that is not a plain absolute http(s) URL.
+    ReturnToNotAllowed = (400, "return_to_not_allowed"),
     /// The redirect-to-HTTPS listener got no usable `Host` header.
     InvalidHost = (400, "invalid_host"),
     /// No `Authorization: Bearer` header.
@@ -63,6 +66,10 @@ error_codes! {
     InvalidToken = (401, "invalid_token"),
     /// An authentic token (access or queue) past its `exp`.
     TokenExpired = (401, "token_expired"),
+    /// The gate found no live admission to the concert: no admission cookie or
+    /// bearer token, a forged, expired or other-concert one, or an admission
+    /// that has ended (the message says which).
+    AdmissionRequired = (401, "admission_required"),
     /// Not one of the admin tokens, or the admin API is switched off.
     InvalidAdminToken = (401, "invalid_admin_token"),
     /// The balance does not cover the payment.

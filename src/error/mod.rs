@@ -127,6 +127,22 @@ impl Error {
     /// A JWT past its `exp`, of either kind. Not [`Error::TOKEN_REVOKED`].
     pub const TOKEN_PAST_EXP: Error =
         Error::refused(ErrorCode::TokenExpired, "the token has expired");
+    pub const GATE_NO_ADMISSION: Error = Error::refused(
+        ErrorCode::AdmissionRequired,
+        "no admission: neither the admission cookie nor an Authorization: Bearer admission token",
+    );
+    pub const GATE_INVALID_ADMISSION: Error = Error::refused(
+        ErrorCode::AdmissionRequired,
+        "the admission token is malformed, forged, expired or of the wrong kind",
+    );
+    pub const GATE_OTHER_CONCERT: Error = Error::refused(
+        ErrorCode::AdmissionRequired,
+        "the admission is for another concert",
+    );
+    pub const GATE_ADMISSION_ENDED: Error = Error::refused(
+        ErrorCode::AdmissionRequired,
+        "the admission has ended (paid, expired, evicted, left or the sale closed)",
+    );
     pub const INVALID_ADMIN_TOKEN: Error = Error::refused(
         ErrorCode::InvalidAdminToken,
         "the admin token is wrong, or the admin API is off (no LINEUP_ADMIN_TOKEN is set)",
@@ -148,6 +164,12 @@ impl Error {
     pub const WRONG_CONCERT: Error = Error::refused(
         ErrorCode::WrongConcert,
         "this queue token is for another concert",
+    );
+
+    // 400
+    pub const RETURN_TO_NOT_ALLOWED: Error = Error::refused(
+        ErrorCode::ReturnToNotAllowed,
+        "return_to must be an absolute http(s) URL without user info on an origin of LINEUP_RETURN_TO_ORIGINS",
     );
 
     // 404

@@ -14,6 +14,7 @@ mod fairness;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
+mod gate;
 pub mod guard;
 mod health;
 mod observe;
@@ -70,11 +71,13 @@ pub fn router(state: AppState, limits: HttpLimits, tls: bool, log_polls: bool) -
         .merge(queue::router())
         .merge(reservations::router())
         .merge(payments::router())
+        .merge(gate::router())
         .route_layer(from_fn_with_state(state.clone(), guard::limit_by_address))
         .route_layer(from_fn_with_state(state.clone(), guard::limit_polls))
         .layer(DefaultBodyLimit::max(limits.body_limit));
     let router = api
         .merge(admin::router().layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT)))
+        .merge(gate::unlimited_router())
         .merge(web::router())
         .merge(openapi::router())
         .fallback(error::not_found)

@@ -6,7 +6,7 @@
 //! by a test.
 
 use super::error::{ErrorBody, ErrorDetail};
-use super::{admin, concerts, fairness, health, payments, queue, reservations, users};
+use super::{admin, concerts, fairness, gate, health, payments, queue, reservations, users};
 use crate::domain::{ConcertId, PaymentId, ReservationId, ScheduleId, UserId};
 use crate::payment::Payment;
 use crate::queue::{QueueSettings, QueueSettingsChange, QueueStats, QueueTicket, TicketStatus};
@@ -44,6 +44,9 @@ pub const DOCS_PATH: &str = "/api/docs";
         queue::join,
         queue::status,
         queue::leave,
+        gate::admission,
+        gate::gate,
+        gate::jwks,
         reservations::seats,
         reservations::hold,
         reservations::get_one,
@@ -81,12 +84,17 @@ pub const DOCS_PATH: &str = "/api/docs";
         Balance,
         Charged,
         crate::fairness::FairnessReport,
+        gate::AdmissionRequest,
+        gate::AdmissionResponse,
+        gate::JwkSet,
+        gate::Jwk,
     )),
     modifiers(&BearerTokens, &SignUpBodyIsNeverNull),
     tags(
         (name = "users", description = "Sign-up, balances and charges"),
         (name = "concerts", description = "What is on sale"),
         (name = "queue", description = "The waiting line"),
+        (name = "admission", description = "Admissions other sites check: the admission token and cookie, the gate of reverse proxies, the public keys"),
         (name = "reservations", description = "Seat maps and holds"),
         (name = "payments", description = "Paying a hold"),
         (name = "admin", description = "Operators: concerts and the line's settings"),
@@ -121,7 +129,14 @@ impl Modify for BearerTokens {
             "queue_token",
             bearer(
                 Some("JWT"),
-                "Your place in one concert's line: the `token` of a QueueTicket (HS256, `typ: queue`).",
+                "Your place in one concert's line: the `token` of a QueueTicket (EdDSA with a `kid` of /.well-known/jwks.json, `typ: queue`).",
+            ),
+        );
+        components.add_security_scheme(
+            "admission_token",
+            bearer(
+                Some("JWT"),
+                "An admission to one concert: the `admission_token` of POST /api/v1/queue/admission (EdDSA, `typ: admission`), or the same token in the admission cookie (LINEUP_ADMISSION_COOKIE, `lineup_admission` by default).",
             ),
         );
         components.add_security_scheme(

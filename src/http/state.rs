@@ -6,6 +6,7 @@ use crate::abuse::AbuseLimiter;
 use crate::catalog::Catalog;
 use crate::config::NamedToken;
 use crate::fairness::PublishedDraws;
+use crate::gate::GateService;
 use crate::payment::PaymentService;
 use crate::queue::{QueueService, QueueSettings};
 use crate::reservation::ReservationService;
@@ -43,6 +44,8 @@ pub struct Services {
     pub payments: PaymentService,
     pub catalog: Arc<Catalog>,
     pub tokens: Arc<TokenKeys>,
+    /// Admission tokens and the gate of reverse proxies.
+    pub gate: GateService,
     /// Operators: (name, token), the `LINEUP_ADMIN_TOKEN` one named `admin`.
     pub admins: Arc<Vec<NamedToken>>,
     pub queue_defaults: QueueSettings,

@@ -58,6 +58,7 @@ pub const ASSETS: &[Asset] = &[
     asset!("identity.js", "text/javascript; charset=utf-8"),
     asset!("concerts.js", "text/javascript; charset=utf-8"),
     asset!("api.js", "text/javascript; charset=utf-8"),
+    asset!("return.js", "text/javascript; charset=utf-8"),
     asset!("i18n.js", "text/javascript; charset=utf-8"),
     asset!("seats.js", "text/javascript; charset=utf-8"),
 ];

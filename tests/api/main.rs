@@ -16,6 +16,7 @@ mod fairness;
 mod fairness_pages;
 mod flow;
 mod fuzz_findings;
+mod gate;
 mod hardening;
 mod lost_replies;
 mod observability;

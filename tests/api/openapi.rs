@@ -51,7 +51,12 @@ fn the_committed_openapi_json_is_what_the_code_describes() {
 fn every_operation_documents_its_errors_with_the_error_body_and_a_known_token() {
     let spec = code_spec();
     let schemes = spec["components"]["securitySchemes"].as_object().unwrap();
-    for name in ["access_token", "queue_token", "admin_token"] {
+    for name in [
+        "access_token",
+        "queue_token",
+        "admission_token",
+        "admin_token",
+    ] {
         assert_eq!(schemes[name]["type"], "http", "{name}");
         assert_eq!(schemes[name]["scheme"], "bearer", "{name}");
     }

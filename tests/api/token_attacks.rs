@@ -127,6 +127,15 @@ async fn a_token_of_one_kind_is_refused_where_the_other_is_expected(db: PgPool) 
         "invalid_token",
     )
     .await;
+    // A queue token's claims signed HS256 with the access tokens' secret: only
+    // EdDSA with a key of the set makes a queue token.
+    let hs256_queue = signed(&claims_of(&queue), TOKEN_KEY);
+    assert_error(
+        app.hold(&hs256_queue, concert.schedules[0], &[1]).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
     // The same claims with typ changed by someone without the key: forged.
     let mut claims = claims_of(&queue);
     claims["typ"] = json!("access");
@@ -164,7 +173,7 @@ async fn expired_tokens_are_told_apart_from_forged_ones(db: PgPool) {
 
     let mut claims = claims_of(&queue);
     claims["exp"] = json!(now() - 60);
-    let expired_queue = signed(&claims, TOKEN_KEY);
+    let expired_queue = sign_with_test_key(&claims);
     assert_error(
         app.hold(&expired_queue, concert.schedules[0], &[1]).await,
         StatusCode::UNAUTHORIZED,

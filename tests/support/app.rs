@@ -30,6 +30,8 @@ pub fn test_config() -> Config {
         "127.0.0.1:0",
         "--token-key",
         super::TOKEN_KEY,
+        "--signing-key-files",
+        super::SIGNING_KEY_FILE,
         "--admin-token",
         super::ADMIN_TOKEN,
         "--redis-url",

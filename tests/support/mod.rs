@@ -53,5 +53,37 @@ pub use wait::eventually;
 
 /// The key every test server signs tokens with (tests forge tokens with it).
 pub const TOKEN_KEY: &str = "test-token-key-0123456789abcdef-0123456789";
+/// The Ed25519 key every test server signs queue and admission tokens with
+/// (tests forge tokens with it, see [`sign_with_test_key`]).
+pub const SIGNING_KEY_FILE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/support/keys/signing.pem"
+);
+/// A second key, for rotations.
+pub const NEXT_SIGNING_KEY_FILE: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/keys/next.pem");
+/// The `iss` and `aud` of the test servers' tokens (the defaults).
+pub const TOKEN_ISSUER: &str = "lineup";
+
+/// Claims signed as a test server signs queue and admission tokens: EdDSA
+/// with the test key and its `kid` (the claims bring their own `iss` and `aud`).
+pub fn sign_with_test_key(claims: &serde_json::Value) -> String {
+    sign_with_key_file(claims, SIGNING_KEY_FILE)
+}
+
+/// Claims signed EdDSA with the key of this PEM file, named by its `kid`.
+pub fn sign_with_key_file(claims: &serde_json::Value, path: &str) -> String {
+    let key = lineup::tokens::keys::SigningKey::from_pem(&std::fs::read_to_string(path).unwrap())
+        .unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    header.kid = Some(key.kid().to_owned());
+    jsonwebtoken::encode(
+        &header,
+        claims,
+        &jsonwebtoken::EncodingKey::from_ed_der(key.pkcs8_der()),
+    )
+    .unwrap()
+}
+
 /// The admin token every test server accepts.
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";

@@ -5,8 +5,8 @@
 //! variants. Owns the child processes; killed when dropped.
 
 use super::{
-    ADMIN_TOKEN, RequestHelper, TOKEN_KEY, database_url, redis_cluster_nodes, redis_url,
-    unique_prefix,
+    ADMIN_TOKEN, RequestHelper, SIGNING_KEY_FILE, TOKEN_KEY, database_url, redis_cluster_nodes,
+    redis_url, unique_prefix,
 };
 use sqlx::PgPool;
 use std::io::{BufRead, BufReader};
@@ -106,6 +106,7 @@ impl ServerBuilder {
         }
         command
             .args(["--token-key", TOKEN_KEY, "--admin-token", ADMIN_TOKEN])
+            .args(["--signing-key-files", SIGNING_KEY_FILE])
             .args(["--database-url", &self.database_url])
             .args(["--redis-prefix", &self.prefix])
             .args(&self.redis)

@@ -403,6 +403,36 @@ pub trait RequestHelper {
         (user, token)
     }
 
+    /// Asks for the admission token (and cookie) of an admitted queue token.
+    async fn admission(&self, queue_token: &str, return_to: Option<&str>) -> Response {
+        let body = match return_to {
+            Some(url) => json!({ "return_to": url }),
+            None => json!({}),
+        };
+        self.post("/api/v1/queue/admission", Some(queue_token), body)
+            .await
+    }
+
+    /// An admitted queue token's admission token.
+    async fn admission_token(&self, queue_token: &str) -> String {
+        let response = self.admission(queue_token, None).await;
+        assert_eq!(response.status(), StatusCode::OK, "admission");
+        let body: Value = response.json().await.unwrap();
+        body["admission_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Asks the gate as a reverse proxy would, with the admission `token` in
+    /// the default admission cookie (or no cookie).
+    async fn gate(&self, concert: Uuid, token: Option<&str>) -> Response {
+        let mut request = self
+            .client()
+            .get(self.url(&format!("/api/v1/gate/{concert}")));
+        if let Some(token) = token {
+            request = request.header("cookie", format!("other=1; lineup_admission={token}"));
+        }
+        reached(request.send().await)
+    }
+
     /// Holds seats (any numbers, to try bad ones too).
     async fn try_hold(
         &self,

@@ -40,6 +40,7 @@ mod admit;
 mod close;
 mod draw;
 mod evict;
+mod gate;
 mod hold;
 mod join;
 mod leave;
@@ -60,6 +61,7 @@ pub use admit::{AdmitArgs, AdmitDefaults, AdmitOutcome, AdmitReply, DateSeats, a
 pub use close::{Closed, close};
 pub use draw::{DrawReply, draw};
 pub use evict::{EvictReply, Place, evict};
+pub use gate::{GateReply, gate};
 pub use hold::{HoldArgs, HoldReply, hold};
 pub use join::{JoinArgs, JoinReply, join};
 pub use leave::{LeaveReply, leave};
@@ -132,7 +134,7 @@ macro_rules! scripts {
 scripts!(
     by_construction: [
         status, admit, hold, pay_begin, pay_finish, pay_abort, seat_map, load_sold, rate_limit,
-        close, prequeue, draw, settings_set, settings_synced, retire,
+        close, prequeue, draw, settings_set, settings_synced, retire, gate,
     ],
     sent_once: [join, release, leave, evict],
 );
