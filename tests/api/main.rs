@@ -8,6 +8,7 @@ mod support;
 mod admin;
 mod admin_cli;
 mod bad_input;
+mod connections;
 mod database_guards;
 mod dependency_outage;
 mod exactly_once;
