@@ -91,7 +91,7 @@ pub async fn serve(
     shutdown_grace: Duration,
 ) -> std::io::Result<()> {
     let listener = TcpListener::from_std(listener)?;
-    let cap = ConnectionCap::new(limits.max_connections);
+    let cap = ConnectionCap::new(within_open_files(limits.max_connections));
     let shared = Arc::new(Shared::new(limits, tls, stop.clone(), shutdown_grace));
     let mut make = app.into_make_service_with_connect_info::<SocketAddr>();
     // Every connection task holds a sender; all have ended when none is left.
@@ -134,6 +134,34 @@ pub async fn serve(
     drop(alive);
     let _ = all_ended.recv().await;
     Ok(())
+}
+
+/// Files a server keeps for itself beyond its connections (Redis, PostgreSQL,
+/// the other listeners, logs).
+const RESERVED_FILES: u64 = 256;
+
+/// The connection cap, lowered to what the process may open: past its open
+/// files limit, `accept` fails for everyone (including Redis and PostgreSQL
+/// reconnects) instead of the cap turning the newest connection away.
+fn within_open_files(cap: usize) -> usize {
+    let limit = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|limits| {
+            let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+            line.split_whitespace().nth(3)?.parse::<u64>().ok()
+        });
+    match limit {
+        Some(limit) if cap > 0 && cap as u64 + RESERVED_FILES > limit => {
+            let lowered = limit.saturating_sub(RESERVED_FILES).max(1) as usize;
+            tracing::warn!(
+                max_connections = cap,
+                open_files_limit = limit,
+                "LINEUP_MAX_CONNECTIONS is above this process's open files limit (ulimit -n): capping connections at {lowered}"
+            );
+            lowered
+        }
+        _ => cap,
+    }
 }
 
 impl Shared {
