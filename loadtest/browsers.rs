@@ -1,3 +1,5 @@
+// Over 400 lines: one self-contained load generator (poll and hold modes, a minimal HTTP/1.1 and
+// HTTP/2 client, a verifier trusting the test certificate), so the example builds on its own.
 //! A population of browsers: the load generator of `loadtest/browsers.sh`.
 //!
 //! `poll` mode: puts `line` people in one concert's line through lineup's own
