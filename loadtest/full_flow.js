@@ -6,7 +6,7 @@
 //   RATE (people/s, default 200), DURATION (default 60s), SEATS per date (default 2000)
 import { check, sleep } from 'k6';
 import { Counter } from 'k6/metrics';
-import { createConcert, get, joinAndWait, post, signUp } from './lib.js';
+import { createConcert, get, joinAndWait, post, signUp, SYSTEM_TAGS } from './lib.js';
 
 const RATE = Number(__ENV.RATE || 200);
 const DURATION = __ENV.DURATION || '60s';
@@ -18,6 +18,7 @@ const unexpected = new Counter('unexpected_errors');
 const soldOut = new Counter('told_sold_out');
 
 export const options = {
+  systemTags: SYSTEM_TAGS,
   insecureSkipTLSVerify: true,
   scenarios: {
     buyers: {

@@ -4,7 +4,7 @@
 //   RATE (arrivals/s, default 1000), DURATION (default 60s), ADMIT_RATE (default RATE)
 import { check } from 'k6';
 import { Trend } from 'k6/metrics';
-import { createConcert, joinAndWait, signUp } from './lib.js';
+import { createConcert, joinAndWait, signUp, SYSTEM_TAGS } from './lib.js';
 
 const RATE = Number(__ENV.RATE || 1000);
 const DURATION = __ENV.DURATION || '60s';
@@ -14,6 +14,7 @@ const waitedToAdmission = new Trend('waited_to_admission', true);
 const P99_MS = Number(__ENV.P99_MS || 50);
 
 export const options = {
+  systemTags: SYSTEM_TAGS,
   insecureSkipTLSVerify: true,
   scenarios: {
     surge: {

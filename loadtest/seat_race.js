@@ -5,7 +5,7 @@
 import exec from 'k6/execution';
 import { check, sleep } from 'k6';
 import { Counter } from 'k6/metrics';
-import { createConcert, joinAndWait, post, signUp } from './lib.js';
+import { createConcert, joinAndWait, post, signUp, SYSTEM_TAGS } from './lib.js';
 
 const PEOPLE = Number(__ENV.PEOPLE || 2000);
 const SEATS = Number(__ENV.SEATS || 10);
@@ -13,6 +13,7 @@ const won = new Counter('seats_won');
 const lost = new Counter('seats_lost');
 
 export const options = {
+  systemTags: SYSTEM_TAGS,
   insecureSkipTLSVerify: true,
   setupTimeout: '10m',
   scenarios: {

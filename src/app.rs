@@ -12,7 +12,6 @@ use crate::abuse::AbuseLimiter;
 use crate::catalog::Catalog;
 use crate::config::{Config, Transport};
 use crate::gate::GateService;
-use crate::http::connections::ConnectionCap;
 use crate::http::{AppState, Services};
 use crate::payment::PaymentService;
 use crate::queue::{QueueService, run_admission_loop, run_settings_sync};
@@ -21,7 +20,7 @@ use crate::store::{RedisStore, postgres};
 use crate::tokens::TokenKeys;
 use crate::wallet::WalletService;
 use anyhow::Context;
-use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
+use axum_server::tls_rustls::RustlsConfig;
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use std::future::Future;
@@ -44,6 +43,8 @@ pub struct Application {
     /// The plain-HTTP listener of `/metrics`, unless switched off.
     metrics_listener: Option<std::net::TcpListener>,
     tls: Option<Arc<rustls::ServerConfig>>,
+    /// Seals TLS session tickets; kept for certificate reloads.
+    tickets: Arc<dyn rustls::server::ProducesTickets>,
     state: AppState,
     config: Config,
 }
@@ -105,13 +106,16 @@ impl Application {
             .await
             .context("cannot load the sold seats into Redis")?;
 
+        let tickets = crate::tls::ticketer(&config.tls)?;
         let tls = match &config.tls.transport {
-            Transport::TlsFiles { cert, key } => Some(crate::tls::from_pem_files(cert, key)?),
+            Transport::TlsFiles { cert, key } => {
+                Some(crate::tls::from_pem_files(cert, key, &tickets)?)
+            }
             Transport::TlsSelfSigned => {
                 tracing::warn!(
                     "no --tls-cert/--tls-key given: serving HTTPS with a self-signed certificate for localhost"
                 );
-                Some(crate::tls::self_signed()?)
+                Some(crate::tls::self_signed(&tickets)?)
             }
             Transport::PlainHttp => {
                 tracing::warn!(
@@ -149,6 +153,7 @@ impl Application {
             metrics_listener,
             redirect_listener,
             tls,
+            tickets,
             state: AppState::new(Services {
                 queue,
                 reservations,
@@ -253,44 +258,41 @@ impl Application {
             limits,
             self.tls.is_some(),
             self.config.log_polls,
-        )
-        .into_make_service_with_connect_info::<SocketAddr>();
-        let cap = ConnectionCap::new(limits.max_connections);
-        let mut server = axum_server::from_tcp(self.listener)?.handle(handle.clone());
-        server
-            .http_builder()
-            .http1()
-            .header_read_timeout(Some(limits.header_read_timeout));
-        let served = match self.tls {
-            Some(tls) => {
-                let tls = RustlsConfig::from_config(tls);
-                if let Transport::TlsFiles { cert, key } = &self.config.tls.transport {
-                    background.push(tokio::spawn(crate::tls::reload_on_change(
-                        tls.clone(),
-                        cert.clone(),
-                        key.clone(),
-                        self.config.tls.reload_interval,
-                        stop.clone(),
-                    )));
-                }
-                if let Some(redirect) = self.redirect_listener {
-                    let redirects = axum_server::from_tcp(redirect)?
-                        .handle(handle.clone())
-                        .serve(
-                            crate::http::redirect::router(self.local_addr.port())
-                                .into_make_service(),
-                        );
-                    background.push(tokio::spawn(async move {
-                        if let Err(e) = redirects.await {
-                            tracing::error!(error = %e, "the HTTP redirect listener failed");
-                        }
-                    }));
-                }
-                let acceptor = RustlsAcceptor::new(tls).acceptor(cap);
-                server.acceptor(acceptor).serve(app).await
+        );
+        let tls = self.tls.map(RustlsConfig::from_config);
+        if let Some(tls) = &tls {
+            if let Transport::TlsFiles { cert, key } = &self.config.tls.transport {
+                background.push(tokio::spawn(crate::tls::reload_on_change(
+                    tls.clone(),
+                    cert.clone(),
+                    key.clone(),
+                    self.config.tls.reload_interval,
+                    self.tickets.clone(),
+                    stop.clone(),
+                )));
             }
-            None => server.acceptor(cap).serve(app).await,
-        };
+            if let Some(redirect) = self.redirect_listener {
+                let redirects = axum_server::from_tcp(redirect)?
+                    .handle(handle.clone())
+                    .serve(
+                        crate::http::redirect::router(self.local_addr.port()).into_make_service(),
+                    );
+                background.push(tokio::spawn(async move {
+                    if let Err(e) = redirects.await {
+                        tracing::error!(error = %e, "the HTTP redirect listener failed");
+                    }
+                }));
+            }
+        }
+        let served = crate::http::serve::serve(
+            self.listener,
+            app,
+            tls,
+            limits,
+            stop.clone(),
+            GRACEFUL_SHUTDOWN,
+        )
+        .await;
         for task in background {
             let _ = task.await;
         }

@@ -24,6 +24,7 @@ mod queue;
 pub mod redirect;
 mod reservations;
 mod responses;
+pub mod serve;
 pub mod state;
 mod users;
 mod web;

@@ -32,6 +32,9 @@ pub const HTTP_DURATION: &str = "lineup_http_request_duration_seconds";
 pub const REDIS_SCRIPT_DURATION: &str = "lineup_redis_script_duration_seconds";
 pub const DB_ACQUIRE: &str = "lineup_db_acquire_seconds";
 pub const DB_CONNECTIONS: &str = "lineup_db_connections";
+pub const CONNECTIONS_OPEN: &str = "lineup_connections_open";
+pub const CONNECTIONS_CLOSED: &str = "lineup_connections_closed_total";
+pub const TLS_HANDSHAKES: &str = "lineup_tls_handshakes_total";
 
 /// Latency buckets, in seconds: fine below 10 ms where the hot paths live.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -116,6 +119,15 @@ fn describe() {
         DB_ACQUIRE,
         ::metrics::Unit::Seconds,
         "Wait for a PostgreSQL connection and BEGIN."
+    );
+    describe_gauge!(CONNECTIONS_OPEN, "API connections open now.");
+    describe_counter!(
+        CONNECTIONS_CLOSED,
+        "API connections the server closed, by reason (idle_http1, idle_http2, headers_late)."
+    );
+    describe_counter!(
+        TLS_HANDSHAKES,
+        "Completed TLS handshakes by kind (full, resumed)."
     );
     describe_gauge!(
         DB_CONNECTIONS,

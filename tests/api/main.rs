@@ -9,6 +9,7 @@ mod admin;
 mod admin_cli;
 mod admission_isolation;
 mod bad_input;
+mod connections;
 mod database_guards;
 mod dependency_outage;
 mod exactly_once;
