@@ -12,11 +12,14 @@
 # ratio to it. The endpoints:
 #   healthz    GET /healthz: no Redis, no token
 #   status     GET /api/v1/queue/status for a person waiting in line
-#   join       POST /api/v1/concerts/{id}/queue by a person already in line:
-#              the same token check, the same join script, the same token
-#              signing as a first join (oha sends one token; new people joining
-#              are measured by loadtest/run.sh queue_surge)
+#   join       POST /api/v1/concerts/{id}/queue by a person already in line
+#              (a re-join: the same token check and signing, the join script's
+#              reads but none of its writes)
 #   seat_map   GET /api/v1/schedules/{id}/seats (50 seats) for an admitted person
+# Then first joins: oha sends one request over and over, so new people joining
+# are measured by `examples/join_load.rs`, a client that signs a fresh access
+# token for a new user id before each join (as many kept-alive connections),
+# next to /healthz through that same client; their ratio is the first join's.
 # The abuse limits are switched off: every request comes from one address and
 # one user. Uses a fresh database `lineup_throughput` and a Redis prefix of its own.
 set -euo pipefail
@@ -91,3 +94,22 @@ run healthz 200 "$base/healthz"
 run status 200 -H "Authorization: Bearer $waiting_token" "$base/api/v1/queue/status"
 run join 200 -m POST -H "Authorization: Bearer $waiting_access" "$base/api/v1/concerts/$paused/queue"
 run seat_map 200 -H "Authorization: Bearer $active_token" "$base/api/v1/schedules/$schedule/seats"
+
+# First joins, into a paused concert of their own: join_load's JSON.
+cargo build --quiet --profile "$PROFILE" --example join_load
+fresh=$(create_concert Throughput 50 | jq -r .concert_id)
+api PUT "/admin/v1/concerts/$fresh/queue" "$admin_token" '{"paused": true}' >/dev/null
+join_load() { LINEUP_TOKEN_KEY="$token_key" "$profile_dir/examples/join_load" "$base" "$1" "$CONNECTIONS" "${DURATION%s}"; }
+gen_healthz=$(join_load healthz)
+gen_join=$(join_load "$fresh")
+echo
+echo '| join_load  | max req/s | p50 ms | p99 ms | ratio | statuses |'
+echo '|------------|----------:|-------:|-------:|------:|----------|'
+gen_row() { # name json healthz-rps
+  echo "$2" | jq -r --arg name "$1" --argjson base "$3" '"| \($name) | \(.requests_per_sec | floor) | \(.p50_ms) | \(.p99_ms) | \(.requests_per_sec / $base * 100 | round / 100) | \(.statuses | tojson) |"'
+}
+base_rps=$(echo "$gen_healthz" | jq .requests_per_sec)
+gen_row healthz "$gen_healthz" "$base_rps"
+gen_row first_join "$gen_join" "$base_rps"
+echo
+echo "first joins against oha's /healthz ceiling: $(echo "$gen_join" | jq --argjson h "${ceiling[healthz]}" '.requests_per_sec / $h * 100 | round / 100')"

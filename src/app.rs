@@ -89,6 +89,7 @@ impl Application {
             catalog.clone(),
             tokens.clone(),
             config.queue_defaults,
+            config.line_facts_ttl,
         );
         let reservations =
             ReservationService::new(redis.clone(), catalog.clone(), config.payment_timeout);

@@ -130,6 +130,8 @@ pub struct Config {
     /// Settings a new concert starts with.
     pub queue_defaults: QueueSettings,
     pub admit_interval: Duration,
+    /// How long a server reuses a concert's line facts (0: never).
+    pub line_facts_ttl: Duration,
     pub payment_timeout: Duration,
     pub charge_policy: ChargePolicy,
     pub log_format: LogFormat,
@@ -155,6 +157,7 @@ impl Config {
             payment_timeout: args.payments.payment_timeout()?,
             queue_defaults: args.queue.defaults()?,
             admit_interval: args.queue.admit_interval()?,
+            line_facts_ttl: args.queue.line_facts_ttl()?,
             abuse: args.abuse.limits()?,
             trusted_proxies: args.abuse.trusted_proxies,
             log_format: args.telemetry.log_format,

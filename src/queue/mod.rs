@@ -4,6 +4,7 @@
 
 mod admission;
 mod estimate;
+mod line_cache;
 mod polling;
 mod service;
 mod settings;

@@ -80,9 +80,11 @@ impl ConcertKeys {
     pub fn bucket(&self) -> String {
         self.key("bucket")
     }
-    /// ZSET user -> last poll ms of each waiting person: who has gone idle.
-    pub fn seen(&self) -> String {
-        self.key("seen")
+    /// ZSET bucket -> end ms: the idle buckets, each waiting person in the one
+    /// of their last poll; each bucket's people are in small integer sets named
+    /// from this key by the scripts (`idle:<bucket>:<shard>`, see `lua/_lib.lua`).
+    pub fn idle(&self) -> String {
+        self.key("idle")
     }
     /// HASH of what the admit tick learns of the line for every server to read:
     /// `sold_out` (0 or 1) and `free_seats`.
@@ -169,7 +171,7 @@ mod tests {
             keys.holders(),
             keys.deadlines(),
             keys.attempt(Uuid::new_v4()),
-            keys.seen(),
+            keys.idle(),
             keys.line_stats(),
             keys.draw(),
             keys.drawn(),

@@ -66,8 +66,8 @@ pub use rate_limit::{RateLimitArgs, rate_limit};
 pub use release::{ReleaseReply, release};
 pub use seat_map::{SeatMapReply, seat_map};
 pub use shared::{
-    AdmissionKeys, LineDefaults, LineFacts, NotAdmitted, PaymentAttempt, ReservationRefusal,
-    ReservationSeats,
+    AdmissionKeys, CachedLine, LineDefaults, LineFacts, NotAdmitted, PaymentAttempt,
+    ReservationRefusal, ReservationSeats, idle_bucket_width_ms,
 };
 pub use status::{StatusArgs, StatusReply, status};
 
