@@ -9,7 +9,9 @@
 # Steps: start the release server (fresh database `lineup_million`, its own
 # Redis prefix, abuse limits off); make a concert with admission paused; put
 # PEOPLE in its line with the loader `examples/load_line.rs` (lineup's own join
-# script through its queue service, 512 at a time); read Redis memory; poll the
+# script through its queue service, 512 at a time); read Redis memory (once the
+# joins' replies, kept 30 s for re-sends, have expired: the line's own cost;
+# the figure with them is printed too); poll the
 # middle person's status with oha at POLL_RATE/s for POLL_DURATION; admit
 # ADMIT_SECONDS worth of people at 10,000/s (a batch of 1,000 per 100 ms tick;
 # 1,000 seats x admit_seat_factor 100 leave seat-aware admission room for all)
