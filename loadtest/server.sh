@@ -2,7 +2,9 @@
 # Redis prefix of its own, stopping it and removing its Redis keys on exit.
 #
 # In:  PORT (9443), METRICS_PORT (9465), PROFILE (release; dev for the debug
-#      build), DB (the database, made anew), EXTRA_ENV (more VAR=value words)
+#      build), DB (the database, made anew), EXTRA_ENV (more VAR=value words),
+#      LINEUP_BIN (a lineup binary to run instead of building this tree's, for
+#      before-and-after figures)
 # Out: $profile_dir, $server (pid), $prefix, $admin_token, $token_key, $base, $db_url, $server_log;
 #      the functions start_server, api and create_concert
 
@@ -19,7 +21,8 @@ base="https://localhost:$PORT"
 server_log="/tmp/lineup-loadtest-$$.log"
 
 start_server() {
-  cargo build --quiet --profile "$PROFILE"
+  local bin=${LINEUP_BIN:-$profile_dir/lineup}
+  [ -n "${LINEUP_BIN:-}" ] || cargo build --quiet --profile "$PROFILE"
   psql -q -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
   db_url="postgres://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT/$DB"
   # shellcheck disable=SC2086 # EXTRA_ENV is a list of VAR=value words
@@ -32,7 +35,7 @@ start_server() {
     LINEUP_LOG_FORMAT=json \
     RUST_LOG=warn \
     ${EXTRA_ENV:-} \
-    "$profile_dir/lineup" serve >"$server_log" 2>&1 &
+    "$bin" serve >"$server_log" 2>&1 &
   server=$!
   trap stop_server EXIT
   for _ in $(seq 1 100); do

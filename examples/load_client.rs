@@ -1,16 +1,17 @@
-//! First joins of new people as fast as they go, over kept-alive connections:
-//! the `first_join` row of `loadtest/throughput.sh`.
+//! Requests as fast as they go over kept-alive connections (HTTPS, HTTP/1.1,
+//! one connection per worker): the rows of `loadtest/throughput.sh` that oha
+//! cannot make, and the same endpoints again through one client so that their
+//! ratios compare like with like.
 //!
 //! oha sends one request over and over, so it can only measure a person
-//! joining again; every first join needs an access token of its own. This
-//! client signs a fresh access token for a new user id before each join (with
-//! the server's `LINEUP_TOKEN_KEY`, as a sign-up would, without the sign-up's
-//! PostgreSQL rows, which joining never reads) and also measures `/healthz` the
-//! same way, so the two rows compare like with like.
+//! joining again; every first join needs an access token of its own. With
+//! `fresh`, this client signs an access token for a new user id before each
+//! request (with the server's `LINEUP_TOKEN_KEY`, as a sign-up would, without
+//! the sign-up's PostgreSQL rows, which joining never reads).
 //!
 //! ```sh
-//! LINEUP_TOKEN_KEY=... cargo run --release --example join_load -- \
-//!     https://localhost:9443 <concert_id|healthz> [connections] [seconds]
+//! LINEUP_TOKEN_KEY=... cargo run --release --example load_client -- \
+//!     <GET|POST> <url> <none|fresh|bearer token> [connections] [seconds]
 //! ```
 //!
 //! Prints one JSON line: requests a second, p50 and p99 in ms, the statuses.
@@ -25,30 +26,28 @@ use std::time::{Duration, Instant};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: join_load <base url> <concert_id|healthz> [connections] [seconds]";
-    let base = args.next().ok_or_else(|| anyhow::anyhow!(usage))?;
-    let target = args.next().ok_or_else(|| anyhow::anyhow!(usage))?;
-    let connections: usize = args.next().map_or(Ok(64), |c| c.parse())?;
-    let seconds: u64 = args.next().map_or(Ok(10), |s| s.parse())?;
-    let key = SecretString::from(std::env::var("LINEUP_TOKEN_KEY")?);
-    let tokens = Arc::new(TokenKeys::new(
-        &key,
-        Duration::from_secs(3600),
-        Duration::from_secs(3600),
-    ));
-
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let url = if target == "healthz" {
-        format!("{base}/healthz")
-    } else {
-        format!("{base}/api/v1/concerts/{target}/queue")
+    let usage = "usage: load_client <GET|POST> <url> <none|fresh|token> [connections] [seconds]";
+    let mut next = || args.next().ok_or_else(|| anyhow::anyhow!(usage));
+    let method: reqwest::Method = next()?.parse()?;
+    let url = next()?;
+    let auth = next()?;
+    let connections: usize = next().map_or(Ok(64), |c| c.parse())?;
+    let seconds: u64 = next().map_or(Ok(10), |s| s.parse())?;
+    let tokens = match auth.as_str() {
+        "fresh" => Some(Arc::new(TokenKeys::new(
+            &SecretString::from(std::env::var("LINEUP_TOKEN_KEY")?),
+            Duration::from_secs(3600),
+            Duration::from_secs(3600),
+        ))),
+        _ => None,
     };
-    let join = target != "healthz";
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let until = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let workers: Vec<_> = (0..connections)
         .map(|_| {
-            let (url, tokens) = (url.clone(), tokens.clone());
+            let (method, url, auth, tokens) =
+                (method.clone(), url.clone(), auth.clone(), tokens.clone());
             tokio::spawn(async move {
                 // One client each: one kept-alive connection each.
                 let client = reqwest::Client::builder()
@@ -59,12 +58,12 @@ async fn main() -> anyhow::Result<()> {
                 let mut latencies_us = Vec::new();
                 let mut statuses = BTreeMap::<u16, u64>::new();
                 while Instant::now() < until {
-                    let request = if join {
-                        let token = tokens.issue_access(UserId::new());
-                        client.post(&url).bearer_auth(token)
-                    } else {
-                        client.get(&url)
-                    };
+                    let mut request = client.request(method.clone(), &url);
+                    if let Some(tokens) = &tokens {
+                        request = request.bearer_auth(tokens.issue_access(UserId::new()));
+                    } else if auth != "none" {
+                        request = request.bearer_auth(&auth);
+                    }
                     let sent = Instant::now();
                     let status = match request.send().await {
                         Ok(answer) => {
