@@ -51,7 +51,7 @@ loaded=$(LINEUP_DATABASE_URL="$db_url" LINEUP_REDIS_PREFIX="$prefix" LINEUP_TOKE
 redis_loaded=$(redis_used)
 # Each join's reply is kept 30 s for a re-send (`once` in lua/_lib.lua): the
 # line's own memory is read once those keys are gone.
-once_left() { redis-cli -h 127.0.0.1 --scan --pattern "$prefix:*:once:*" --count 10000 | wc -l; }
+once_left() { redis-cli -h 127.0.0.1 --scan --pattern "$prefix:*:once:*" | wc -l; }
 for _ in $(seq 1 60); do
   [ "$(once_left)" -eq 0 ] && break
   sleep 5
