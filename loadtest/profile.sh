@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Where a status poll's time goes: samples the release server with `perf record`
-# (software clock, call graphs) while oha polls one waiting person's status at a
-# fixed rate, then prints the hottest functions, self and with children.
+# Where a status poll's or a first join's time goes: samples the release server
+# with `perf record` (software clock, call graphs) while oha polls one waiting
+# person's status at a fixed rate (or, with WHAT=first_join, examples/load_client.rs
+# joins new people as fast as it goes), then prints the hottest functions, self
+# and with children.
 #
 #   loadtest/profile.sh                    # RATE=8000/s for 15 s
+#   WHAT=first_join loadtest/profile.sh
 #
-# Needs perf (apt-get install linux-perf), oha and jq.
+# Needs perf (apt-get install linux-perf), jq, and oha for the status poll.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,7 +18,9 @@ DB=lineup_profile
 EXTRA_ENV="LINEUP_LIMIT_ADDRESS_RATE=0 LINEUP_LIMIT_USER_RATE=0 LINEUP_LIMIT_POLL_RATE=0"
 # shellcheck source=loadtest/server.sh
 . loadtest/server.sh
-for tool in perf oha jq; do
+WHAT=${WHAT:-status}
+[ "$WHAT" = first_join ] && cargo build --quiet --profile "$PROFILE" --example load_client
+for tool in perf jq $([ "$WHAT" = status ] && echo oha); do
   command -v "$tool" >/dev/null || { echo "$tool is missing" >&2; exit 1; }
 done
 start_server
@@ -28,8 +33,13 @@ token=$(api POST "/api/v1/concerts/$concert/queue" "$access" | jq -r .token)
 data=$(mktemp /tmp/lineup-perf.XXXXXX)
 perf record -q -e cpu-clock -F 499 -g -p "$server" -o "$data" -- sleep "$SECONDS_" &
 recorder=$!
-oha --no-tui --insecure -z "${SECONDS_}s" -c 64 -q "$RATE" -H "Authorization: Bearer $token" \
-  "$base/api/v1/queue/status" >/dev/null
+if [ "$WHAT" = first_join ]; then
+  LINEUP_TOKEN_KEY="$token_key" "$profile_dir/examples/load_client" POST \
+    "$base/api/v1/concerts/$concert/queue" fresh 64 "$SECONDS_" >/dev/null
+else
+  oha --no-tui --insecure -z "${SECONDS_}s" -c 64 -q "$RATE" -H "Authorization: Bearer $token" \
+    "$base/api/v1/queue/status" >/dev/null
+fi
 wait "$recorder"
 echo "== self time, top 25"
 perf report -i "$data" --no-children --sort symbol --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -25

@@ -12,11 +12,15 @@
 # ratio to it. The endpoints:
 #   healthz    GET /healthz: no Redis, no token
 #   status     GET /api/v1/queue/status for a person waiting in line
-#   join       POST /api/v1/concerts/{id}/queue by a person already in line:
-#              the same token check, the same join script, the same token
-#              signing as a first join (oha sends one token; new people joining
-#              are measured by loadtest/run.sh queue_surge)
+#   join       POST /api/v1/concerts/{id}/queue by a person already in line
+#              (a re-join: the same token check and signing, the join script's
+#              reads but none of its writes)
 #   seat_map   GET /api/v1/schedules/{id}/seats (50 seats) for an admitted person
+# Then first joins (first_join): oha sends one request over and over, so new
+# people joining are measured by `examples/load_client.rs`, a client that signs
+# a fresh access token for a new user id before each join; it measures healthz,
+# status and join again in the same run, so that every ratio of its table
+# compares one client's figures (without oha, only that table is printed).
 # The abuse limits are switched off: every request comes from one address and
 # one user. Uses a fresh database `lineup_throughput` and a Redis prefix of its own.
 set -euo pipefail
@@ -29,7 +33,8 @@ EXTRA_ENV="LINEUP_LIMIT_ADDRESS_RATE=0 LINEUP_LIMIT_USER_RATE=0 LINEUP_LIMIT_POL
 # shellcheck source=loadtest/server.sh
 . loadtest/server.sh
 
-command -v oha >/dev/null || { echo "oha is missing: cargo install oha" >&2; exit 1; }
+have_oha=1
+command -v oha >/dev/null || { have_oha=0; echo "oha is missing (cargo install oha): only the load_client table" >&2; }
 command -v jq >/dev/null || { echo "jq is missing: apt-get install jq" >&2; exit 1; }
 start_server
 
@@ -83,11 +88,34 @@ run() { # name expected-status oha-args...
     "$((wrong + errors + paced_wrong + paced_errors))"
 }
 
-echo "lineup throughput, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $DURATION per step, $CONNECTIONS connections, HTTPS keep-alive (HTTP/1.1)"
+echo "lineup throughput, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $DURATION per step, $CONNECTIONS connections, HTTPS keep-alive (HTTP/1.1)"
+if [ "$have_oha" = 1 ]; then
+  echo
+  echo '| endpoint  | max req/s | p50 ms | p99 ms | ratio | 80% rate | achieved | p50 ms | p99 ms | errors |'
+  echo '|-----------|----------:|-------:|-------:|------:|---------:|---------:|-------:|-------:|-------:|'
+  run healthz 200 "$base/healthz"
+  run status 200 -H "Authorization: Bearer $waiting_token" "$base/api/v1/queue/status"
+  run join 200 -m POST -H "Authorization: Bearer $waiting_access" "$base/api/v1/concerts/$paused/queue"
+  run seat_map 200 -H "Authorization: Bearer $active_token" "$base/api/v1/schedules/$schedule/seats"
+fi
+
+# One client for all four, first joins included: load_client's JSON per row.
+cargo build --quiet --profile "$PROFILE" --example load_client
+fresh=$(create_concert Throughput 50 | jq -r .concert_id)
+api PUT "/admin/v1/concerts/$fresh/queue" "$admin_token" '{"paused": true}' >/dev/null
+load_client() { # method url auth
+  LINEUP_TOKEN_KEY="$token_key" "$profile_dir/examples/load_client" "$1" "$2" "$3" "$CONNECTIONS" "${DURATION%s}"
+}
 echo
-echo '| endpoint  | max req/s | p50 ms | p99 ms | ratio | 80% rate | achieved | p50 ms | p99 ms | errors |'
-echo '|-----------|----------:|-------:|-------:|------:|---------:|---------:|-------:|-------:|-------:|'
-run healthz 200 "$base/healthz"
-run status 200 -H "Authorization: Bearer $waiting_token" "$base/api/v1/queue/status"
-run join 200 -m POST -H "Authorization: Bearer $waiting_access" "$base/api/v1/concerts/$paused/queue"
-run seat_map 200 -H "Authorization: Bearer $active_token" "$base/api/v1/schedules/$schedule/seats"
+echo '| load_client | max req/s | p50 ms | p99 ms | ratio | statuses |'
+echo '|-------------|----------:|-------:|-------:|------:|----------|'
+client_row() { # name json
+  echo "$2" | jq -r --arg name "$1" --argjson base "$client_healthz" \
+    '"| \($name) | \(.requests_per_sec | floor) | \(.p50_ms) | \(.p99_ms) | \(.requests_per_sec / $base * 100 | round / 100) | \(.statuses | tojson) |"'
+}
+healthz_json=$(load_client GET "$base/healthz" none)
+client_healthz=$(echo "$healthz_json" | jq .requests_per_sec)
+client_row healthz "$healthz_json"
+client_row status "$(load_client GET "$base/api/v1/queue/status" "$waiting_token")"
+client_row join "$(load_client POST "$base/api/v1/concerts/$paused/queue" "$waiting_access")"
+client_row first_join "$(load_client POST "$base/api/v1/concerts/$fresh/queue" fresh)"

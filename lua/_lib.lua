@@ -112,6 +112,107 @@ local function line_facts(cfg_key, stats_key, wait_key, default_rate, default_id
     measured[1] or '0', measured[2] or '0', redis.call('ZCARD', wait_key)}
 end
 
+-- The idle timeout in force for a line of `waiting` people, in ms: a line too
+-- long for everyone to poll every idle/3 within the poll budget is asked to poll
+-- up to 2n/budget seconds apart, and the idle timeout stretches to three times
+-- that (src/queue/polling.rs, ceiling_and_idle_ms, computes the same).
+local function idle_in_force_ms(idle_ms, budget, waiting)
+  local ceiling = math.max(math.floor(idle_ms / 3), math.ceil(2000 * waiting / budget), 1000)
+  return math.max(idle_ms, 3 * ceiling)
+end
+
+-- Idle tracking in coarse time buckets (see admit.lua for the rule). A poll puts
+-- its person in the bucket of now: `<start_ms>:<width_ms>`, listed in the ZSET
+-- `idle` (KEYS, bucket -> end ms) and stored as IDLE_SHARDS small sets of
+-- integers named from that key (`<idle>:<bucket>:<shard>`, in the same hash
+-- slot), so that Redis keeps each as a compact intset: a person costs 4 bytes,
+-- not a sorted-set entry. A bitmap `<idle>:<bucket>` marks the shards written,
+-- so the sweep visits only those. A person is in exactly one bucket, that of their last
+-- poll (note_poll moves them). Their member is their order number, as
+-- (order mod IDLE_SHARDS) for the shard and floor(order / IDLE_SHARDS) less the
+-- bucket's start (in the same unit) for the member: a small number, which fits
+-- 32 bits for anyone who joined less than 100 days before the bucket began.
+local IDLE_SHARDS = 4096
+
+-- The buckets' width for an idle timeout in force: the largest power of two
+-- ms at most a quarter of it (120 s: 16.4 s; 300 s: 65.5 s).
+local function idle_bucket_width_ms(idle_ms)
+  local width = 1
+  while width * 2 <= idle_ms / 4 do
+    width = width * 2
+  end
+  return width
+end
+
+local function idle_bucket_start(bucket)
+  return tonumber(string.match(bucket, '^(%d+):'))
+end
+
+local function idle_shard_key(idle_key, bucket, shard)
+  return idle_key .. ':' .. bucket .. ':' .. int_str(shard)
+end
+
+local function idle_member(order, start_ms)
+  return int_str(math.floor(order / IDLE_SHARDS) - math.floor(start_ms * 1000 / IDLE_SHARDS))
+end
+
+-- The order number of `member` of a bucket's shard (the inverse of idle_member).
+local function idle_order(member, start_ms, shard)
+  return (tonumber(member) + math.floor(start_ms * 1000 / IDLE_SHARDS)) * IDLE_SHARDS + shard
+end
+
+-- Whether the person with this order number is in the bucket.
+local function idle_in_bucket(idle_key, bucket, order)
+  local shard = order % IDLE_SHARDS
+  return redis.call('SISMEMBER', idle_shard_key(idle_key, bucket, shard),
+    idle_member(order, idle_bucket_start(bucket))) == 1
+end
+
+-- Records a poll (or a join) of the waiting person with this order number:
+-- into the bucket of now (buckets width_ms wide), out of the bucket of their
+-- previous poll. `new_place`: a first join, in no bucket yet.
+local function note_poll(idle_key, order, now_ms, width_ms, new_place)
+  order = tonumber(order)
+  local start = now_ms - now_ms % width_ms
+  local bucket = int_str(start) .. ':' .. int_str(width_ms)
+  local shard = order % IDLE_SHARDS
+  if redis.call('SADD', idle_shard_key(idle_key, bucket, shard), idle_member(order, start)) == 0 then
+    return
+  end
+  if redis.call('SETBIT', idle_key .. ':' .. bucket, shard, 1) == 0 then
+    redis.call('ZADD', idle_key, 'NX', int_str(start + width_ms), bucket)
+  end
+  if new_place then
+    return
+  end
+  -- The previous poll's bucket, newest first (where most are found).
+  for _, other in ipairs(redis.call('ZREVRANGE', idle_key, 0, -1)) do
+    if other ~= bucket and redis.call('SREM', idle_shard_key(idle_key, other, shard),
+        idle_member(order, idle_bucket_start(other))) == 1 then
+      return
+    end
+  end
+end
+
+-- Deletes every idle bucket listed in `idle_key` (each written shard, found by
+-- its bitmap, then the bitmap), not the index itself. Returns how many keys.
+local function drop_idle_buckets(idle_key)
+  local deleted = 0
+  for _, bucket in ipairs(redis.call('ZRANGE', idle_key, 0, -1)) do
+    local shards = idle_key .. ':' .. bucket
+    while true do
+      local shard = redis.call('BITPOS', shards, 1)
+      if shard < 0 then
+        break
+      end
+      deleted = deleted + redis.call('UNLINK', idle_shard_key(idle_key, bucket, shard))
+      redis.call('SETBIT', shards, shard, 0)
+    end
+    deleted = deleted + redis.call('UNLINK', shards)
+  end
+  return deleted
+end
+
 -- The state of a waiting place, as join and status report it: 'sold_out' while
 -- no seat is neither sold nor held (as the admit tick last found, in line-stats),
 -- else 'waiting'. A sold-out place keeps its position: should seats come back,

@@ -2,7 +2,12 @@
 --
 -- First drops admissions that have ended (and their reservation entries), then
 -- drops idle waiters: people in line who have not polled for the idle timeout
--- (their tickets read 'expired'). Then refills a token bucket kept in Redis at
+-- (their tickets read 'expired'). Polls are kept in coarse time buckets (see
+-- note_poll in _lib.lua), each person in the bucket of their last poll; a bucket
+-- whose end is at least the idle timeout in force ago holds only idle people,
+-- and is emptied (a bounded number a tick, oldest bucket first). So a person who
+-- stops polling loses their place between the idle timeout and the idle timeout
+-- plus one bucket's width (at most a quarter of it) after their last poll. Then refills a token bucket kept in Redis at
 -- admit_per_second (capped at one second's worth, starting empty), and moves
 -- min(floor(tokens), room in the active set) users from the head of the line to
 -- the active set. Every person taken from the head is checked for idleness once
@@ -37,7 +42,7 @@
 -- from the head first, in their drawn order, before anyone who joined later.
 --
 -- KEYS: 1 wait, 2 active, 3 jti, 4 cfg, 5 bucket (HASH tokens, ts_us), 6 user-res,
---       7 seen (ZSET user -> last poll ms), 8 line-stats (HASH), 9 draw (ZSET user ->
+--       7 idle (ZSET bucket -> end ms, see _lib.lua), 8 line-stats (HASH), 9 draw (ZSET user ->
 --       drawn rank), 10 drawn (marker), 11 holders (ZSET user -> hold end ms),
 --       12 deadlines (ZSET user -> the latest their admission may end, ms), then for
 --       each date on sale three keys: sold (SET), sold-loaded, held (ZSET)
@@ -61,12 +66,8 @@ local ttl_ms = tonumber(cfg[3]) or tonumber(ARGV[3])
 -- A closed sale admits nobody, as a paused one.
 local paused = (cfg[4] or ARGV[4]) == '1' or cfg[5] == '1'
 local idle_ms = tonumber(cfg[6]) or tonumber(ARGV[5])
--- A line too long for everyone to poll every idle/3 within the poll budget is
--- asked to poll up to 2n/budget seconds apart, and the idle timeout stretches
--- to three times that (src/queue/polling.rs computes the same).
 local poll_budget = tonumber(cfg[8]) or tonumber(ARGV[7])
-local poll_ceiling_ms = math.max(math.floor(idle_ms / 3), math.ceil(2000 * redis.call('ZCARD', KEYS[1]) / poll_budget), 1000)
-idle_ms = math.max(idle_ms, 3 * poll_ceiling_ms)
+idle_ms = idle_in_force_ms(idle_ms, poll_budget, redis.call('ZCARD', KEYS[1]))
 local idle_before_ms = now_ms - idle_ms
 local seat_factor = tonumber(cfg[7]) or tonumber(ARGV[6])
 local hold_ms = tonumber(cfg[9]) or tonumber(ARGV[8])
@@ -90,17 +91,56 @@ if #hold_ended > 0 then
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[12], '-inf', now_ms)
 
--- Idle waiters, oldest poll first, a bounded number per tick (the check at the
--- head below catches any the sweep has not reached yet). An entry whose user
--- is no longer waiting (admitted, left, evicted) only goes out of `seen`.
+-- Idle waiters: the buckets that ended at least the idle timeout ago are
+-- emptied, oldest first, at most IDLE_SWEEP people and IDLE_SWEEP_SHARDS shards
+-- a tick (the check at the head below catches any the sweep has not reached
+-- yet); a bucket's bitmap names its shards not yet emptied. An entry whose
+-- order number is no longer in line (admitted, left, evicted) just goes.
+local IDLE_SWEEP, IDLE_SWEEP_SHARDS = 1000, 256
 local idle_dropped = 0
-local idle = redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', '(' .. idle_before_ms, 'LIMIT', 0, 1000)
-if #idle > 0 then
-  for _, user in ipairs(idle) do
-    idle_dropped = idle_dropped + redis.call('ZREM', KEYS[1], user)
+local idle_buckets = redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', idle_before_ms)
+local function drop_idle(order)
+  local user = redis.call('ZRANGEBYSCORE', KEYS[1], int_str(order), int_str(order), 'LIMIT', 0, 1)[1]
+  if user then
+    redis.call('ZREM', KEYS[1], user)
     redis.call('ZREM', KEYS[9], user)
+    idle_dropped = idle_dropped + 1
   end
-  call_chunked('ZREM', KEYS[7], idle)
+end
+local people_left, shards_left = IDLE_SWEEP, IDLE_SWEEP_SHARDS
+for _, bucket in ipairs(idle_buckets) do
+  local start = idle_bucket_start(bucket)
+  local shards = KEYS[7] .. ':' .. bucket
+  while people_left > 0 and shards_left > 0 do
+    local shard = redis.call('BITPOS', shards, 1)
+    if shard < 0 then
+      break
+    end
+    local members = redis.call('SPOP', idle_shard_key(KEYS[7], bucket, shard), people_left)
+    for _, member in ipairs(members) do
+      drop_idle(idle_order(member, start, shard))
+    end
+    if #members < people_left then
+      redis.call('SETBIT', shards, shard, 0)
+    end
+    people_left = people_left - #members
+    shards_left = shards_left - 1
+  end
+  if people_left == 0 or shards_left == 0 then
+    break
+  end
+  redis.call('DEL', shards)
+  redis.call('ZREM', KEYS[7], bucket)
+end
+-- Whether someone taken from the head is idle: their last poll is in a bucket
+-- that ended the idle timeout ago (a person is in one bucket only).
+local function idle_at_head(order)
+  for _, bucket in ipairs(idle_buckets) do
+    if idle_in_bucket(KEYS[7], bucket, tonumber(order)) then
+      return true
+    end
+  end
+  return false
 end
 
 local bucket = redis.call('HMGET', KEYS[5], 'tokens', 'ts_us')
@@ -137,9 +177,7 @@ local function take_from_head(n)
       end
       -- (a drawn person no longer in wait has left: skipped)
       if order then
-        local seen = tonumber(redis.call('ZSCORE', KEYS[7], user))
-        redis.call('ZREM', KEYS[7], user)
-        if seen and seen < idle_before_ms then
+        if idle_at_head(order) then
           idle_dropped = idle_dropped + 1
         else
           taken[#taken + 1] = user

@@ -5,10 +5,11 @@
 --
 -- Safe to send twice by construction: a second run finds nothing to delete.
 --
--- KEYS: every lasting key of the concert (`ConcertKeys::lasting`)
+-- KEYS: every lasting key of the concert (`ConcertKeys::lasting`), the first
+--       the idle-bucket index, whose buckets (named from it) go first
 -- ARGV: none
 -- Returns: how many keys existed and were deleted
-local deleted = 0
+local deleted = drop_idle_buckets(KEYS[1])
 for i = 1, #KEYS do
   deleted = deleted + redis.call('UNLINK', KEYS[i])
 end

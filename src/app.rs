@@ -88,6 +88,7 @@ impl Application {
             tokens.clone(),
             config.queue_defaults,
             config.database.timeout,
+            config.line_facts_ttl,
         );
         let reservations =
             ReservationService::new(redis.clone(), catalog.clone(), config.payment_timeout);

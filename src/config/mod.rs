@@ -143,6 +143,8 @@ pub struct Config {
     pub admit_interval: Duration,
     /// How long after its last date began a concert is retired.
     pub retire_after: Duration,
+    /// How long a server reuses a concert's line facts (0: never).
+    pub line_facts_ttl: Duration,
     pub payment_timeout: Duration,
     pub charge_policy: ChargePolicy,
     pub log_format: LogFormat,
@@ -170,6 +172,7 @@ impl Config {
             queue_defaults: args.queue.defaults()?,
             admit_interval: args.queue.admit_interval()?,
             retire_after: args.queue.retire_after()?,
+            line_facts_ttl: args.queue.line_facts_ttl()?,
             abuse: args.abuse.limits()?,
             trusted_proxies: args.abuse.trusted_proxies,
             log_format: args.telemetry.log_format,

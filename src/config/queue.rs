@@ -3,7 +3,8 @@
 //!
 //! Reads `LINEUP_ADMIT_PER_SECOND`, `LINEUP_MAX_ACTIVE`, `LINEUP_MAX_WAITING`,
 //! `LINEUP_ACTIVE_TTL`, `LINEUP_HOLD_TTL`, `LINEUP_IDLE_TIMEOUT`,
-//! `LINEUP_ADMIT_SEAT_FACTOR`, `LINEUP_POLL_BUDGET`, `LINEUP_ADMIT_INTERVAL`.
+//! `LINEUP_ADMIT_SEAT_FACTOR`, `LINEUP_POLL_BUDGET`, `LINEUP_ADMIT_INTERVAL`,
+//! `LINEUP_LINE_FACTS_TTL`.
 
 use crate::queue::QueueSettings;
 use anyhow::Context;
@@ -56,6 +57,12 @@ pub struct QueueArgs {
     /// records stay).
     #[arg(long, env = "LINEUP_RETIRE_AFTER", default_value = "1day", value_parser = humantime::parse_duration)]
     pub retire_after: Duration,
+    /// How long this server reuses a concert's line facts (its settings, the
+    /// measured admission rate, the line's length) for the estimates and poll
+    /// intervals of joins and polls, instead of reading them from Redis each
+    /// time; 0 reads them every time. Positions are always read, exact.
+    #[arg(long, env = "LINEUP_LINE_FACTS_TTL", default_value = "250ms", value_parser = humantime::parse_duration)]
+    pub line_facts_ttl: Duration,
 }
 
 impl QueueArgs {
@@ -87,5 +94,15 @@ impl QueueArgs {
 
     pub fn retire_after(&self) -> anyhow::Result<Duration> {
         super::nonzero("LINEUP_RETIRE_AFTER", self.retire_after)
+    }
+
+    /// At most 5 s: the facts feed estimates and poll intervals that clients
+    /// act on, and a settings change must reach every server soon.
+    pub fn line_facts_ttl(&self) -> anyhow::Result<Duration> {
+        anyhow::ensure!(
+            self.line_facts_ttl <= Duration::from_secs(5),
+            "LINEUP_LINE_FACTS_TTL must be 5 s or less"
+        );
+        Ok(self.line_facts_ttl)
     }
 }

@@ -88,6 +88,9 @@ impl QueueService {
             .map_err(|message| Error::invalid(ErrorCode::InvalidSettings, message))?;
         let keys = self.redis.keys.concert(concert.id);
         scripts::settings_set(&mut self.redis.conn(), &keys, &updated.to_redis_fields()).await?;
+        // This server's polls see the change at once; the others' within the
+        // line facts' time.
+        self.line_cache.forget(concert.id);
         let durable = self.try_sync(concert).await;
         Ok((updated, durable))
     }
@@ -118,6 +121,7 @@ impl QueueService {
     pub async fn close(&self, concert: &Concert) -> Result<(DateTime<Utc>, u64, bool)> {
         let keys = self.redis.admission_keys(concert.id);
         let closed = scripts::close(&mut self.redis.conn(), &keys).await?;
+        self.line_cache.forget(concert.id);
         let closed_at = DateTime::from_timestamp_millis(closed.closed_at_ms)
             .ok_or_else(|| Error::internal("the closing time is out of range"))?;
         let durable = self.try_sync(concert).await;

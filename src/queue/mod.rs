@@ -5,6 +5,7 @@
 mod admission;
 mod durability;
 mod estimate;
+mod line_cache;
 mod polling;
 mod service;
 mod settings;

@@ -1,3 +1,4 @@
+use super::line_cache::LineCache;
 use super::{QueueSettings, estimate, polling};
 use crate::catalog::Catalog;
 use crate::domain::{ConcertId, ReservationId, UserId};
@@ -37,7 +38,9 @@ pub struct QueueTicket {
     /// back), 0 otherwise.
     pub position: u64,
     /// The expected wait, from the admission rate measured over about the last
-    /// minute (the setting until there is one); 0 unless waiting.
+    /// minute (the setting until there is one); 0 unless waiting. The rate, the
+    /// line's length and the settings behind this and `poll_after_ms` may be up
+    /// to `LINEUP_LINE_FACTS_TTL` (250 ms) older than `position`, which is exact.
     pub estimated_wait_seconds: u64,
     /// Nine waits in ten end by then (same model); 0 unless waiting.
     pub estimated_wait_seconds_p90: u64,
@@ -78,6 +81,7 @@ pub struct QueueService {
     /// How long an operator's change waits for PostgreSQL before answering
     /// `durable: false` (the server's `LINEUP_DATABASE_TIMEOUT`).
     pub(super) durable_within: Duration,
+    pub(super) line_cache: Arc<LineCache>,
 }
 
 impl QueueService {
@@ -87,6 +91,7 @@ impl QueueService {
         tokens: Arc<TokenKeys>,
         defaults: QueueSettings,
         durable_within: Duration,
+        line_facts_ttl: Duration,
     ) -> Self {
         Self {
             redis,
@@ -94,6 +99,7 @@ impl QueueService {
             tokens,
             defaults,
             durable_within,
+            line_cache: Arc::new(LineCache::new(line_facts_ttl)),
         }
     }
 
@@ -115,10 +121,17 @@ impl QueueService {
             max_waiting: settings.max_waiting,
             defaults: line_defaults(&settings),
             opens_at: concert.opens_at,
+            cached: self.line_cache.get(concert_id),
         };
+        let fresh = args.cached.is_none();
         let keys = self.redis.admission_keys(concert_id);
         let (new, jti, standing) = match scripts::join(&mut self.redis.conn(), &keys, args).await? {
-            JoinReply::Placed { new, jti, standing } => (new, jti, standing),
+            JoinReply::Placed { new, jti, standing } => {
+                if fresh {
+                    self.remember_line(concert_id, &standing);
+                }
+                (new, jti, standing)
+            }
             JoinReply::QueueFull => {
                 return Err(Error::QueueFull {
                     retry_after: QUEUE_FULL_RETRY_AFTER,
@@ -160,9 +173,15 @@ impl QueueService {
                 jti: &claims.jti,
                 defaults: line_defaults(&settings),
                 opens_at,
+                cached: self.line_cache.get(claims.cid),
             };
+            let fresh = args.cached.is_none();
             let keys = self.redis.admission_keys(claims.cid);
-            scripts::status(&mut self.redis.conn(), &keys, args).await?
+            let standing = scripts::status(&mut self.redis.conn(), &keys, args).await?;
+            if fresh {
+                self.remember_line(claims.cid, &standing);
+            }
+            standing
         };
         Ok(into_ticket(
             standing,
@@ -171,6 +190,14 @@ impl QueueService {
             claims.cid,
             opens_at,
         ))
+    }
+
+    /// Keeps the line facts a reply carried, for the joins and polls of the
+    /// next moment (only a waiting or sold-out reply uses them).
+    fn remember_line(&self, concert: ConcertId, standing: &StatusReply) {
+        if let StatusReply::Waiting { line, .. } | StatusReply::SoldOut { line, .. } = standing {
+            self.line_cache.put(concert, *line);
+        }
     }
 
     /// Leaves the line or gives up the admission. A token that was no longer

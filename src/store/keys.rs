@@ -59,15 +59,17 @@ impl ConcertKeys {
     /// Every key of the concert that lives until deleted: the line's keys and
     /// each date's hold index and sold copy. (A reservation, a seat's hold and
     /// an attempt's reply expire on their own.) What retiring a concert deletes.
+    /// The idle-bucket index comes first: the script deletes the buckets it
+    /// names (keys no list here can hold) before the index itself.
     pub fn lasting(&self, schedules: &[ScheduleId]) -> Vec<String> {
         let mut keys = vec![
+            self.idle(),
             self.wait(),
             self.active(),
             self.jti(),
             self.seq(),
             self.cfg(),
             self.bucket(),
-            self.seen(),
             self.line_stats(),
             self.draw(),
             self.drawn(),
@@ -109,9 +111,11 @@ impl ConcertKeys {
     pub fn bucket(&self) -> String {
         self.key("bucket")
     }
-    /// ZSET user -> last poll ms of each waiting person: who has gone idle.
-    pub fn seen(&self) -> String {
-        self.key("seen")
+    /// ZSET bucket -> end ms: the idle buckets, each waiting person in the one
+    /// of their last poll; each bucket's people are in small integer sets named
+    /// from this key by the scripts (`idle:<bucket>:<shard>`, see `lua/_lib.lua`).
+    pub fn idle(&self) -> String {
+        self.key("idle")
     }
     /// HASH of what the admit tick learns of the line for every server to read:
     /// `sold_out` (0 or 1) and `free_seats`.
@@ -198,7 +202,7 @@ mod tests {
             keys.holders(),
             keys.deadlines(),
             keys.attempt(Uuid::new_v4()),
-            keys.seen(),
+            keys.idle(),
             keys.line_stats(),
             keys.draw(),
             keys.drawn(),

@@ -115,7 +115,7 @@ pub async fn admit(
     call.key(concert.cfg())
         .key(concert.bucket())
         .key(concert.user_res())
-        .key(concert.seen())
+        .key(concert.idle())
         .key(concert.line_stats())
         .key(concert.draw())
         .key(concert.drawn())

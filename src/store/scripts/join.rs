@@ -1,6 +1,6 @@
 //! `lua/join.lua`: a place in a concert's line, new or the one already held.
 
-use super::{AdmissionKeys, Call, LineDefaults, Reply, StatusReply, call};
+use super::{AdmissionKeys, CachedLine, Call, LineDefaults, Reply, StatusReply, call};
 use crate::domain::UserId;
 use crate::error::Result;
 use chrono::{DateTime, Utc};
@@ -13,6 +13,9 @@ pub struct JoinArgs {
     pub defaults: LineDefaults,
     /// The concert's opening: joining before it puts the user in the pre-queue.
     pub opens_at: DateTime<Utc>,
+    /// The line's facts, when this server read them a moment ago (see
+    /// [`super::StatusArgs::cached`]).
+    pub cached: Option<CachedLine>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -31,7 +34,7 @@ pub enum JoinReply {
 }
 
 impl JoinReply {
-    fn parse(mut reply: Reply) -> Result<Self> {
+    fn parse(mut reply: Reply, cached: Option<&CachedLine>) -> Result<Self> {
         let new = match reply.next_string()?.as_str() {
             "queue_full" => return reply.finish().map(|()| Self::QueueFull),
             "sale_closed" => return reply.finish().map(|()| Self::SaleClosed),
@@ -40,7 +43,7 @@ impl JoinReply {
             other => return Err(reply.unknown(other)),
         };
         let jti = reply.next_string()?;
-        let standing = StatusReply::read(&mut reply)?;
+        let standing = StatusReply::read(&mut reply, cached)?;
         reply.finish()?;
         Ok(Self::Placed { new, jti, standing })
     }
@@ -59,7 +62,7 @@ pub async fn join(
     let concert = &keys.concert;
     call.key(concert.seq())
         .key(concert.cfg())
-        .key(concert.seen())
+        .key(concert.idle())
         .key(concert.line_stats())
         .key(concert.draw())
         .key(concert.drawn())
@@ -67,7 +70,8 @@ pub async fn join(
         .arg(args.max_waiting);
     args.defaults.push(&mut call);
     call.arg(args.opens_at.timestamp_micros());
-    JoinReply::parse(call.run(conn).await?)
+    CachedLine::push(args.cached.as_ref(), &mut call);
+    JoinReply::parse(call.run(conn).await?, args.cached.as_ref())
 }
 
 #[cfg(test)]
@@ -82,7 +86,7 @@ mod tests {
     }
 
     fn parse(value: redis::Value) -> Result<JoinReply> {
-        JoinReply::parse(Reply::new("join", value))
+        JoinReply::parse(Reply::new("join", value), None)
     }
 
     #[test]

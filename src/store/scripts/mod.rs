@@ -77,8 +77,8 @@ pub use seat_map::{SeatMapReply, seat_map};
 pub use settings_set::settings_set;
 pub use settings_synced::settings_synced;
 pub use shared::{
-    AdmissionKeys, LineDefaults, LineFacts, NotAdmitted, PaymentAttempt, ReservationRefusal,
-    ReservationSeats,
+    AdmissionKeys, CachedLine, LineDefaults, LineFacts, NotAdmitted, PaymentAttempt,
+    ReservationRefusal, ReservationSeats, idle_bucket_width_ms,
 };
 pub use status::{StatusArgs, StatusReply, status};
 

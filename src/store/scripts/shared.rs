@@ -143,6 +143,38 @@ impl LineFacts {
     }
 }
 
+/// Line facts this server read a moment ago (see `LINEUP_LINE_FACTS_TTL`): a
+/// join or poll that passes them gets a reply without them, and the idle
+/// bucket width they give goes with it (see `note_poll` in `_lib.lua`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CachedLine {
+    pub facts: LineFacts,
+    /// The idle timeout in force for the line the facts describe.
+    pub idle_in_force_ms: u64,
+}
+
+impl CachedLine {
+    /// ARGV: the idle bucket width in ms; 0 (no cache) asks the script for the facts.
+    pub(super) fn push(cached: Option<&Self>, call: &mut super::Call) {
+        call.arg(cached.map_or(0, |c| idle_bucket_width_ms(c.idle_in_force_ms)));
+    }
+
+    /// The facts: the cached ones, or those the reply carries.
+    pub(super) fn facts(cached: Option<&Self>, reply: &mut Reply) -> Result<LineFacts> {
+        match cached {
+            Some(cached) => Ok(cached.facts),
+            None => LineFacts::read(reply),
+        }
+    }
+}
+
+/// The idle buckets' width for an idle timeout in force: the largest power of
+/// two ms at most a quarter of it (`idle_bucket_width_ms` in `_lib.lua`).
+pub fn idle_bucket_width_ms(idle_in_force_ms: u64) -> u64 {
+    let quarter = (idle_in_force_ms / 4).max(1);
+    1 << quarter.ilog2()
+}
+
 /// A reservation as the scripts that end it need it: whose, which date, which
 /// seats (their hold keys and seat numbers go in the same order).
 #[derive(Clone, Copy, Debug)]
@@ -168,5 +200,22 @@ impl PaymentAttempt {
 impl std::fmt::Display for PaymentAttempt {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_buckets_are_at_most_a_quarter_of_the_idle_timeout() {
+        assert_eq!(idle_bucket_width_ms(3_000), 512);
+        assert_eq!(idle_bucket_width_ms(120_000), 16_384);
+        assert_eq!(idle_bucket_width_ms(300_000), 65_536);
+        assert_eq!(idle_bucket_width_ms(4), 1);
+        for idle in [3_000, 9_999, 120_000, 86_400_000] {
+            let width = idle_bucket_width_ms(idle);
+            assert!(width * 4 <= idle && width * 8 > idle, "{idle}: {width}");
+        }
     }
 }

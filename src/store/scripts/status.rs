@@ -1,6 +1,6 @@
 //! `lua/status.lua`: where a queue token stands, in one round trip.
 
-use super::{AdmissionKeys, Call, LineDefaults, LineFacts, Reply, call};
+use super::{AdmissionKeys, CachedLine, Call, LineDefaults, LineFacts, Reply, call};
 use crate::domain::UserId;
 use crate::error::Result;
 use chrono::{DateTime, Utc};
@@ -14,6 +14,9 @@ pub struct StatusArgs<'a> {
     /// The concert's opening: before it, a waiting place is in the pre-queue.
     /// `None` for a concert this server does not know yet (no pre-queue).
     pub opens_at: Option<DateTime<Utc>>,
+    /// The line's facts, when this server read them a moment ago: the script
+    /// then skips them (`None`: it reads them and the reply carries them).
+    pub cached: Option<CachedLine>,
 }
 
 impl<'a> StatusArgs<'a> {
@@ -29,6 +32,7 @@ impl<'a> StatusArgs<'a> {
                 poll_budget_per_second: 1,
             },
             opens_at: None,
+            cached: None,
         }
     }
 }
@@ -48,12 +52,13 @@ pub enum StatusReply {
 }
 
 impl StatusReply {
-    /// `state, position, active_remaining_ms`, then the line facts.
-    pub(super) fn read(reply: &mut Reply) -> Result<Self> {
+    /// `state, position, active_remaining_ms`, then the line facts (unless
+    /// `cached`: then they are these).
+    pub(super) fn read(reply: &mut Reply, cached: Option<&CachedLine>) -> Result<Self> {
         let state = reply.next_string()?;
         let position = reply.next_u64()?;
         let remaining_ms = reply.next_u64()?;
-        let line = LineFacts::read(reply)?;
+        let line = CachedLine::facts(cached, reply)?;
         Ok(match state.as_str() {
             "waiting" => Self::Waiting { position, line },
             "sold_out" => Self::SoldOut { position, line },
@@ -63,8 +68,8 @@ impl StatusReply {
         })
     }
 
-    fn parse(mut reply: Reply) -> Result<Self> {
-        let standing = Self::read(&mut reply)?;
+    fn parse(mut reply: Reply, cached: Option<&CachedLine>) -> Result<Self> {
+        let standing = Self::read(&mut reply, cached)?;
         reply.finish()?;
         Ok(standing)
     }
@@ -80,17 +85,18 @@ pub async fn status(
     keys.admission(&mut call);
     let concert = &keys.concert;
     call.key(concert.cfg())
-        .key(concert.seen())
+        .key(concert.idle())
         .key(concert.line_stats())
         .key(concert.draw())
         .key(concert.drawn())
         .arg(args.user.to_string())
         .arg(args.jti);
     args.defaults.push(&mut call);
-    call.arg(args.opens_at.map_or(0, |at| at.timestamp_micros()))
-        // A re-sent poll is a later poll.
-        .idempotent();
-    StatusReply::parse(call.run(conn).await?)
+    call.arg(args.opens_at.map_or(0, |at| at.timestamp_micros()));
+    CachedLine::push(args.cached.as_ref(), &mut call);
+    // A re-sent poll is a later poll.
+    call.idempotent();
+    StatusReply::parse(call.run(conn).await?, args.cached.as_ref())
 }
 
 #[cfg(test)]
@@ -110,7 +116,10 @@ mod tests {
     }
 
     fn parse(head: [redis::Value; 3]) -> Result<StatusReply> {
-        StatusReply::parse(Reply::new("status", list(head.into_iter().chain(facts()))))
+        StatusReply::parse(
+            Reply::new("status", list(head.into_iter().chain(facts()))),
+            None,
+        )
     }
 
     const LINE: LineFacts = LineFacts {
@@ -157,7 +166,30 @@ mod tests {
             text.contains("status script") && text.contains("\"admitted\""),
             "{text}"
         );
-        let short = StatusReply::parse(Reply::new("status", list([s("waiting"), i(1), i(0)])));
+        let short =
+            StatusReply::parse(Reply::new("status", list([s("waiting"), i(1), i(0)])), None);
         assert!(error_text(short).contains("ends after 3"));
+    }
+
+    #[test]
+    fn a_poll_with_cached_facts_reads_them_from_the_cache_not_the_reply() {
+        let cached = CachedLine {
+            facts: LINE,
+            idle_in_force_ms: 120_000,
+        };
+        let reply = Reply::new("status", list([s("waiting"), i(9), i(0)]));
+        assert_eq!(
+            StatusReply::parse(reply, Some(&cached)).unwrap(),
+            StatusReply::Waiting {
+                position: 9,
+                line: LINE
+            }
+        );
+        // Facts where none were asked for are a malformed reply.
+        let long = Reply::new(
+            "status",
+            list([s("waiting"), i(9), i(0)].into_iter().chain(facts())),
+        );
+        assert!(StatusReply::parse(long, Some(&cached)).is_err());
     }
 }
