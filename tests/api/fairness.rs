@@ -401,7 +401,13 @@ async fn a_waiting_persons_position_never_increases(db: PgPool) {
 
 #[sqlx::test]
 async fn a_line_polls_within_its_budget_with_the_head_every_second(db: PgPool) {
-    let app = spawn_app(db).await;
+    // Intervals from the line's length read on each poll: with the line facts
+    // kept for a while (LINEUP_LINE_FACTS_TTL), the first polls after the line
+    // grew would be spread for the shorter line the server last read.
+    let app = TestApp::builder(db)
+        .with_config(|config| config.line_facts_ttl = Duration::ZERO)
+        .spawn()
+        .await;
     let concert = app.create_concert(1, 10).await;
     // A budget of 5 polls a second for a line of 30.
     app.set_queue(
