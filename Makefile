@@ -2,6 +2,11 @@
 
 # The test suite creates a database per test through this server URL.
 TEST_DATABASE_URL ?= postgres://postgres:postgres@127.0.0.1:5432/postgres
+# The Redis Cluster pass keeps its per-test databases under a database of its
+# own (made here when missing): sqlx's clean-up of older test databases then
+# never meets one the first pass is still closing.
+TEST_CLUSTER_DB ?= lineup_cluster_tests
+TEST_CLUSTER_DATABASE_URL = $(dir $(TEST_DATABASE_URL))$(TEST_CLUSTER_DB)
 LINEUP_DATABASE_URL ?= postgres://postgres:postgres@127.0.0.1:5432/lineup
 export LINEUP_DATABASE_URL
 
@@ -32,7 +37,9 @@ test: services
 	cargo test --benches
 	loadtest/smoke.sh
 	scripts/redis-cluster.sh
-	LINEUP_TEST_REDIS_CLUSTER=$(TEST_REDIS_CLUSTER) DATABASE_URL=$(TEST_DATABASE_URL) cargo test --test api --test multi_server -- --test-threads=$(TEST_THREADS)
+	psql "$(TEST_DATABASE_URL)" -Atc "SELECT 1 FROM pg_database WHERE datname = '$(TEST_CLUSTER_DB)'" | grep -q 1 \
+		|| psql "$(TEST_DATABASE_URL)" -qc 'CREATE DATABASE "$(TEST_CLUSTER_DB)"'
+	LINEUP_TEST_REDIS_CLUSTER=$(TEST_REDIS_CLUSTER) DATABASE_URL=$(TEST_CLUSTER_DATABASE_URL) cargo test --test api --test multi_server -- --test-threads=$(TEST_THREADS)
 	scripts/browser.sh && scripts/nginx.sh && (cd e2e && npm ci --no-audit --no-fund) && e2e/run.sh
 	scripts/schemathesis.sh
 
