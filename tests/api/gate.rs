@@ -418,3 +418,57 @@ async fn a_token_signed_before_a_rotation_still_verifies_after(db: PgPool) {
     assert_eq!(kid, next.kid());
     assert_refused(before.gate(concert.id, Some(&fresh)).await, "unknown kid").await;
 }
+
+/// nginx's `auth_request` hands the gate every header of the original
+/// request, the protected site's own `Authorization` too (HTTP Basic on a
+/// staging site, the site's own API bearer tokens): the admission cookie must
+/// still let an admitted person through, and a bearer admission token still
+/// counts when the cookie beside it is stale.
+#[sqlx::test]
+async fn the_sites_own_authorization_header_does_not_hide_the_cookie(db: PgPool) {
+    let app = uncached(db).await;
+    let concert = app.create_concert(1, 10).await;
+    let (user, queue) = app.admitted_user(concert.id, 0).await;
+    let token = app.admission_token(&queue).await;
+    let gate = |authorization: &'static str, cookie: String| {
+        app.client()
+            .get(app.url(&format!("/api/v1/gate/{}", concert.id)))
+            .header("authorization", authorization)
+            .header("cookie", cookie)
+            .send()
+    };
+    for authorization in [
+        "Basic c3RhZ2luZzpzZWNyZXQ=",
+        "Bearer the-sites-own-api-token",
+        "Bearer",
+        "Digest username=\"x\"",
+    ] {
+        let response = gate(authorization, format!("lineup_admission={token}"))
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::NO_CONTENT,
+            "cookie beside Authorization: {authorization}"
+        );
+        assert_eq!(
+            response.headers()["x-lineup-user"],
+            user.id.to_string().as_str()
+        );
+    }
+    // Neither a foreign Authorization nor a bearer without a cookie is a pass.
+    let response = gate("Basic c3RhZ2luZzpzZWNyZXQ=", "other=1".into())
+        .await
+        .unwrap();
+    assert_refused(response, "Basic and no cookie").await;
+    // A bearer admission token beside a forged cookie still passes.
+    let response = app
+        .client()
+        .get(app.url(&format!("/api/v1/gate/{}", concert.id)))
+        .bearer_auth(&token)
+        .header("cookie", "lineup_admission=forged.token.here")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+}
