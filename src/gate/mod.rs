@@ -24,7 +24,7 @@ use crate::store::scripts::{self, GateReply, StatusArgs, StatusReply};
 use crate::tokens::{QueueClaims, TokenKeys};
 use cache::PositiveCache;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A live admission, as the gate tells the proxy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,9 +131,10 @@ impl GateService {
             return Err(refusal);
         };
         let keys = self.redis.admission_keys(concert);
+        let asked = Instant::now();
         match scripts::gate(&mut self.redis.conn(), &keys, claims.sub, &claims.jti).await? {
             GateReply::Admitted { remaining } => {
-                self.cache.put(token, claims.sub, concert, remaining);
+                self.cache.put(token, claims.sub, concert, remaining, asked);
                 Ok(Admission {
                     user: claims.sub,
                     concert,

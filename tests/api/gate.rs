@@ -472,3 +472,62 @@ async fn the_sites_own_authorization_header_does_not_hide_the_cookie(db: PgPool)
         .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
 }
+
+/// The gate's second of memory counts from when Redis answered, not from
+/// when a slow reply reached the server: a yes that took two seconds to
+/// arrive (a stalled network, a Redis failing over) is already older than the
+/// cache's second, so an admission that ended meanwhile is refused at once.
+#[sqlx::test]
+async fn a_slow_yes_is_not_remembered_past_a_second_after_redis_gave_it(db: PgPool) {
+    use futures::StreamExt;
+    let slow = TestApp::builder(db.clone())
+        .with_redis_proxy()
+        .with_config(|c| c.redis.timeout = Duration::from_secs(10))
+        .spawn()
+        .await;
+    assert_eq!(slow.config.gate.cache_for, Duration::from_secs(1));
+    let concert = slow.create_concert(1, 10).await;
+    let (user, queue) = slow.admitted_user(concert.id, 0).await;
+    let token = slow.admission_token(&queue).await;
+    let mut config = slow.config.clone();
+    config.redis.url = redis_url();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    let fast = TestApp::builder(db.clone())
+        .with_config(|c| *c = config)
+        .spawn()
+        .await;
+    let monitor = redis::Client::open(redis_url())
+        .unwrap()
+        .get_async_monitor()
+        .await
+        .unwrap();
+    let mut commands = monitor.into_on_message::<String>();
+
+    slow.redis_proxy().delay_replies(Duration::from_secs(2));
+    let asked = slow.gate(concert.id, Some(&token));
+    let left = async {
+        // Redis has answered the slow server's gate check (yes); the answer is
+        // on its way. Now the person leaves, through the other server.
+        let user = user.id.to_string();
+        while let Some(command) = commands.next().await {
+            if command.contains("EVAL") && command.contains(&user) {
+                break;
+            }
+        }
+        fast.delete("/api/v1/queue", Some(&queue)).await.status()
+    };
+    let (asked, left) = tokio::join!(asked, left);
+    assert_eq!(
+        asked.status(),
+        StatusCode::NO_CONTENT,
+        "the yes given before"
+    );
+    assert_eq!(left, StatusCode::NO_CONTENT);
+    slow.redis_proxy().restore();
+    // Two seconds after Redis said yes, and after the admission ended.
+    assert_refused(
+        slow.gate(concert.id, Some(&token)).await,
+        "a yes two seconds old",
+    )
+    .await;
+}
