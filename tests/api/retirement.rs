@@ -163,6 +163,9 @@ async fn the_public_list_shows_only_sales_still_on_with_their_dates(db: PgPool) 
     assert_eq!(open_view["dates"].as_array().unwrap().len(), 2);
 }
 
+/// What a late client tries: why, the method, the path, the token, the body.
+type Attempt<'a> = (&'a str, Method, String, Option<&'a str>, Option<Value>);
+
 /// A hostile or late client still holding a retired sale's tokens, its
 /// reservation and its ids: every route answers a clean 4xx (never a 5xx),
 /// and nothing recreates the sale's keys in Redis.
@@ -210,7 +213,7 @@ async fn every_route_on_a_retired_sale_answers_cleanly(db: PgPool) {
 
     let c = finished.id;
     let admin = Some(ADMIN_TOKEN);
-    let attempts: Vec<(&str, Method, String, Option<&str>, Option<Value>)> = vec![
+    let attempts: Vec<Attempt> = vec![
         (
             "gate",
             Method::GET,
