@@ -259,3 +259,57 @@ async fn changes_to_different_settings_at_once_both_stay(db: PgPool) {
     })
     .await;
 }
+
+/// Two servers, PostgreSQL cut for both: an operator changes the rate on one,
+/// then the rate again and the holds on the other, then pauses on the first.
+/// When PostgreSQL is back, whichever server's sync gets there first,
+/// PostgreSQL ends with the newest settings of all, and both say durable.
+#[sqlx::test]
+async fn two_servers_changing_settings_during_an_outage_leave_postgres_with_the_newest(db: PgPool) {
+    let first = TestApp::builder(db.clone())
+        .with_database_proxy()
+        .with_config(|config| config.database.timeout = Duration::from_millis(500))
+        .spawn()
+        .await;
+    let concert = first.create_concert(1, 5).await.id;
+    let mut config = first.config.clone();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    let second = TestApp::builder(db.clone())
+        .with_database_proxy()
+        .with_config(|c| *c = config)
+        .spawn()
+        .await;
+    let queue = format!("/admin/v1/concerts/{concert}/queue");
+    first.database_proxy().cut();
+    second.database_proxy().cut();
+
+    for (app, body) in [
+        (&first, json!({ "admit_per_second": 11 })),
+        (
+            &second,
+            json!({ "admit_per_second": 22, "hold_ttl_seconds": 77 }),
+        ),
+        (&first, json!({ "paused": true })),
+    ] {
+        let answer = operate(app, Method::PUT, &queue, Some(body)).await;
+        assert_eq!(answer["durable"], false, "{answer}");
+    }
+    second.database_proxy().restore();
+    first.database_proxy().restore();
+    eventually(
+        Duration::from_secs(15),
+        "PostgreSQL has the newest",
+        || async {
+            let stored = stored(&db, concert).await;
+            (stored == (true, 22, 77, false)).then_some(())
+        },
+    )
+    .await;
+    for app in [&first, &second] {
+        eventually(Duration::from_secs(15), "durable", || async {
+            let line = operate(app, Method::GET, &queue, None).await;
+            (line["durable"] == true).then_some(line)
+        })
+        .await;
+    }
+}
