@@ -211,16 +211,21 @@ pub(super) async fn gate(
         .into_response())
 }
 
-/// The admission tokens a request carries: the admission cookie's, then a
+/// The most admission tokens one request may have checked: a stale cookie
+/// or two beside the live one, and a bearer header's.
+const MAX_CANDIDATES: usize = 4;
+
+/// The admission tokens a request carries: the admission cookies', then a
 /// bearer header's. A cookie beside another `Authorization` (the protected
-/// site's own Basic or bearer credentials, which the proxy forwards) still counts.
+/// site's own Basic or bearer credentials, which the proxy forwards) still
+/// counts, and so does a live cookie sent after a stale one of the same name.
 fn admission_tokens<'a>(headers: &'a HeaderMap, cookie: &CookieSettings) -> Vec<&'a str> {
     let mut tokens: Vec<&str> = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
-        .find_map(|value| cookie.find(value))
-        .into_iter()
+        .flat_map(|value| cookie.find(value))
+        .take(MAX_CANDIDATES - 1)
         .collect();
     tokens.extend(bearer_token(headers).ok());
     tokens

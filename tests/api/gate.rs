@@ -531,3 +531,30 @@ async fn a_slow_yes_is_not_remembered_past_a_second_after_redis_gave_it(db: PgPo
     )
     .await;
 }
+
+/// A browser can hold two admission cookies of the same name (one set with
+/// a Domain before the operator changed `LINEUP_ADMISSION_COOKIE_DOMAIN`, one
+/// host-only after; or one per path) and sends both, the older first: the
+/// live one still lets the person through. At most a few are tried.
+#[sqlx::test]
+async fn a_stale_admission_cookie_beside_the_live_one_does_not_hide_it(db: PgPool) {
+    let app = uncached(db).await;
+    let concert = app.create_concert(1, 10).await;
+    let (user, queue) = app.admitted_user(concert.id, 0).await;
+    let token = app.admission_token(&queue).await;
+    let response = app
+        .client()
+        .get(app.url(&format!("/api/v1/gate/{}", concert.id)))
+        .header(
+            "cookie",
+            format!("lineup_admission=an.old.one; other=1; lineup_admission={token}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        response.headers()["x-lineup-user"],
+        user.id.to_string().as_str()
+    );
+}
