@@ -239,14 +239,14 @@ fn gate(c: &mut Criterion) {
     });
     c.bench_function("gate/check (verify + gate script, no cache)", |b| {
         b.to_async(&rt)
-            .iter(|| async { uncached.check(Some(token), bench.concert).await.unwrap() })
+            .iter(|| async { uncached.check(&[token], bench.concert).await.unwrap() })
     });
     c.bench_function("gate/check (a yes remembered, LINEUP_GATE_CACHE=1s)", |b| {
         b.to_async(&rt).iter(|| async {
             bench
                 .state
                 .gate
-                .check(Some(token), bench.concert)
+                .check(&[token], bench.concert)
                 .await
                 .unwrap()
         })

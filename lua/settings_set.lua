@@ -7,7 +7,9 @@
 -- the new version only makes the sync write the same settings once more.
 --
 -- KEYS: 1 cfg
--- ARGV: field, value, field, value, ... (the names `QueueSettings::to_redis_fields` gives)
+-- ARGV: field, value, field, value, ... (the names `QueueSettings::to_redis_fields` gives;
+--       only the settings the change names, so another change of other settings
+--       made at the same time on another server stays)
 -- Returns: the version of the settings now in force
 redis.call('HSET', KEYS[1], unpack(ARGV))
 return int_str(settings_changed(KEYS[1]))

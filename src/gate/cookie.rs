@@ -55,11 +55,14 @@ impl CookieSettings {
         cookie
     }
 
-    /// The admission token in a `Cookie` header's value, if it holds this cookie.
-    pub fn find<'a>(&self, header: &'a str) -> Option<&'a str> {
-        header.split(';').find_map(|pair| {
-            let (name, value) = pair.trim().split_once('=')?;
-            (name == self.name && !value.is_empty()).then_some(value.trim_matches('"'))
+    /// The admission tokens in a `Cookie` header's value, in its order: a
+    /// browser may send two of the same name (set with and without a Domain,
+    /// or on two paths), a stale one first.
+    pub fn find<'a>(&self, header: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        let name = self.name.clone();
+        header.split(';').filter_map(move |pair| {
+            let (key, value) = pair.trim().split_once('=')?;
+            (key == name && !value.is_empty()).then_some(value.trim_matches('"'))
         })
     }
 }
@@ -93,10 +96,12 @@ mod tests {
     #[test]
     fn the_token_is_found_among_other_cookies() {
         let c = CookieSettings::new("adm".into(), None, "/".into()).unwrap();
-        assert_eq!(c.find("a=1; adm=tok; b=2"), Some("tok"));
-        assert_eq!(c.find("xadm=tok"), None);
-        assert_eq!(c.find("adm="), None);
-        assert_eq!(c.find("other=1"), None);
+        let found = |header| c.find(header).collect::<Vec<_>>();
+        assert_eq!(found("a=1; adm=tok; b=2"), ["tok"]);
+        assert_eq!(found("adm=old; a=1; adm=new"), ["old", "new"]);
+        assert!(found("xadm=tok").is_empty());
+        assert!(found("adm=").is_empty());
+        assert!(found("other=1").is_empty());
     }
 
     #[test]

@@ -21,10 +21,10 @@ use crate::domain::{ConcertId, UserId};
 use crate::error::{Error, Result};
 use crate::store::RedisStore;
 use crate::store::scripts::{self, GateReply, StatusArgs, StatusReply};
-use crate::tokens::{QueueClaims, TokenError, TokenKeys};
+use crate::tokens::{QueueClaims, TokenKeys};
 use cache::PositiveCache;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A live admission, as the gate tells the proxy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,24 +102,39 @@ impl GateService {
         })
     }
 
-    /// Whether `token` is a live admission to `concert`: its signature, kind,
-    /// issuer, audience, expiry and concert, then the line's live state.
-    pub async fn check(&self, token: Option<&str>, concert: ConcertId) -> Result<Admission> {
-        let token = token.ok_or(Error::GATE_NO_ADMISSION)?;
-        if let Some(user) = self.cache.get(token, concert) {
-            return Ok(Admission { user, concert });
+    /// Whether the request's admission tokens (`tokens`, the cookie's first,
+    /// then a bearer header's) hold a live admission to `concert`: the first
+    /// one whose signature, kind, issuer, audience, expiry and concert check
+    /// out is asked of the line's live state. Every candidate counts because a
+    /// proxy forwards the protected site's own `Authorization` header too.
+    pub async fn check(&self, tokens: &[&str], concert: ConcertId) -> Result<Admission> {
+        for token in tokens {
+            if let Some(user) = self.cache.get(token, concert) {
+                return Ok(Admission { user, concert });
+            }
         }
-        let claims = self
-            .tokens
-            .verify_admission(token)
-            .map_err(|_: TokenError| Error::GATE_INVALID_ADMISSION)?;
-        if claims.cid != concert {
-            return Err(Error::GATE_OTHER_CONCERT);
+        let mut refusal = Error::GATE_NO_ADMISSION;
+        let mut admission = None;
+        for token in tokens {
+            match self.tokens.verify_admission(token) {
+                Ok(claims) if claims.cid == concert => {
+                    admission = Some((*token, claims));
+                    break;
+                }
+                // The first reason is the one told.
+                Ok(_) if tokens.first() == Some(token) => refusal = Error::GATE_OTHER_CONCERT,
+                Err(_) if tokens.first() == Some(token) => refusal = Error::GATE_INVALID_ADMISSION,
+                Ok(_) | Err(_) => {}
+            }
         }
+        let Some((token, claims)) = admission else {
+            return Err(refusal);
+        };
         let keys = self.redis.admission_keys(concert);
+        let asked = Instant::now();
         match scripts::gate(&mut self.redis.conn(), &keys, claims.sub, &claims.jti).await? {
             GateReply::Admitted { remaining } => {
-                self.cache.put(token, claims.sub, concert, remaining);
+                self.cache.put(token, claims.sub, concert, remaining, asked);
                 Ok(Admission {
                     user: claims.sub,
                     concert,

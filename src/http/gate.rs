@@ -164,7 +164,8 @@ pub(super) async fn admission(
 /// For reverse proxies (nginx `auth_request`, Envoy `ext_authz`, Traefik
 /// `forwardAuth`): 204 when the request carries a live admission to this
 /// concert, in the admission cookie or an `Authorization: Bearer` admission
-/// token, 401 otherwise. Never reads PostgreSQL: the token is checked in
+/// token (either will do: the protected site's own `Authorization`, which the
+/// proxy forwards, does not hide the cookie), 401 otherwise. Never reads PostgreSQL: the token is checked in
 /// memory and the admission against the line in Redis; a yes may be
 /// remembered for `LINEUP_GATE_CACHE` (1 s at most), so an ended admission is
 /// refused within a second.
@@ -190,8 +191,8 @@ pub(super) async fn gate(
     ApiPath(concert): ApiPath<ConcertId>,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
-    let token = admission_token(&headers, state.gate.cookie());
-    let admitted = state.gate.check(token, concert).await?;
+    let tokens = admission_tokens(&headers, state.gate.cookie());
+    let admitted = state.gate.check(&tokens, concert).await?;
     let value = |id: String| HeaderValue::from_str(&id).expect("a UUID is a header value");
     Ok((
         StatusCode::NO_CONTENT,
@@ -210,14 +211,22 @@ pub(super) async fn gate(
         .into_response())
 }
 
-/// The admission token of a bearer header, else of the admission cookie.
-fn admission_token<'a>(headers: &'a HeaderMap, cookie: &CookieSettings) -> Option<&'a str> {
-    if headers.contains_key(header::AUTHORIZATION) {
-        return bearer_token(headers).ok();
-    }
-    headers
+/// The most admission tokens one request may have checked: a stale cookie
+/// or two beside the live one, and a bearer header's.
+const MAX_CANDIDATES: usize = 4;
+
+/// The admission tokens a request carries: the admission cookies', then a
+/// bearer header's. A cookie beside another `Authorization` (the protected
+/// site's own Basic or bearer credentials, which the proxy forwards) still
+/// counts, and so does a live cookie sent after a stale one of the same name.
+fn admission_tokens<'a>(headers: &'a HeaderMap, cookie: &CookieSettings) -> Vec<&'a str> {
+    let mut tokens: Vec<&str> = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
-        .find_map(|value| cookie.find(value))
+        .flat_map(|value| cookie.find(value))
+        .take(MAX_CANDIDATES - 1)
+        .collect();
+    tokens.extend(bearer_token(headers).ok());
+    tokens
 }

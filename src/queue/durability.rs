@@ -72,7 +72,8 @@ impl QueueService {
     /// Applies an operator's change where it takes effect, Redis's live copy
     /// (every server and script reads it), whatever PostgreSQL's state; then
     /// brings PostgreSQL's durable copy up to date, waiting for it at most the
-    /// database timeout.
+    /// database timeout. Only the settings the change names are written: a
+    /// change of other settings made meanwhile on another server stays.
     /// Returns the settings now in force and whether PostgreSQL has them: if
     /// not, the change is marked pending and the background sync
     /// ([`QueueService::sync_settings`]) writes it once PostgreSQL answers.
@@ -81,18 +82,26 @@ impl QueueService {
         concert: &Concert,
         change: &QueueSettingsChange,
     ) -> Result<(QueueSettings, bool)> {
+        // Checked against the settings in force: every bound is one setting's.
         let updated = self
             .settings(concert)
             .await?
             .apply(change)
             .map_err(|message| Error::invalid(ErrorCode::InvalidSettings, message))?;
+        let fields = change.redis_fields(updated);
+        if fields.is_empty() {
+            let live = self.live_settings(concert).await?;
+            return Ok((live.settings, live.durable()));
+        }
         let keys = self.redis.keys.concert(concert.id);
-        scripts::settings_set(&mut self.redis.conn(), &keys, &updated.to_redis_fields()).await?;
+        scripts::settings_set(&mut self.redis.conn(), &keys, &fields).await?;
         // This server's polls see the change at once; the others' within the
         // line facts' time.
         self.line_cache.forget(concert.id);
         let durable = self.try_sync(concert).await;
-        Ok((updated, durable))
+        // As they stand now, another server's change made meanwhile included.
+        let in_force = self.settings(concert).await?;
+        Ok((in_force, durable))
     }
 
     /// Writes settings to the concert's Redis `cfg` hash as they are in

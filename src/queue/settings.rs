@@ -220,9 +220,62 @@ pub struct QueueSettingsChange {
     pub poll_budget_per_second: Option<u32>,
 }
 
+impl QueueSettingsChange {
+    /// The `cfg` fields this change sets, with their values in `updated`:
+    /// only those are written, so two changes of different settings made at
+    /// once on two servers both stay (a server that wrote back every setting
+    /// as it had read them would put the other change's setting back).
+    pub fn redis_fields(&self, updated: QueueSettings) -> Vec<(&'static str, String)> {
+        // In the order of `QueueSettings::to_redis_fields`.
+        let set = [
+            self.admit_per_second.is_some(),
+            self.max_active.is_some(),
+            self.max_waiting.is_some(),
+            self.active_ttl_seconds.is_some(),
+            self.hold_ttl_seconds.is_some(),
+            self.paused.is_some(),
+            self.idle_timeout_seconds.is_some(),
+            self.admit_seat_factor.is_some(),
+            self.poll_budget_per_second.is_some(),
+        ];
+        updated
+            .to_redis_fields()
+            .into_iter()
+            .zip(set)
+            .filter_map(|(field, set)| set.then_some(field))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_change_writes_only_the_fields_it_names() {
+        let change = QueueSettingsChange {
+            paused: Some(true),
+            hold_ttl_seconds: Some(60),
+            ..QueueSettingsChange::default()
+        };
+        let updated = QueueSettings {
+            paused: true,
+            hold_ttl_seconds: 60,
+            ..defaults()
+        };
+        assert_eq!(
+            change.redis_fields(updated),
+            [
+                ("hold_ttl_ms", "60000".to_owned()),
+                ("paused", "1".to_owned())
+            ]
+        );
+        assert!(
+            QueueSettingsChange::default()
+                .redis_fields(updated)
+                .is_empty()
+        );
+    }
 
     fn settings(
         rate: u32,

@@ -418,3 +418,143 @@ async fn a_token_signed_before_a_rotation_still_verifies_after(db: PgPool) {
     assert_eq!(kid, next.kid());
     assert_refused(before.gate(concert.id, Some(&fresh)).await, "unknown kid").await;
 }
+
+/// nginx's `auth_request` hands the gate every header of the original
+/// request, the protected site's own `Authorization` too (HTTP Basic on a
+/// staging site, the site's own API bearer tokens): the admission cookie must
+/// still let an admitted person through, and a bearer admission token still
+/// counts when the cookie beside it is stale.
+#[sqlx::test]
+async fn the_sites_own_authorization_header_does_not_hide_the_cookie(db: PgPool) {
+    let app = uncached(db).await;
+    let concert = app.create_concert(1, 10).await;
+    let (user, queue) = app.admitted_user(concert.id, 0).await;
+    let token = app.admission_token(&queue).await;
+    let gate = |authorization: &'static str, cookie: String| {
+        app.client()
+            .get(app.url(&format!("/api/v1/gate/{}", concert.id)))
+            .header("authorization", authorization)
+            .header("cookie", cookie)
+            .send()
+    };
+    for authorization in [
+        "Basic c3RhZ2luZzpzZWNyZXQ=",
+        "Bearer the-sites-own-api-token",
+        "Bearer",
+        "Digest username=\"x\"",
+    ] {
+        let response = gate(authorization, format!("lineup_admission={token}"))
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::NO_CONTENT,
+            "cookie beside Authorization: {authorization}"
+        );
+        assert_eq!(
+            response.headers()["x-lineup-user"],
+            user.id.to_string().as_str()
+        );
+    }
+    // Neither a foreign Authorization nor a bearer without a cookie is a pass.
+    let response = gate("Basic c3RhZ2luZzpzZWNyZXQ=", "other=1".into())
+        .await
+        .unwrap();
+    assert_refused(response, "Basic and no cookie").await;
+    // A bearer admission token beside a forged cookie still passes.
+    let response = app
+        .client()
+        .get(app.url(&format!("/api/v1/gate/{}", concert.id)))
+        .bearer_auth(&token)
+        .header("cookie", "lineup_admission=forged.token.here")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+}
+
+/// The gate's second of memory counts from when Redis answered, not from
+/// when a slow reply reached the server: a yes that took two seconds to
+/// arrive (a stalled network, a Redis failing over) is already older than the
+/// cache's second, so an admission that ended meanwhile is refused at once.
+#[sqlx::test]
+async fn a_slow_yes_is_not_remembered_past_a_second_after_redis_gave_it(db: PgPool) {
+    use futures::StreamExt;
+    let slow = TestApp::builder(db.clone())
+        .with_redis_proxy()
+        .with_config(|c| c.redis.timeout = Duration::from_secs(10))
+        .spawn()
+        .await;
+    assert_eq!(slow.config.gate.cache_for, Duration::from_secs(1));
+    let concert = slow.create_concert(1, 10).await;
+    let (user, queue) = slow.admitted_user(concert.id, 0).await;
+    let token = slow.admission_token(&queue).await;
+    let mut config = slow.config.clone();
+    config.redis.url = redis_url();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    let fast = TestApp::builder(db.clone())
+        .with_config(|c| *c = config)
+        .spawn()
+        .await;
+    let monitor = redis::Client::open(redis_url())
+        .unwrap()
+        .get_async_monitor()
+        .await
+        .unwrap();
+    let mut commands = monitor.into_on_message::<String>();
+
+    slow.redis_proxy().delay_replies(Duration::from_secs(2));
+    let asked = slow.gate(concert.id, Some(&token));
+    let left = async {
+        // Redis has answered the slow server's gate check (yes); the answer is
+        // on its way. Now the person leaves, through the other server.
+        let user = user.id.to_string();
+        while let Some(command) = commands.next().await {
+            if command.contains("EVAL") && command.contains(&user) {
+                break;
+            }
+        }
+        fast.delete("/api/v1/queue", Some(&queue)).await.status()
+    };
+    let (asked, left) = tokio::join!(asked, left);
+    assert_eq!(
+        asked.status(),
+        StatusCode::NO_CONTENT,
+        "the yes given before"
+    );
+    assert_eq!(left, StatusCode::NO_CONTENT);
+    slow.redis_proxy().restore();
+    // Two seconds after Redis said yes, and after the admission ended.
+    assert_refused(
+        slow.gate(concert.id, Some(&token)).await,
+        "a yes two seconds old",
+    )
+    .await;
+}
+
+/// A browser can hold two admission cookies of the same name (one set with
+/// a Domain before the operator changed `LINEUP_ADMISSION_COOKIE_DOMAIN`, one
+/// host-only after; or one per path) and sends both, the older first: the
+/// live one still lets the person through. At most a few are tried.
+#[sqlx::test]
+async fn a_stale_admission_cookie_beside_the_live_one_does_not_hide_it(db: PgPool) {
+    let app = uncached(db).await;
+    let concert = app.create_concert(1, 10).await;
+    let (user, queue) = app.admitted_user(concert.id, 0).await;
+    let token = app.admission_token(&queue).await;
+    let response = app
+        .client()
+        .get(app.url(&format!("/api/v1/gate/{}", concert.id)))
+        .header(
+            "cookie",
+            format!("lineup_admission=an.old.one; other=1; lineup_admission={token}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        response.headers()["x-lineup-user"],
+        user.id.to_string().as_str()
+    );
+}

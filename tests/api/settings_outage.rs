@@ -193,3 +193,123 @@ async fn an_older_settings_version_never_replaces_a_newer_one(db: PgPool) {
             .unwrap()
     );
 }
+
+/// Two operators change different settings of one line at the same moment
+/// through two servers, one of them slow to hear from Redis: both changes
+/// stay in force, and PostgreSQL ends with both. (A server used to write back
+/// every setting as it had read them, so the slower change put the other's
+/// setting back: here an emergency pause silently undone.)
+#[sqlx::test]
+async fn changes_to_different_settings_at_once_both_stay(db: PgPool) {
+    use futures::StreamExt;
+    let slow = TestApp::builder(db.clone())
+        .with_redis_proxy()
+        .with_config(|c| c.redis.timeout = Duration::from_secs(10))
+        .spawn()
+        .await;
+    let concert = slow.create_concert(1, 5).await;
+    let mut config = slow.config.clone();
+    config.redis.url = redis_url();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    let fast = TestApp::builder(db.clone())
+        .with_config(|c| *c = config)
+        .spawn()
+        .await;
+    let cfg = slow
+        .redis
+        .keys
+        .concert(ConcertId::from_uuid(concert.id))
+        .cfg();
+    let monitor = redis::Client::open(redis_url())
+        .unwrap()
+        .get_async_monitor()
+        .await
+        .unwrap();
+    let mut commands = monitor.into_on_message::<String>();
+
+    slow.redis_proxy().delay_replies(Duration::from_secs(2));
+    let slow_change = slow.try_set_queue(concert.id, json!({ "admit_per_second": 7 }));
+    let fast_pause = async {
+        // The slow server has read the settings; their reply is on its way.
+        while let Some(command) = commands.next().await {
+            if command.contains("\"HGETALL\"") && command.contains(&cfg) {
+                break;
+            }
+        }
+        fast.try_set_queue(concert.id, json!({ "paused": true }))
+            .await
+    };
+    let (changed, paused) = tokio::join!(slow_change, fast_pause);
+    for answer in [changed, paused] {
+        let answer = answer.unwrap();
+        let status = answer.status();
+        assert_eq!(status, StatusCode::OK, "{}", answer.text().await.unwrap());
+    }
+    slow.redis_proxy().restore();
+
+    let live = fast.queue_settings(concert.id).await;
+    assert_eq!(
+        (live["admit_per_second"].as_u64(), live["paused"].as_bool()),
+        (Some(7), Some(true)),
+        "{live}"
+    );
+    eventually(Duration::from_secs(10), "PostgreSQL has both", || async {
+        let (paused, rate, _, _) = stored(&db, concert.id).await;
+        (paused && rate == 7).then_some(())
+    })
+    .await;
+}
+
+/// Two servers, PostgreSQL cut for both: an operator changes the rate on one,
+/// then the rate again and the holds on the other, then pauses on the first.
+/// When PostgreSQL is back, whichever server's sync gets there first,
+/// PostgreSQL ends with the newest settings of all, and both say durable.
+#[sqlx::test]
+async fn two_servers_changing_settings_during_an_outage_leave_postgres_with_the_newest(db: PgPool) {
+    let first = TestApp::builder(db.clone())
+        .with_database_proxy()
+        .with_config(|config| config.database.timeout = Duration::from_millis(500))
+        .spawn()
+        .await;
+    let concert = first.create_concert(1, 5).await.id;
+    let mut config = first.config.clone();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    let second = TestApp::builder(db.clone())
+        .with_database_proxy()
+        .with_config(|c| *c = config)
+        .spawn()
+        .await;
+    let queue = format!("/admin/v1/concerts/{concert}/queue");
+    first.database_proxy().cut();
+    second.database_proxy().cut();
+
+    for (app, body) in [
+        (&first, json!({ "admit_per_second": 11 })),
+        (
+            &second,
+            json!({ "admit_per_second": 22, "hold_ttl_seconds": 77 }),
+        ),
+        (&first, json!({ "paused": true })),
+    ] {
+        let answer = operate(app, Method::PUT, &queue, Some(body)).await;
+        assert_eq!(answer["durable"], false, "{answer}");
+    }
+    second.database_proxy().restore();
+    first.database_proxy().restore();
+    eventually(
+        Duration::from_secs(15),
+        "PostgreSQL has the newest",
+        || async {
+            let stored = stored(&db, concert).await;
+            (stored == (true, 22, 77, false)).then_some(())
+        },
+    )
+    .await;
+    for app in [&first, &second] {
+        eventually(Duration::from_secs(15), "durable", || async {
+            let line = operate(app, Method::GET, &queue, None).await;
+            (line["durable"] == true).then_some(line)
+        })
+        .await;
+    }
+}

@@ -382,3 +382,82 @@ async fn the_admin_api_wants_the_admin_token(db: PgPool) {
         .await;
     assert_error(response, StatusCode::UNAUTHORIZED, "invalid_admin_token").await;
 }
+
+/// The admission token carries the queue token's very claims but its `typ`:
+/// it is no queue token (no seats, no payment, no fresh admission), and
+/// neither an access token nor a queue token is an admission at the gate.
+/// A token whose header names another key of the set than the one that
+/// signed it is forged.
+#[sqlx::test]
+async fn an_admission_token_is_only_an_admission(db: PgPool) {
+    let app = spawn_app(db).await;
+    let concert = app.create_concert(1, 10).await;
+    let (user, queue) = app.admitted_user(concert.id, 1_000_000).await;
+    let admission = app.admission_token(&queue).await;
+    for (why, response) in [
+        (
+            "status",
+            app.get("/api/v1/queue/status", Some(&admission)).await,
+        ),
+        (
+            "hold",
+            app.hold(&admission, concert.schedules[0], &[1]).await,
+        ),
+        (
+            "another admission",
+            app.post("/api/v1/queue/admission", Some(&admission), json!({}))
+                .await,
+        ),
+        ("leave", app.delete("/api/v1/queue", Some(&admission)).await),
+        (
+            "balance",
+            app.get(
+                &format!("/api/v1/users/{}/balance", user.id),
+                Some(&admission),
+            )
+            .await,
+        ),
+    ] {
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{why}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "invalid_token", "{why}: {body}");
+    }
+    // The gate: an access token, by header and by cookie, is no admission.
+    for response in [
+        app.get(
+            &format!("/api/v1/gate/{}", concert.id),
+            Some(&user.access_token),
+        )
+        .await,
+        app.gate(concert.id, Some(&user.access_token)).await,
+    ] {
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    // The admission's claims under a header naming a key it was not signed with.
+    let parts: Vec<&str> = admission.split('.').collect();
+    let mut header = claims_of_part(parts[0]);
+    header["kid"] = json!("not-a-key-of-the-set");
+    let tampered = format!(
+        "{}.{}.{}",
+        b64(header.to_string().as_bytes()),
+        parts[1],
+        parts[2]
+    );
+    assert_eq!(
+        app.gate(concert.id, Some(&tampered)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // And the genuine one still passes.
+    assert_eq!(
+        app.gate(concert.id, Some(&admission)).await.status(),
+        StatusCode::NO_CONTENT
+    );
+}
+
+fn claims_of_part(part: &str) -> Value {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
