@@ -19,7 +19,7 @@
 #       Full and resumed TLS 1.3 handshakes per second the server completes
 #       (openssl s_time, one client process each way).
 #
-# Hold the bench lock while measuring: flock /work/notes/bench.lock loadtest/browsers.sh ...
+# Measure on a quiet machine: nothing else building or benchmarking.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -7,7 +7,7 @@
 #   e.g. loadtest/soak.sh full_flow -e RATE=120 -e DURATION=30m -e SEATS=60000
 #
 # Prints one line per sample and k6's summary; SAMPLES_OUT=file keeps the
-# samples (CSV). Hold the bench lock: flock /work/notes/bench.lock loadtest/soak.sh ...
+# samples (CSV).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
