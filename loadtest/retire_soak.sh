@@ -19,50 +19,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PORT=${PORT:-9645}
+METRICS_PORT=${METRICS_PORT:-9667}
 PROFILE=${PROFILE:-dev}
-export PGHOST=127.0.0.1 PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres} PGPASSWORD=${PGPASSWORD:-postgres}
-db="lineup_retire_soak_$$"
-prefix="retire-soak-$$"
-admin_token="retire-soak-admin-token-$$-0123456789"
+DB="lineup_retire_soak_$$"
+EXTRA_ENV="LINEUP_RETIRE_AFTER=2s LINEUP_ADMIT_PER_SECOND=1000 LINEUP_LIMIT_ADDRESS_RATE=0 \
+LINEUP_LIMIT_USER_RATE=0 LINEUP_LIMIT_POLL_RATE=0"
+# shellcheck source=loadtest/server.sh
+source loadtest/server.sh
+start_server
+trap 'stop_server; psql -q -d postgres -c "DROP DATABASE IF EXISTS $DB" || true' EXIT
 
-if [ "$PROFILE" = dev ]; then
-  cargo build --quiet
-  binary=target/debug/lineup
-else
-  cargo build --quiet --profile "$PROFILE"
-  binary=target/$PROFILE/lineup
-fi
-
-psql -q -d postgres -c "CREATE DATABASE $db"
-LINEUP_DATABASE_URL="postgres://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT/$db" \
-LINEUP_TOKEN_KEY="retire-soak-token-key-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
-LINEUP_ADMIN_TOKEN="$admin_token" \
-LINEUP_LISTEN="127.0.0.1:$PORT" \
-LINEUP_METRICS_LISTEN="127.0.0.1:${METRICS_PORT:-9667}" \
-LINEUP_REDIS_PREFIX="$prefix" \
-LINEUP_RETIRE_AFTER=2s \
-LINEUP_ADMIT_PER_SECOND=1000 \
-LINEUP_LIMIT_ADDRESS_RATE=0 \
-LINEUP_LIMIT_USER_RATE=0 \
-LINEUP_LIMIT_POLL_RATE=0 \
-LINEUP_LOG_FORMAT=json \
-RUST_LOG=warn \
-  "$binary" serve >"/tmp/lineup-retire-soak-$$.log" 2>&1 &
-server=$!
-cleanup() {
-  kill "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
-  redis-cli -h 127.0.0.1 --scan --pattern "$prefix:*" | xargs -r -n 500 redis-cli -h 127.0.0.1 del >/dev/null
-  psql -q -d postgres -c "DROP DATABASE IF EXISTS $db" || true
-}
-trap cleanup EXIT
-
-for _ in $(seq 1 100); do
-  curl -skf "https://localhost:$PORT/readyz" >/dev/null && break
-  sleep 0.1
-done
-curl -skf "https://localhost:$PORT/readyz" >/dev/null || { cat "/tmp/lineup-retire-soak-$$.log"; exit 1; }
-
-BASE_URL="https://localhost:$PORT" ADMIN_TOKEN="$admin_token" REDIS_PREFIX="$prefix" \
-SERVER_PID="$server" DATABASE="$db" \
+BASE_URL="$base" ADMIN_TOKEN="$admin_token" REDIS_PREFIX="$prefix" \
+SERVER_PID="$server" DATABASE="$DB" \
   python3 loadtest/retire_soak.py
