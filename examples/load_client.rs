@@ -45,6 +45,7 @@ async fn main() -> anyhow::Result<()> {
             audience: "lineup".into(),
             access_ttl: Duration::from_secs(3600),
             queue_ttl: Duration::from_secs(3600),
+            verified_cache: 0,
         }))),
         _ => None,
     };

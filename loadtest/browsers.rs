@@ -12,6 +12,16 @@
 //! again, as browsers do. Prints one JSON line per `report` interval and a
 //! total at the end: polls, errors, connections, full and resumed handshakes.
 //!
+//! Their first polls are spread over `RAMP` seconds (5 by default), as people
+//! who were already polling would be; a person whose poll failed tries again
+//! after 1 s, then 2, 4, ... up to 30 s (with jitter), as a well-behaved page
+//! backs off, so a failure does not turn into a reconnect storm.
+//!
+//! `handshakes` mode: `workers` clients connect, make one `GET /healthz` and
+//! close, over and over for `seconds`: `full` with no session to resume, or
+//! `resumed` with each client resuming from the ticket of its previous
+//! connection. Prints connections a second and how many resumed.
+//!
 //! `hold` mode: opens `people` connections (HTTP/1.1, or HTTP/2 with
 //! `--http2`), makes one request on each and holds them all open until killed,
 //! printing `ready` once they are: what `browsers.sh memory` measures.
@@ -19,6 +29,7 @@
 //! ```sh
 //! cargo run --release --example browsers -- poll <base> <concert_id> <line> <people> <seconds>
 //! cargo run --release --example browsers -- hold <base> <people> [--http2]
+//! cargo run --release --example browsers -- handshakes <base> <workers> <seconds> <full|resumed>
 //! ```
 //! Settings of `poll` (database, Redis, prefix, token key) come from the same
 //! `LINEUP_*` variables as `lineup serve`, so its tokens are valid there.
@@ -68,7 +79,7 @@ impl Counters {
 async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: browsers poll <base> <concert_id> <line> <people> <seconds>\n       browsers hold <base> <people> [--http2]";
+    let usage = "usage: browsers poll <base> <concert_id> <line> <people> <seconds>\n       browsers hold <base> <people> [--http2]\n       browsers handshakes <base> <workers> <seconds> <full|resumed>";
     let target = Target::parse(args.get(1).ok_or_else(|| anyhow::anyhow!(usage))?)?;
     match args.first().map(String::as_str) {
         Some("poll") if args.len() >= 6 => {
@@ -89,6 +100,20 @@ async fn main() -> anyhow::Result<()> {
                 target,
                 args[2].parse()?,
                 args.iter().any(|a| a == "--http2"),
+            )
+            .await
+        }
+        Some("handshakes") if args.len() >= 5 => {
+            let resume = match args[4].as_str() {
+                "full" => false,
+                "resumed" => true,
+                _ => anyhow::bail!(usage),
+            };
+            handshakes(
+                target,
+                args[2].parse()?,
+                Duration::from_secs(args[3].parse()?),
+                resume,
             )
             .await
         }
@@ -193,10 +218,11 @@ async fn poll(
 
     let counters = Arc::new(Counters::default());
     let stop = Instant::now() + run;
+    let ramp = Duration::from_secs(std::env::var("RAMP").map_or(Ok(5), |s| s.parse())?);
     let mut browsers = tokio::task::JoinSet::new();
     for (n, token) in tokens.into_iter().enumerate() {
         let (target, counters) = (target.clone(), counters.clone());
-        browsers.spawn(browser(n, token, target, counters, stop));
+        browsers.spawn(browser(n, token, target, counters, stop, ramp));
     }
     let started = Instant::now();
     let mut last = (started, counters.snapshot());
@@ -227,15 +253,23 @@ fn report(what: &str, over: Duration, now: [u64; 6], before: [u64; 6]) {
 
 /// One person: polls as told until `stop`, reconnecting when the server closed
 /// the connection.
-async fn browser(n: usize, token: String, target: Target, counters: Arc<Counters>, stop: Instant) {
+async fn browser(
+    n: usize,
+    token: String,
+    target: Target,
+    counters: Arc<Counters>,
+    stop: Instant,
+    ramp: Duration,
+) {
     let config = target.browser_config(false);
     let request = format!(
         "GET /api/v1/queue/status HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\r\n"
     );
     drop(token);
-    // People were already polling: their first poll falls anywhere in 5 s.
-    let first = Duration::from_millis(rand::random_range(0..5_000));
+    // People were already polling: their first poll falls anywhere in the ramp.
+    let first = Duration::from_millis(rand::random_range(0..ramp.as_millis().max(1) as u64));
     tokio::time::sleep(first).await;
+    let mut backoff = Duration::from_secs(1);
     let mut conn: Option<TlsStream<tokio::net::TcpStream>> = None;
     let mut buf = Vec::new();
     while Instant::now() < stop {
@@ -275,9 +309,12 @@ async fn browser(n: usize, token: String, target: Target, counters: Arc<Counters
         }
         let Some(poll_after_ms) = answer else {
             counters.errors.fetch_add(1, Relaxed);
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            let jitter = rand::random_range(0.5..1.5);
+            tokio::time::sleep(backoff.mul_f64(jitter)).await;
+            backoff = (backoff * 2).min(Duration::from_secs(30));
             continue;
         };
+        backoff = Duration::from_secs(1);
         counters.polls.fetch_add(1, Relaxed);
         buf = Vec::new();
         tokio::time::sleep(Duration::from_millis(poll_after_ms)).await;
@@ -320,6 +357,57 @@ async fn exchange(
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// `workers` clients connecting, asking `/healthz` once and closing, for
+/// `run`: each with no session to resume, or each resuming its last one.
+async fn handshakes(
+    target: Target,
+    workers: usize,
+    run: Duration,
+    resume: bool,
+) -> anyhow::Result<()> {
+    let (connections, resumed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let stop = Instant::now() + run;
+    let mut clients = tokio::task::JoinSet::new();
+    for n in 0..workers {
+        let (target, connections, resumed) = (target.clone(), connections.clone(), resumed.clone());
+        clients.spawn(async move {
+            let mut config = (*target.browser_config(false)).clone();
+            if !resume {
+                config.resumption = Resumption::disabled();
+            }
+            let config = Arc::new(config);
+            let mut buf = Vec::new();
+            while Instant::now() < stop {
+                let mut stream = target.connect(n, &config).await?;
+                buf.clear();
+                // The answer carries the session tickets (sent after the
+                // handshake) in with it, so the next connection can resume.
+                h1_health(&mut stream, &mut buf).await?;
+                if stream.get_ref().1.handshake_kind() == Some(HandshakeKind::Resumed) {
+                    resumed.fetch_add(1, Relaxed);
+                }
+                connections.fetch_add(1, Relaxed);
+            }
+            anyhow::Ok(())
+        });
+    }
+    let started = Instant::now();
+    while let Some(done) = clients.join_next().await {
+        done??;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let (connections, resumed) = (connections.load(Relaxed), resumed.load(Relaxed));
+    println!(
+        "{}",
+        serde_json::json!({
+            "report": if resume { "resumed" } else { "full" }, "workers": workers,
+            "seconds": seconds, "connections": connections, "resumed": resumed,
+            "connections_per_second": connections as f64 / seconds,
+        })
+    );
+    Ok(())
 }
 
 /// Opens `people` connections, one request on each, and holds them.

@@ -15,9 +15,13 @@
 #       connections (each after one request) are held open (idle timeouts at
 #       1 h so none closes). Default 19000 h1. A process here may open at most
 #       20,000 files, so the connections come from two generator processes.
-#   loadtest/browsers.sh handshakes [SECONDS]
-#       Full and resumed TLS 1.3 handshakes per second the server completes
-#       (openssl s_time, one client process each way).
+#   loadtest/browsers.sh handshakes [SECONDS] [WORKERS]
+#       Full and resumed TLS 1.3 handshakes per second the server completes:
+#       WORKERS clients (32) connect, ask /healthz once and close, for SECONDS
+#       (20) with no session to resume, then as long resuming their last one
+#       (openssl s_time cannot: it never reads TLS 1.3's tickets).
+#       The server's own counts by kind are printed beside.
+#   RAMP (poll): seconds over which the browsers' first polls are spread (5).
 #
 # Measure on a quiet machine: nothing else building or benchmarking.
 set -euo pipefail
@@ -54,11 +58,15 @@ poll)
   concert=$(create_concert "Browsers" 1000 | jq -r .concert_id)
   api PUT "/admin/v1/concerts/$concert/queue" "$admin_token" '{"paused": true}' >/dev/null
   out=$(mktemp)
-  LINEUP_DATABASE_URL="$db_url" LINEUP_REDIS_PREFIX="$prefix" LINEUP_TOKEN_KEY="$token_key" RUST_LOG=warn \
+  LINEUP_DATABASE_URL="$db_url" LINEUP_REDIS_PREFIX="$prefix" LINEUP_TOKEN_KEY="$token_key" \
+    LINEUP_SIGNING_KEY_FILES="$signing_key" RUST_LOG=warn \
     "$generator" poll "$base" "$concert" "$LINE" "$PEOPLE" "$SECONDS_RUN" >"$out" &
   gen=$!
   # Measure the second half of the run: everyone has made a first poll by then.
-  until grep -q interval "$out" 2>/dev/null; do sleep 1; done
+  until grep -q interval "$out" 2>/dev/null; do
+    kill -0 "$gen" 2>/dev/null || { echo "the generator failed" >&2; exit 1; }
+    sleep 1
+  done
   sleep $((SECONDS_RUN / 2 - 10))
   t0=$(date +%s.%N); c0=$(cpu_ticks)
   f0=$(metric 'lineup_tls_handshakes_total{kind="full"}'); r0=$(metric 'lineup_tls_handshakes_total{kind="resumed"}')
@@ -112,14 +120,21 @@ memory)
   ;;
 handshakes)
   SECONDS_RUN=${2:-20}
-  full=$(openssl s_time -connect "127.0.0.1:$PORT" -new -time "$SECONDS_RUN" 2>/dev/null | awk '/connections in [0-9.]+s/ { print }' | head -1)
-  f_done=$(metric 'lineup_tls_handshakes_total{kind="full"}')
-  reuse=$(openssl s_time -connect "127.0.0.1:$PORT" -reuse -time "$SECONDS_RUN" 2>/dev/null | awk '/connections in [0-9.]+s/ { print }' | head -1)
+  WORKERS=${3:-32}
   echo
-  echo "TLS handshakes (openssl s_time, ${SECONDS_RUN}s each, client and server on the same 2 cores): $(stamp)"
-  echo "full:    $full"
-  echo "resumed: $reuse"
-  echo "server counted: $f_done full, $(metric 'lineup_tls_handshakes_total{kind="resumed"}') resumed"
+  echo "TLS handshakes (loadtest/browsers.rs, $WORKERS clients, ${SECONDS_RUN}s each way, client and server on the same cores): $(stamp)"
+  for kind in full resumed; do
+    f0=$(metric 'lineup_tls_handshakes_total{kind="full"}'); r0=$(metric 'lineup_tls_handshakes_total{kind="resumed"}')
+    c0=$(cpu_ticks); t0=$(date +%s.%N)
+    report=$("$generator" handshakes "$base" "$WORKERS" "$SECONDS_RUN" "$kind")
+    t1=$(date +%s.%N); c1=$(cpu_ticks)
+    f1=$(metric 'lineup_tls_handshakes_total{kind="full"}'); r1=$(metric 'lineup_tls_handshakes_total{kind="resumed"}')
+    echo "$report" | jq -c .
+    awk -v k="$kind" -v t0="$t0" -v t1="$t1" -v c0="$c0" -v c1="$c1" -v hz="$(getconf CLK_TCK)" \
+        -v f="$((f1 - f0))" -v r="$((r1 - r0))" 'BEGIN {
+      w = t1 - t0; cpu = (c1 - c0) / hz
+      printf "%s: server counted %d full and %d resumed in %.1f s (%.0f/s), server CPU %.2f cores, %.0f us of server CPU per connection\n", k, f, r, w, (f + r) / w, cpu / w, cpu * 1e6 / (f + r) }'
+  done
   ;;
 *)
   echo "usage: loadtest/browsers.sh poll|memory|handshakes ..." >&2

@@ -8,7 +8,8 @@
 #   loadtest/profile.sh                    # RATE=8000/s for 15 s
 #   WHAT=first_join loadtest/profile.sh
 #
-# Needs perf (apt-get install linux-perf), jq, and oha for the status poll.
+# Needs perf (apt-get install linux-perf) and jq; the status poll uses oha at a
+# fixed rate when it is installed, else load_client as fast as it goes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,8 +20,10 @@ EXTRA_ENV="LINEUP_LIMIT_ADDRESS_RATE=0 LINEUP_LIMIT_USER_RATE=0 LINEUP_LIMIT_POL
 # shellcheck source=loadtest/server.sh
 . loadtest/server.sh
 WHAT=${WHAT:-status}
-[ "$WHAT" = first_join ] && cargo build --quiet --profile "$PROFILE" --example load_client
-for tool in perf jq $([ "$WHAT" = status ] && echo oha); do
+use_oha=0
+[ "$WHAT" = status ] && command -v oha >/dev/null && use_oha=1
+[ "$use_oha" = 0 ] && cargo build --quiet --profile "$PROFILE" --example load_client
+for tool in perf jq; do
   command -v "$tool" >/dev/null || { echo "$tool is missing" >&2; exit 1; }
 done
 start_server
@@ -36,13 +39,15 @@ recorder=$!
 if [ "$WHAT" = first_join ]; then
   LINEUP_TOKEN_KEY="$token_key" "$profile_dir/examples/load_client" POST \
     "$base/api/v1/concerts/$concert/queue" fresh 64 "$SECONDS_" >/dev/null
+elif [ "$use_oha" = 0 ]; then
+  "$profile_dir/examples/load_client" GET "$base/api/v1/queue/status" "$token" 64 "$SECONDS_" >/dev/null
 else
   oha --no-tui --insecure -z "${SECONDS_}s" -c 64 -q "$RATE" -H "Authorization: Bearer $token" \
     "$base/api/v1/queue/status" >/dev/null
 fi
 wait "$recorder"
 echo "== self time, top 25"
-perf report -i "$data" --no-children --sort symbol --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -25
+perf report -i "$data" --no-children --sort symbol --stdio 2>/dev/null | grep -E '^ +[0-9]' | sed -E 's/[[:space:]]+-[[:space:]]+-[[:space:]]*$//' | cut -c1-200 | head -25
 echo "== with children (call graph), top 30"
-perf report -i "$data" --children --sort symbol --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | head -30
-rm -f "$data"
+perf report -i "$data" --children --sort symbol --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | sed -E 's/[[:space:]]+-[[:space:]]+-[[:space:]]*$//' | cut -c1-160 | head -45
+if [ -n "${KEEP:-}" ]; then echo "perf data kept: $data"; else rm -f "$data"; fi

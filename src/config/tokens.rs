@@ -5,7 +5,7 @@
 //!
 //! Reads `LINEUP_TOKEN_KEY`, `LINEUP_TOKEN_KEY_FILE`, `LINEUP_SIGNING_KEY_FILES`,
 //! `LINEUP_TOKEN_ISSUER`, `LINEUP_TOKEN_AUDIENCE`, `LINEUP_ACCESS_TOKEN_TTL`,
-//! `LINEUP_QUEUE_TOKEN_TTL`.
+//! `LINEUP_QUEUE_TOKEN_TTL`, `LINEUP_VERIFIED_TOKEN_CACHE`.
 
 use crate::tokens::keys::SigningKey;
 use anyhow::{Context, bail, ensure};
@@ -63,6 +63,13 @@ pub struct TokenArgs {
     /// Lifetime of queue tokens; longer than any wait in line.
     #[arg(long, env = "LINEUP_QUEUE_TOKEN_TTL", default_value = "24h", value_parser = humantime::parse_duration)]
     pub queue_token_ttl: Duration,
+
+    /// How many queue and admission tokens each server remembers as verified
+    /// (about 560 bytes each), so that a person's next poll skips the
+    /// signature check; `exp` and Redis's state are still checked every time.
+    /// 0 checks every signature.
+    #[arg(long, env = "LINEUP_VERIFIED_TOKEN_CACHE", default_value_t = 50_000)]
+    pub verified_token_cache: usize,
 }
 
 /// The checked token settings.
@@ -76,6 +83,8 @@ pub struct TokenConfig {
     pub audience: String,
     pub access_ttl: Duration,
     pub queue_ttl: Duration,
+    /// How many verified queue and admission tokens (each) to remember.
+    pub verified_cache: usize,
 }
 
 impl TokenArgs {
@@ -119,6 +128,7 @@ impl TokenArgs {
             audience: self.token_audience,
             access_ttl: super::nonzero("LINEUP_ACCESS_TOKEN_TTL", self.access_token_ttl)?,
             queue_ttl: super::nonzero("LINEUP_QUEUE_TOKEN_TTL", self.queue_token_ttl)?,
+            verified_cache: self.verified_token_cache,
         })
     }
 }

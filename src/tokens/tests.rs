@@ -16,6 +16,7 @@ fn keys_with(secret: &str, set: &[SigningKey]) -> TokenKeys {
         audience: "tickets".into(),
         access_ttl: Duration::from_secs(3600),
         queue_ttl: Duration::from_secs(3600),
+        verified_cache: 1_000,
     })
 }
 
@@ -99,6 +100,7 @@ fn another_issuer_audience_or_unknown_key_is_refused() {
             audience: audience.into(),
             access_ttl: Duration::from_secs(3600),
             queue_ttl: Duration::from_secs(3600),
+            verified_cache: 1_000,
         })
     };
     assert!(
@@ -227,4 +229,71 @@ fn a_queue_token_must_be_eddsa_with_a_known_kid() {
     let signer = EncodingKey::from_ed_der(key("one").pkcs8_der());
     let bare = jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &registered, &signer).unwrap();
     assert_eq!(keys.verify_queue(&bare), Err(TokenError::Invalid));
+}
+
+/// A token whose signature was checked is remembered; whatever the memory
+/// holds, a token is still refused for its kind, its age and its bytes.
+#[test]
+fn a_remembered_token_is_still_refused_for_its_kind_its_age_and_any_changed_byte() {
+    let keys = keys(KEY);
+    let queue = queue_token(&keys);
+    let first = keys.verify_queue(&queue).unwrap();
+    assert_eq!(keys.verified_queue.len(), 1);
+    assert_eq!(keys.verify_queue(&queue), Ok(first.clone()));
+
+    // Not an admission token because it was remembered as a queue token.
+    assert_eq!(keys.verify_admission(&queue), Err(TokenError::Invalid));
+
+    // A changed signature is checked, refused and not remembered.
+    let mut forged = queue.clone();
+    let last = forged.pop().unwrap();
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    assert_eq!(keys.verify_queue(&forged), Err(TokenError::Invalid));
+    // A changed claim under the remembered signature is refused too.
+    let parts: Vec<&str> = queue.split('.').collect();
+    let other_claims = queue_token(&keys);
+    let swapped = format!(
+        "{}.{}.{}",
+        parts[0],
+        other_claims.split('.').nth(1).unwrap(),
+        parts[2]
+    );
+    assert_eq!(keys.verify_queue(&swapped), Err(TokenError::Invalid));
+    assert_eq!(keys.verified_queue.len(), 1, "only the genuine token");
+
+    // `exp` is read on every use: a remembered admission whose end has passed
+    // (its claims aged in place here, as time would age them) is refused.
+    let (admission, _) = keys.issue_admission(&first, Duration::from_secs(60));
+    let mut claims = keys.verify_admission(&admission).unwrap();
+    claims.exp = unix_now() - 1;
+    keys.verified_admission.remember(&admission, &claims);
+    assert_eq!(keys.verify_admission(&admission), Err(TokenError::Expired));
+    claims.exp = unix_now() + 60;
+    keys.verified_admission.remember(&admission, &claims);
+    assert_eq!(keys.verify_admission(&admission), Ok(claims));
+
+    // And a remembered queue token is told expired the same way.
+    let mut aged = first;
+    aged.exp = unix_now() - 1;
+    keys.verified_queue.remember(&queue, &aged);
+    assert_eq!(keys.verify_queue(&queue), Err(TokenError::Expired));
+    assert_eq!(keys.verify_queue_any_age(&queue), Ok((aged, true)));
+}
+
+#[test]
+fn with_no_memory_every_signature_is_checked() {
+    let config = TokenConfig {
+        key: SecretString::from(KEY),
+        signing_keys: vec![key("one")],
+        issuer: "https://line.example".into(),
+        audience: "tickets".into(),
+        access_ttl: Duration::from_secs(3600),
+        queue_ttl: Duration::from_secs(3600),
+        verified_cache: 0,
+    };
+    let keys = TokenKeys::new(&config);
+    let queue = queue_token(&keys);
+    assert!(keys.verify_queue(&queue).is_ok());
+    assert!(keys.verify_queue(&queue).is_ok());
+    assert_eq!(keys.verified_queue.len(), 0);
 }
