@@ -37,7 +37,7 @@ start=$(date +%s)
 echo "soak $scenario $*: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores"
 while kill -0 "$k6_pid" 2>/dev/null; do
   # k6 runs as a child of its Python launcher: the heaviest k6 process is the one.
-  k6_real=$(pgrep -f "k6 run" | xargs -r ps -o rss= -p | sort -n | tail -1)
+  k6_real=$(pgrep -f "k6 run" | xargs -r ps -o rss= -p | sort -n | tail -1 || true)
   line="$(( $(date +%s) - start )),$(rss_mib "$server"),$(redis_mib),$(metric lineup_connections_open),$(server_5xx),$(( ${k6_real:-0} / 1024 ))"
   echo "$line" | tee -a "$samples"
   sleep 30
