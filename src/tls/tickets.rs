@@ -99,7 +99,8 @@ impl SharedTicketer {
         }
         let period = u64::from_be_bytes(ticket[1..HEADER_LEN].try_into().ok()?);
         // This period and the one before; one ahead for a server whose clock is.
-        if period + 1 < now_period || period > now_period + 1 {
+        // (The period is the client's to write: no sum here may overflow.)
+        if period.saturating_add(1) < now_period || period > now_period.saturating_add(1) {
             return None;
         }
         let key = self.key(period)?;
@@ -180,5 +181,17 @@ mod tests {
         // Claiming a later period (which the AAD covers) fails.
         ticket[1..HEADER_LEN].copy_from_slice(&8u64.to_be_bytes());
         assert_eq!(one.open(8, &ticket), None);
+    }
+
+    #[test]
+    fn a_ticket_naming_the_last_period_there_is_opens_nothing() {
+        // A client writes the ticket (a PSK identity) it offers: the period is
+        // whatever it says, the largest included.
+        let one = SharedTicketer::new(b"the same secret on every server..", HOUR);
+        let mut ticket = one.seal(7, b"session state").unwrap();
+        ticket[1..HEADER_LEN].copy_from_slice(&u64::MAX.to_be_bytes());
+        for now in [7, u64::MAX - 1, u64::MAX] {
+            assert_eq!(one.open(now, &ticket), None);
+        }
     }
 }
