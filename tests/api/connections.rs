@@ -321,3 +321,32 @@ async fn a_tls_session_resumes_after_thousands_of_connections_a_restart_and_on_a
         .await;
     assert!(!s_client(&stranger, Some(&session), None).await);
 }
+
+#[sqlx::test]
+async fn the_redirect_listener_closes_slow_and_idle_connections_too(db: PgPool) {
+    // The plain-HTTP listener is as public as the API's: a client that opens
+    // connections to it and sends half a request, or keeps one quiet after its
+    // redirect, must not keep them (and their file descriptors) for ever.
+    let app = TestApp::builder(db)
+        .with_config(|config| {
+            config.tls.redirect_http_listen = Some("127.0.0.1:0".parse().unwrap());
+            config.limits.header_read_timeout = Duration::from_millis(300);
+            config.limits.http1_idle_timeout = Duration::from_millis(300);
+        })
+        .spawn()
+        .await;
+    let redirect = app.redirect_addr.expect("a redirect listener");
+    let mut slow = TcpStream::connect(redirect).await.unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: loc")
+        .await
+        .unwrap();
+    let mut quiet = TcpStream::connect(redirect).await.unwrap();
+    quiet
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let head = read_response(&mut quiet).await;
+    assert!(head.starts_with("http/1.1 308"), "{head}");
+    closed_by_server(&mut slow, Duration::from_secs(10)).await;
+    closed_by_server(&mut quiet, Duration::from_secs(10)).await;
+}
