@@ -148,6 +148,10 @@ local function idle_bucket_start(bucket)
   return tonumber(string.match(bucket, '^(%d+):'))
 end
 
+local function idle_bucket_width(bucket)
+  return tonumber(string.match(bucket, ':(%d+)$'))
+end
+
 local function idle_shard_key(idle_key, bucket, shard)
   return idle_key .. ':' .. bucket .. ':' .. int_str(shard)
 end

@@ -7,7 +7,11 @@
 -- whose end is at least the idle timeout in force ago holds only idle people,
 -- and is emptied (a bounded number a tick, oldest bucket first). So a person who
 -- stops polling loses their place between the idle timeout and the idle timeout
--- plus one bucket's width (at most a quarter of it) after their last poll. Then refills a token bucket kept in Redis at
+-- plus one bucket's width (at most a quarter of it) after their last poll; when
+-- the timeout in force has shrunk since (a shorter line, an operator's change),
+-- a bucket is kept at least four of its widths past its end, so up to the timeout
+-- that was in force at that poll (which asked for the next within a third of it)
+-- counts instead. Then refills a token bucket kept in Redis at
 -- admit_per_second (capped at one second's worth, starting empty), and moves
 -- min(floor(tokens), room in the active set) users from the head of the line to
 -- the active set. Every person taken from the head is checked for idleness once
@@ -98,7 +102,18 @@ redis.call('ZREMRANGEBYSCORE', KEYS[12], '-inf', now_ms)
 -- order number is no longer in line (admitted, left, evicted) just goes.
 local IDLE_SWEEP, IDLE_SWEEP_SHARDS = 1000, 256
 local idle_dropped = 0
-local idle_buckets = redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', idle_before_ms)
+-- A bucket also waits four of its own widths past its end: its width tells the
+-- idle timeout in force when its polls were made (under 8 widths, at least 4,
+-- see idle_bucket_width_ms), and they were asked to poll again within a third
+-- of that; so a line that has shrunk since (a shorter idle timeout in force),
+-- or an operator's shorter timeout, does not drop someone polling as asked.
+local idle_buckets = {}
+local past_end = redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', idle_before_ms, 'WITHSCORES')
+for i = 1, #past_end, 2 do
+  if tonumber(past_end[i + 1]) <= now_ms - 4 * idle_bucket_width(past_end[i]) then
+    idle_buckets[#idle_buckets + 1] = past_end[i]
+  end
+end
 local function drop_idle(order)
   local user = redis.call('ZRANGEBYSCORE', KEYS[1], int_str(order), int_str(order), 'LIMIT', 0, 1)[1]
   if user then

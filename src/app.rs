@@ -10,7 +10,7 @@
 
 use crate::abuse::AbuseLimiter;
 use crate::catalog::Catalog;
-use crate::config::{Config, Transport};
+use crate::config::{Config, HttpLimits, Transport};
 use crate::gate::GateService;
 use crate::http::{AppState, Services};
 use crate::payment::PaymentService;
@@ -273,11 +273,22 @@ impl Application {
                 )));
             }
             if let Some(redirect) = self.redirect_listener {
-                let redirects = axum_server::from_tcp(redirect)?
-                    .handle(handle.clone())
-                    .serve(
-                        crate::http::redirect::router(self.local_addr.port()).into_make_service(),
-                    );
+                // Through the API's own connection loop: its header read and idle
+                // timeouts, under a small cap of its own (inside the files the
+                // API's cap leaves), so a slow or idle flood here takes neither
+                // file descriptors for ever nor the API's room.
+                let limits = HttpLimits {
+                    max_connections: crate::http::redirect::MAX_CONNECTIONS,
+                    ..limits
+                };
+                let redirects = crate::http::serve::serve(
+                    redirect,
+                    crate::http::redirect::router(self.local_addr.port()),
+                    None,
+                    limits,
+                    stop.clone(),
+                    GRACEFUL_SHUTDOWN,
+                );
                 background.push(tokio::spawn(async move {
                     if let Err(e) = redirects.await {
                         tracing::error!(error = %e, "the HTTP redirect listener failed");

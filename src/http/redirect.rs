@@ -5,6 +5,10 @@ use axum::Router;
 use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
+/// Connections the redirect listener serves at once: a redirect is one short
+/// request, and these stay within the files the API's cap keeps aside.
+pub const MAX_CONNECTIONS: usize = 128;
+
 /// Redirects every request to the same host and path on `https_port`.
 pub fn router(https_port: u16) -> Router {
     Router::new().fallback(move |headers: HeaderMap, uri: Uri| async move {

@@ -251,14 +251,24 @@ fn line_defaults(settings: &QueueSettings) -> LineDefaults {
 }
 
 /// When the person at `position` should poll again: within the line's poll
-/// budget, every second at the head (see [`polling`]).
+/// budget, every second at the head (see [`polling`]). Never past the ceiling
+/// of the line the facts describe: the poll went into an idle bucket as wide
+/// as those facts make it (a quarter of their idle timeout in force at most),
+/// and a position past their length (facts kept from before the line grew)
+/// would otherwise ask for a longer interval than that bucket is kept for.
 fn poll_after_ms(line: &LineFacts, position: u64) -> u64 {
+    let (ceiling, _) = polling::ceiling_and_idle_ms(
+        line.waiting,
+        line.poll_budget_per_second,
+        line.idle_timeout_ms,
+    );
     polling::poll_after_ms(
         position,
         line.waiting,
         line.poll_budget_per_second,
         line.idle_timeout_ms,
     )
+    .min(ceiling)
 }
 
 /// The ticket of a place, with the estimated wait (the line ahead at the

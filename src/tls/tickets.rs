@@ -14,6 +14,9 @@
 //! rustls always mixes a fresh (EC)DHE exchange in, so a stolen secret does not
 //! decrypt recorded traffic, but whoever holds it could answer a resuming
 //! client as the server: the secret is as sensitive as the certificate's key.
+//! TLS 1.2 sessions get no ticket: theirs would be sent in the clear and resume
+//! with no new key exchange, so the secret (which derives every period's key)
+//! would later decrypt every recorded TLS 1.2 session.
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::hkdf::{HKDF_SHA256, Prk, Salt};
@@ -99,7 +102,8 @@ impl SharedTicketer {
         }
         let period = u64::from_be_bytes(ticket[1..HEADER_LEN].try_into().ok()?);
         // This period and the one before; one ahead for a server whose clock is.
-        if period + 1 < now_period || period > now_period + 1 {
+        // (The period is the client's to write: no sum here may overflow.)
+        if period.saturating_add(1) < now_period || period > now_period.saturating_add(1) {
             return None;
         }
         let key = self.key(period)?;
@@ -124,13 +128,38 @@ impl ProducesTickets for SharedTicketer {
         u32::try_from(self.rotation_secs).unwrap_or(u32::MAX)
     }
 
+    /// Only TLS 1.3 sessions: a TLS 1.2 one (whose ticket travels in the clear
+    /// and resumes with no new key exchange) gets an empty ticket, which rustls
+    /// sends as "none", and resumes by its session id on this server only.
     fn encrypt(&self, plain: &[u8]) -> Option<Vec<u8>> {
+        if session_version(plain)? != TLS13 {
+            return None;
+        }
         self.seal(self.period_now(), plain)
     }
 
+    /// A TLS 1.2 session (sealed by a build from before they got none) does not
+    /// resume from its ticket either.
     fn decrypt(&self, cipher: &[u8]) -> Option<Vec<u8>> {
-        self.open(self.period_now(), cipher)
+        let plain = self.open(self.period_now(), cipher)?;
+        (session_version(&plain)? == TLS13).then_some(plain)
     }
+}
+
+/// TLS 1.3's protocol version as rustls encodes it.
+const TLS13: [u8; 2] = [0x03, 0x04];
+
+/// The protocol version of a session as rustls encodes it for a ticket (its
+/// `ServerSessionValue`: an optional server name, then the version), or `None`
+/// when it does not read as one (then no ticket is made: the resumption tests
+/// in tests/api/connections.rs notice).
+fn session_version(plain: &[u8]) -> Option<[u8; 2]> {
+    let at = match *plain.first()? {
+        0 => 1,
+        1 => 2 + usize::from(*plain.get(1)?),
+        _ => return None,
+    };
+    plain.get(at..at + 2)?.try_into().ok()
 }
 
 #[cfg(test)]
@@ -180,5 +209,17 @@ mod tests {
         // Claiming a later period (which the AAD covers) fails.
         ticket[1..HEADER_LEN].copy_from_slice(&8u64.to_be_bytes());
         assert_eq!(one.open(8, &ticket), None);
+    }
+
+    #[test]
+    fn a_ticket_naming_the_last_period_there_is_opens_nothing() {
+        // A client writes the ticket (a PSK identity) it offers: the period is
+        // whatever it says, the largest included.
+        let one = SharedTicketer::new(b"the same secret on every server..", HOUR);
+        let mut ticket = one.seal(7, b"session state").unwrap();
+        ticket[1..HEADER_LEN].copy_from_slice(&u64::MAX.to_be_bytes());
+        for now in [7, u64::MAX - 1, u64::MAX] {
+            assert_eq!(one.open(now, &ticket), None);
+        }
     }
 }

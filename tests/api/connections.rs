@@ -235,9 +235,20 @@ fn with_ticket_secret(secret: &'static str) -> impl FnOnce(&mut lineup::config::
 /// `openssl s_client` to the app over TLS 1.3, reading or saving its session;
 /// returns whether the session was resumed ("Reused").
 async fn s_client(app: &TestApp, session_in: Option<&Path>, session_out: Option<&Path>) -> bool {
+    s_client_over("1.3", app, session_in, session_out).await
+}
+
+/// [`s_client`] over TLS `version` ("1.2" or "1.3").
+async fn s_client_over(
+    version: &str,
+    app: &TestApp,
+    session_in: Option<&Path>,
+    session_out: Option<&Path>,
+) -> bool {
+    let flag = format!("-tls{}", version.replace('.', "_"));
     let mut command = tokio::process::Command::new("openssl");
     command
-        .args(["s_client", "-tls1_3", "-alpn", "http/1.1", "-ign_eof"])
+        .args(["s_client", &flag, "-alpn", "http/1.1", "-ign_eof"])
         .args(["-connect", &format!("127.0.0.1:{}", port_of(app))])
         .args(["-servername", "localhost"])
         .stdin(std::process::Stdio::piped())
@@ -262,12 +273,37 @@ async fn s_client(app: &TestApp, session_in: Option<&Path>, session_out: Option<
     drop(stdin);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("HTTP/1.1 200"), "no answer: {stdout}");
-    if stdout.contains("Reused, TLSv1.3") {
+    if stdout.contains(&format!("Reused, TLSv{version}")) {
         true
     } else {
-        assert!(stdout.contains("New, TLSv1.3"), "{stdout}");
+        assert!(stdout.contains(&format!("New, TLSv{version}")), "{stdout}");
         false
     }
+}
+
+#[sqlx::test]
+async fn a_tls_1_2_session_gets_no_ticket_sealed_with_the_shared_secret(db: PgPool) {
+    // A TLS 1.2 ticket holds the session's master secret and resumes with no new
+    // key exchange, and TLS 1.2 sends it unencrypted: sealed with keys derived
+    // from LINEUP_TLS_TICKET_SECRET (every period's, from the secret alone),
+    // that secret would later decrypt every recorded TLS 1.2 session. So only
+    // TLS 1.3 sessions (which resume with a fresh key exchange) get tickets; a
+    // TLS 1.2 session resumes on the server that holds it only, by its id.
+    let app = TestApp::builder(db.clone())
+        .with_config(with_ticket_secret(TICKET_SECRET))
+        .spawn()
+        .await;
+    let another = app.spawn_another().await;
+    let dir = tempfile::tempdir().unwrap();
+    let session = dir.path().join("session.pem");
+    assert!(!s_client_over("1.2", &app, None, Some(&session)).await);
+    assert!(
+        !s_client_over("1.2", &another, Some(&session), None).await,
+        "another server resumed a TLS 1.2 session from its ticket"
+    );
+    // TLS 1.3 sessions still resume anywhere.
+    assert!(!s_client(&app, None, Some(&session)).await);
+    assert!(s_client(&another, Some(&session), None).await);
 }
 
 #[sqlx::test]
@@ -320,4 +356,33 @@ async fn a_tls_session_resumes_after_thousands_of_connections_a_restart_and_on_a
         .spawn()
         .await;
     assert!(!s_client(&stranger, Some(&session), None).await);
+}
+
+#[sqlx::test]
+async fn the_redirect_listener_closes_slow_and_idle_connections_too(db: PgPool) {
+    // The plain-HTTP listener is as public as the API's: a client that opens
+    // connections to it and sends half a request, or keeps one quiet after its
+    // redirect, must not keep them (and their file descriptors) for ever.
+    let app = TestApp::builder(db)
+        .with_config(|config| {
+            config.tls.redirect_http_listen = Some("127.0.0.1:0".parse().unwrap());
+            config.limits.header_read_timeout = Duration::from_millis(300);
+            config.limits.http1_idle_timeout = Duration::from_millis(300);
+        })
+        .spawn()
+        .await;
+    let redirect = app.redirect_addr.expect("a redirect listener");
+    let mut slow = TcpStream::connect(redirect).await.unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: loc")
+        .await
+        .unwrap();
+    let mut quiet = TcpStream::connect(redirect).await.unwrap();
+    quiet
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let head = read_response(&mut quiet).await;
+    assert!(head.starts_with("http/1.1 308"), "{head}");
+    closed_by_server(&mut slow, Duration::from_secs(10)).await;
+    closed_by_server(&mut quiet, Duration::from_secs(10)).await;
 }

@@ -848,3 +848,125 @@ async fn the_admit_tick_reloads_lost_sold_seats_before_counting_free_ones(db: Pg
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(app.status(&late[0].1).await["status"], "sold_out");
 }
+
+/// Redis's clock in ms, which the idle buckets are cut from.
+async fn redis_now_ms(app: &TestApp) -> u64 {
+    let (secs, micros): (u64, u64) = redis::cmd("TIME")
+        .query_async(&mut app.redis_conn())
+        .await
+        .expect("Redis answers");
+    secs * 1_000 + micros / 1_000
+}
+
+#[sqlx::test]
+async fn a_waiter_asked_for_a_long_interval_is_not_dropped_when_the_line_shrinks(db: PgPool) {
+    // A poll budget of 1 a second stretches the polls of a line of 10 to up to
+    // 20 s apart, and its idle timeout in force to 60 s (idle buckets 8.192 s
+    // wide); the last of the 10 is asked to poll every 10 s. (Line facts read
+    // fresh on every poll: the next test keeps them.)
+    let app = TestApp::builder(db)
+        .with_config(|c| {
+            c.queue_defaults.idle_timeout_seconds = 3;
+            c.line_facts_ttl = Duration::ZERO;
+        })
+        .spawn()
+        .await;
+    let concert = app.create_concert(1, 10).await;
+    app.set_queue(
+        concert.id,
+        json!({"paused": true, "poll_budget_per_second": 1}),
+    )
+    .await;
+    let people = app.line_up(concert.id, 10).await;
+    let last = people[9].1.as_str();
+    // Its poll falls in the last second of an idle bucket, so the bucket ends
+    // at once after it.
+    const WIDTH_MS: u64 = 8_192;
+    eventually(
+        Duration::from_secs(10),
+        "the last second of an idle bucket",
+        || async { (redis_now_ms(&app).await % WIDTH_MS >= WIDTH_MS - 1_000).then_some(()) },
+    )
+    .await;
+    let polled_at = redis_now_ms(&app).await;
+    let ticket = app.status(last).await;
+    assert_eq!(ticket["position"], 10, "{ticket}");
+    let asked_ms = ticket["poll_after_ms"].as_u64().unwrap();
+    assert!(asked_ms >= 9_000, "{ticket}");
+    // Everyone ahead leaves: a line of one polls every 2 s, idle after 6 s.
+    for (_, token) in &people[..9] {
+        assert_eq!(
+            app.try_leave(token).await.unwrap().status(),
+            StatusCode::NO_CONTENT
+        );
+    }
+    // A second before the poll it was asked for (and well past the bucket's
+    // end plus the new idle timeout), after a few more ticks: still waiting.
+    eventually(
+        Duration::from_secs(20),
+        "a second before the poll asked for",
+        || async { (redis_now_ms(&app).await >= polled_at + asked_ms - 1_000).then_some(()) },
+    )
+    .await;
+    app.admit_ticks(concert.id, 3).await;
+    let ticket = app.status(last).await;
+    assert_eq!(ticket["status"], "waiting", "{ticket}");
+    assert_eq!(ticket["position"], 1, "{ticket}");
+}
+
+#[sqlx::test]
+async fn a_waiter_whose_poll_used_line_facts_from_before_the_line_grew_is_not_dropped(db: PgPool) {
+    // Line facts kept 5 s: the first join reads a line of 1 (idle buckets 1 s
+    // wide), and the next nine joins and the poll below reuse that; the poll's
+    // position says 10, though.
+    let app = TestApp::builder(db)
+        .with_config(|c| {
+            c.queue_defaults.idle_timeout_seconds = 3;
+            c.line_facts_ttl = Duration::from_secs(5);
+        })
+        .spawn()
+        .await;
+    let concert = app.create_concert(1, 10).await;
+    app.set_queue(
+        concert.id,
+        json!({"paused": true, "poll_budget_per_second": 1}),
+    )
+    .await;
+    let mut users = Vec::new();
+    for _ in 0..10 {
+        users.push(app.sign_up().await);
+    }
+    let mut tokens = Vec::new();
+    for user in &users {
+        tokens.push(
+            app.join_ticket(user, concert.id).await["token"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let last = tokens[9].as_str();
+    let polled_at = redis_now_ms(&app).await;
+    let ticket = app.status(last).await;
+    assert_eq!(ticket["position"], 10, "{ticket}");
+    let asked_ms = ticket["poll_after_ms"].as_u64().unwrap();
+    for token in &tokens[..9] {
+        assert_eq!(
+            app.try_leave(token).await.unwrap().status(),
+            StatusCode::NO_CONTENT
+        );
+    }
+    // A second before the poll it was asked for, after a few more ticks.
+    eventually(
+        Duration::from_secs(20),
+        "a second before the poll asked for",
+        || async { (redis_now_ms(&app).await + 1_000 >= polled_at + asked_ms).then_some(()) },
+    )
+    .await;
+    app.admit_ticks(concert.id, 3).await;
+    let ticket = app.status(last).await;
+    assert_eq!(
+        ticket["status"], "waiting",
+        "asked to poll in {asked_ms} ms: {ticket}"
+    );
+}
