@@ -1,6 +1,6 @@
 -- admit.lua: one admission tick for one concert; every server runs it every admit interval.
 --
--- First drops admissions that have ended (and their reservation entries), then
+-- First drops admissions that have ended (and their reservation entries and deadlines), then
 -- drops idle waiters: people in line who have not polled for the idle timeout
 -- (their tickets read 'expired'). Polls are kept in coarse time buckets (see
 -- note_poll in _lib.lua), each person in the bucket of their last poll; a bucket
@@ -80,6 +80,7 @@ local ended = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now_ms)
 if #ended > 0 then
   call_chunked('HDEL', KEYS[3], ended)
   call_chunked('HDEL', KEYS[6], ended)
+  call_chunked('ZREM', KEYS[12], ended)
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now_ms)
 end
 -- Holds that have ended leave holders, and their reservation entries go too

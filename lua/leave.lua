@@ -5,7 +5,7 @@
 -- current never is again, so a re-send answers 'expired' too, and a client that
 -- sends a spent token's leave again and again leaves no reply behind in Redis.
 --
--- KEYS: 1 wait, 2 active, 3 jti, 4 draw (the pre-queue's drawn order)
+-- KEYS: 1 wait, 2 active, 3 jti, 4 draw (the pre-queue's drawn order), 5 deadlines
 -- ARGV: 1 user id, 2 token jti
 -- Returns: 'left' | 'expired' (the token was no longer current)
 local user, jti = ARGV[1], ARGV[2]
@@ -18,6 +18,7 @@ end
 if redis.call('HGET', KEYS[3], user) == jti then
   redis.call('ZREM', KEYS[2], user)
   redis.call('HDEL', KEYS[3], user)
+  redis.call('ZREM', KEYS[5], user)
   return 'left'
 end
 return 'expired', UNCHANGED

@@ -11,7 +11,8 @@
 -- Safe to send twice by construction: a second run finds the holds and the
 -- reservation gone and adds sold seats that are there already.
 --
--- KEYS: 1 active, 2 jti, 3 user-res, 4 res, 5 sold, 6 held, 7 holders, 8.. one hold key per seat
+-- KEYS: 1 active, 2 jti, 3 user-res, 4 res, 5 sold, 6 held, 7 holders, 8 deadlines,
+--       9.. one hold key per seat
 -- ARGV: 1 user id, 2 token jti, 3 reservation id, 4 outcome, 5.. seat numbers
 -- Returns: 1
 local user, jti, reservation_id, outcome = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -19,11 +20,12 @@ local seats = {unpack(ARGV, 5)}
 if outcome == 'paid' then
   call_chunked('SADD', KEYS[5], seats)
 end
-drop_holds(KEYS[6], 8, seats, reservation_id)
+drop_holds(KEYS[6], 9, seats, reservation_id)
 redis.call('DEL', KEYS[4])
 forget_reservation(KEYS[3], KEYS[7], user, reservation_id)
 if outcome ~= 'released' and redis.call('HGET', KEYS[2], user) == jti then
   redis.call('ZREM', KEYS[1], user)
   redis.call('HDEL', KEYS[2], user)
+  redis.call('ZREM', KEYS[8], user)
 end
 return 1

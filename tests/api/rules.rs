@@ -298,3 +298,59 @@ async fn a_short_hold_in_one_concert_does_not_cut_the_marker_of_a_long_one_in_an
         "the marker key outlives the long hold"
     );
 }
+
+/// Every admission has a deadline (`deadlines`); an admission that ends takes
+/// its deadline with it, whether it ended by a payment, by leaving, by an
+/// operator's eviction or by time. Otherwise every admission of the last
+/// active_ttl + hold_ttl (ten minutes by default) would stay in Redis after
+/// its person had gone: the 30-minute soak saw `deadlines` reach 6.5 MB while
+/// the admitted set held a few dozen people.
+#[sqlx::test]
+async fn an_admission_that_ends_takes_its_deadline_with_it(db: PgPool) {
+    let app = TestApp::builder(db)
+        .with_config(|config| {
+            config.queue_defaults.active_ttl_seconds = 2;
+            config.queue_defaults.hold_ttl_seconds = 600;
+        })
+        .spawn()
+        .await;
+    let concert = app.create_concert(1, 10).await;
+    let schedule = concert.schedules[0];
+    let deadlines = app
+        .redis
+        .keys
+        .concert(lineup::domain::ConcertId::from_uuid(concert.id))
+        .deadlines();
+    let in_deadlines = || async {
+        let members: Vec<String> = app.redis_conn().zrange(&deadlines, 0, -1).await.unwrap();
+        members
+    };
+
+    app.buy(concert.id, schedule, &[1]).await;
+    let (_, leaver) = app.admitted_user(concert.id, 0).await;
+    leave(&app, &leaver).await;
+    let (evicted, _) = app.admitted_user(concert.id, 0).await;
+    let response = app
+        .delete(
+            &format!(
+                "/admin/v1/concerts/{}/queue/users/{}",
+                concert.id, evicted.id
+            ),
+            Some(ADMIN_TOKEN),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK, "evict");
+    // Still admitted while holding (the hold keeps the admission open).
+    let (holder, holding) = app.admitted_user(concert.id, 0).await;
+    app.hold_ok(&holding, schedule, &[2]).await;
+    // Admitted, holding nothing: the admission ends after active_ttl (2 s).
+    let (_, idle) = app.admitted_user(concert.id, 0).await;
+    app.wait_for_status(&idle, "expired").await;
+    app.admit_ticks(concert.id, 2).await;
+
+    assert_eq!(
+        in_deadlines().await,
+        vec![holder.id.to_string()],
+        "only the admission still open keeps its deadline"
+    );
+}

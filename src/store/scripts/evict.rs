@@ -45,6 +45,7 @@ pub async fn evict(
     keys.admission(&mut call);
     call.key(keys.concert.user_res())
         .key(keys.concert.draw())
+        .key(keys.concert.deadlines())
         .arg(user.to_string());
     EvictReply::parse(call.run(conn).await?)
 }

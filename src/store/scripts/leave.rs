@@ -34,7 +34,10 @@ pub async fn leave(
 ) -> Result<LeaveReply> {
     let mut call: Call = call!(leave, sent_once in &keys.concert);
     keys.admission(&mut call);
-    call.key(keys.concert.draw()).arg(user.to_string()).arg(jti);
+    call.key(keys.concert.draw())
+        .key(keys.concert.deadlines())
+        .arg(user.to_string())
+        .arg(jti);
     LeaveReply::parse(call.run(conn).await?)
 }
 

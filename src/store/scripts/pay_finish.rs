@@ -52,7 +52,8 @@ pub async fn pay_finish(
         .key(concert.reservation(reservation.id))
         .key(concert.sold(reservation.schedule))
         .key(concert.held(reservation.schedule))
-        .key(concert.holders());
+        .key(concert.holders())
+        .key(concert.deadlines());
     keys.holds(&mut call, reservation.schedule, reservation.seats);
     call.arg(user.to_string())
         .arg(jti)
