@@ -18,6 +18,8 @@ use std::time::Duration;
 pub const DEMO_TOKEN_KEY: &str = "lineup-demo-token-key-do-not-use-in-production";
 /// The public seed of the Ed25519 key `--demo` signs with when no key file is given.
 pub const DEMO_SIGNING_SEED: &str = "lineup-demo-signing-key-do-not-use-in-production";
+/// The most verified tokens a server may be told to remember (about 5.6 GB).
+pub const MAX_VERIFIED_TOKEN_CACHE: usize = 10_000_000;
 /// Shortest accepted token signing key, in bytes (HS256 wants 256 bits).
 pub const MIN_TOKEN_KEY_BYTES: usize = 32;
 
@@ -67,7 +69,7 @@ pub struct TokenArgs {
     /// How many queue and admission tokens each server remembers as verified
     /// (about 560 bytes each), so that a person's next poll skips the
     /// signature check; `exp` and Redis's state are still checked every time.
-    /// 0 checks every signature.
+    /// 0 checks every signature; at most 10,000,000.
     #[arg(long, env = "LINEUP_VERIFIED_TOKEN_CACHE", default_value_t = 50_000)]
     pub verified_token_cache: usize,
 }
@@ -115,6 +117,10 @@ impl TokenArgs {
         ensure!(
             demo || key.expose_secret() != DEMO_TOKEN_KEY,
             "LINEUP_TOKEN_KEY is the public demo key: outside --demo, set a secret of your own"
+        );
+        ensure!(
+            self.verified_token_cache <= MAX_VERIFIED_TOKEN_CACHE,
+            "LINEUP_VERIFIED_TOKEN_CACHE must be at most {MAX_VERIFIED_TOKEN_CACHE} (about 560 bytes each)"
         );
         let signing_keys = signing_keys(&self.signing_key_files, demo)?;
         ensure!(
@@ -237,5 +243,32 @@ mod tests {
             .to_string();
         std::fs::remove_file(&path).unwrap();
         assert!(err.contains("public demo key"), "{err}");
+    }
+
+    #[test]
+    fn the_verified_token_memory_is_bounded() {
+        let config = parse(&["--signing-key-files", SIGNING]).unwrap();
+        assert_eq!(config.tokens.verified_cache, 50_000);
+        let most = MAX_VERIFIED_TOKEN_CACHE.to_string();
+        let config = parse(&[
+            "--signing-key-files",
+            SIGNING,
+            "--verified-token-cache",
+            &most,
+        ]);
+        assert_eq!(
+            config.unwrap().tokens.verified_cache,
+            MAX_VERIFIED_TOKEN_CACHE
+        );
+        let over = (MAX_VERIFIED_TOKEN_CACHE + 1).to_string();
+        let err = parse(&[
+            "--signing-key-files",
+            SIGNING,
+            "--verified-token-cache",
+            &over,
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("LINEUP_VERIFIED_TOKEN_CACHE"), "{err}");
     }
 }

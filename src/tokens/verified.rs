@@ -38,7 +38,7 @@ impl<T: Clone> VerifiedTokens<T> {
     /// Room for about `entries` tokens of ordinary length; 0 remembers none.
     pub fn new(entries: usize) -> Self {
         let cache = (entries > 0).then(|| {
-            let bytes = (entries * ENTRY_BYTES_ESTIMATE) as u64;
+            let bytes = entries.saturating_mul(ENTRY_BYTES_ESTIMATE) as u64;
             Cache::with_weighter(entries, bytes, ByLength)
         });
         Self { cache }
