@@ -142,7 +142,8 @@ impl ConcertKeys {
         self.key("holders")
     }
     /// ZSET user -> ms: the latest each admission may end, whatever its holder
-    /// holds (active_ttl + hold_ttl after it began); pruned by time.
+    /// holds (active_ttl + hold_ttl after it began); an entry goes when its
+    /// admission ends, or by time once past.
     pub fn deadlines(&self) -> String {
         self.key("deadlines")
     }
