@@ -7,6 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use std::time::{Duration, Instant};
+use uuid::Uuid;
 
 /// Polls every token once a second (never slower than its `poll_after_ms` asks)
 /// for `how_long`, asserting each waiting ticket asks for polls at most a third
@@ -894,24 +895,43 @@ async fn a_waiter_asked_for_a_long_interval_is_not_dropped_when_the_line_shrinks
     let asked_ms = ticket["poll_after_ms"].as_u64().unwrap();
     assert!(asked_ms >= 9_000, "{ticket}");
     // Everyone ahead leaves: a line of one polls every 2 s, idle after 6 s.
-    for (_, token) in &people[..9] {
+    let ahead: Vec<&str> = people[..9]
+        .iter()
+        .map(|(_, token)| token.as_str())
+        .collect();
+    // (A second before the poll it was asked for is well past the bucket's
+    // end plus the new idle timeout.)
+    let ticket =
+        leave_then_poll_just_before_asked(&app, concert.id, &ahead, last, polled_at, asked_ms)
+            .await;
+    assert_eq!(ticket["status"], "waiting", "{ticket}");
+    assert_eq!(ticket["position"], 1, "{ticket}");
+}
+
+/// The people `ahead` leave; then, a second before the poll `last` was asked
+/// for at `polled_at` and after a few more admit ticks, `last`'s ticket.
+async fn leave_then_poll_just_before_asked(
+    app: &TestApp,
+    concert: Uuid,
+    ahead: &[&str],
+    last: &str,
+    polled_at: u64,
+    asked_ms: u64,
+) -> Value {
+    for token in ahead {
         assert_eq!(
             app.try_leave(token).await.unwrap().status(),
             StatusCode::NO_CONTENT
         );
     }
-    // A second before the poll it was asked for (and well past the bucket's
-    // end plus the new idle timeout), after a few more ticks: still waiting.
     eventually(
         Duration::from_secs(20),
         "a second before the poll asked for",
-        || async { (redis_now_ms(&app).await >= polled_at + asked_ms - 1_000).then_some(()) },
+        || async { (redis_now_ms(app).await + 1_000 >= polled_at + asked_ms).then_some(()) },
     )
     .await;
-    app.admit_ticks(concert.id, 3).await;
-    let ticket = app.status(last).await;
-    assert_eq!(ticket["status"], "waiting", "{ticket}");
-    assert_eq!(ticket["position"], 1, "{ticket}");
+    app.admit_ticks(concert, 3).await;
+    app.status(last).await
 }
 
 #[sqlx::test]
@@ -950,21 +970,10 @@ async fn a_waiter_whose_poll_used_line_facts_from_before_the_line_grew_is_not_dr
     let ticket = app.status(last).await;
     assert_eq!(ticket["position"], 10, "{ticket}");
     let asked_ms = ticket["poll_after_ms"].as_u64().unwrap();
-    for token in &tokens[..9] {
-        assert_eq!(
-            app.try_leave(token).await.unwrap().status(),
-            StatusCode::NO_CONTENT
-        );
-    }
-    // A second before the poll it was asked for, after a few more ticks.
-    eventually(
-        Duration::from_secs(20),
-        "a second before the poll asked for",
-        || async { (redis_now_ms(&app).await + 1_000 >= polled_at + asked_ms).then_some(()) },
-    )
-    .await;
-    app.admit_ticks(concert.id, 3).await;
-    let ticket = app.status(last).await;
+    let ahead: Vec<&str> = tokens[..9].iter().map(String::as_str).collect();
+    let ticket =
+        leave_then_poll_just_before_asked(&app, concert.id, &ahead, last, polled_at, asked_ms)
+            .await;
     assert_eq!(
         ticket["status"], "waiting",
         "asked to poll in {asked_ms} ms: {ticket}"

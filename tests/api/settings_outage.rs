@@ -130,8 +130,17 @@ async fn the_runbook_works_with_postgres_cut(db: PgPool) {
         },
     )
     .await;
-    let line = operate(&app, Method::GET, &queue, None).await;
-    assert_eq!(line["durable"], true);
+    // The sync clears Redis's pending marker only after PostgreSQL has
+    // committed, so the line reads durable a moment after the rows do.
+    eventually(
+        Duration::from_secs(20),
+        "the line reads durable",
+        || async {
+            let line = operate(&app, Method::GET, &queue, None).await;
+            (line["durable"] == true).then_some(())
+        },
+    )
+    .await;
     let closed_at: chrono::DateTime<chrono::Utc> =
         sqlx::query_scalar("SELECT closed_at FROM concerts WHERE concert_id = $1")
             .bind(closing)
